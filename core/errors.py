@@ -1,0 +1,56 @@
+"""One exception family for everything a user can do wrong or that can go wrong.
+
+Each subclass carries a short ``message`` written for a GIS user (shown in the QGIS
+message bar or printed by the command line) and optional ``more_details`` (shown
+behind a "More info" button or in the log), following QuickOSM's pattern.
+"""
+
+from __future__ import annotations
+
+
+class CalliperError(Exception):
+    """Base class: a failure with a message a user can act on."""
+
+    def __init__(self, message: str, more_details: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.more_details = more_details
+
+
+class InputDataError(CalliperError):
+    """A layer or file given as input cannot be used as it is."""
+
+
+class FieldError(InputDataError):
+    """A chosen attribute field is missing or holds nothing usable."""
+
+
+class CrsError(InputDataError):
+    """A layer has no coordinate reference system, or one we cannot use."""
+
+
+class ModelFileError(CalliperError):
+    """A model folder is missing, corrupt, or from an incompatible version."""
+
+
+class TextModelError(CalliperError):
+    """The sentence-transformer text model cannot be found or loaded."""
+
+
+class OutputPathError(CalliperError):
+    """An output path cannot be written, or would overwrite something it must not."""
+
+
+class SettingsError(CalliperError):
+    """A setting (epochs, scales, pixel size, ...) is out of its valid range."""
+
+
+class MissingDependencyError(CalliperError):
+    """A Python package the plugin needs is not installed in QGIS's Python."""
+
+
+class CancelledError(CalliperError):
+    """The user cancelled a running job; partial outputs have been removed."""
+
+    def __init__(self, what: str = "The job") -> None:
+        super().__init__(f"{what} was cancelled; no partial output was kept.")

@@ -1,0 +1,135 @@
+"""Model folders: ``model.safetensors`` (weights) + ``card.json`` (everything else).
+
+Like a sentence-transformers folder, a model is self-describing: the card says how
+to rebuild the network, which CRS its coordinates are in, how POI texts were made
+and from what data. Loading never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .atomic import atomic_path
+from .errors import ModelFileError
+from .model import CalliperNet, ModelSettings
+
+CARD_FORMAT = "calliper-model"
+CARD_VERSION = 1
+WEIGHTS_FILE = "model.safetensors"
+CARD_FILE = "card.json"
+
+
+@dataclass
+class ModelCard:
+    """Everything needed to rebuild, apply and explain a trained model."""
+
+    model: dict
+    crs_wkt: str
+    crs_label: str
+    coordinate_kind: str
+    text_dim: int
+    text_model: str
+    text_model_id: str
+    text: dict
+    training: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)
+    created: str = ""
+    format: str = CARD_FORMAT
+    format_version: int = CARD_VERSION
+
+    @property
+    def settings(self) -> ModelSettings:
+        return ModelSettings(**self.model)
+
+
+@dataclass
+class LoadedModel:
+    """A network in eval mode with its card and the folder it came from."""
+
+    net: CalliperNet
+    card: ModelCard
+    folder: Path
+
+
+def library_versions() -> dict:
+    import numpy
+    import torch
+
+    versions = {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__}
+    try:
+        import sentence_transformers
+
+        versions["sentence_transformers"] = sentence_transformers.__version__
+    except ImportError:
+        pass
+    return versions
+
+
+def save_model(folder: str | Path, net: CalliperNet, card: ModelCard) -> Path:
+    """Write the model folder atomically (a half-written model never appears)."""
+    from safetensors.torch import save_file
+
+    card.versions = card.versions or library_versions()
+    card.created = card.created or datetime.now(timezone.utc).isoformat(timespec="seconds")
+    folder = Path(folder)
+    with atomic_path(folder, directory=True) as temporary:
+        state = {name: tensor.detach().cpu().contiguous() for name, tensor in net.state_dict().items()}
+        save_file(state, str(temporary / WEIGHTS_FILE), metadata={"format": CARD_FORMAT})
+        (temporary / CARD_FILE).write_text(json.dumps(asdict(card), indent=2, ensure_ascii=False))
+    return folder
+
+
+def read_card(folder: str | Path) -> ModelCard:
+    """Read and check a card; any problem becomes a ``ModelFileError`` naming the folder."""
+    folder = Path(folder)
+    card_path = folder / CARD_FILE
+    if not folder.is_dir() or not card_path.exists():
+        raise ModelFileError(
+            f"{folder} is not a Calliper model folder (it needs {CARD_FILE} and {WEIGHTS_FILE}). "
+            "Choose the folder written by Train."
+        )
+    try:
+        raw = json.loads(card_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"The model card {card_path} is corrupt (not valid JSON).", str(exc)) from exc
+    if not isinstance(raw, dict) or raw.get("format") != CARD_FORMAT:
+        raise ModelFileError(f"{card_path} is not a Calliper model card.")
+    if raw.get("format_version") != CARD_VERSION:
+        raise ModelFileError(
+            f"The model in {folder} was written by an incompatible version of Calliper "
+            f"(model format {raw.get('format_version')}, this version reads {CARD_VERSION}). Retrain it."
+        )
+    try:
+        card = ModelCard(**raw)
+        card.settings.validate()
+    except TypeError as exc:
+        raise ModelFileError(f"The model card {card_path} is missing fields or has unknown ones.", str(exc)) from exc
+    return card
+
+
+def load_model(folder: str | Path, device: str = "cpu") -> LoadedModel:
+    """Rebuild the network from the card and load its weights (safetensors only, never pickle)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    card = read_card(folder)
+    weights = folder / WEIGHTS_FILE
+    if not weights.exists():
+        raise ModelFileError(f"The model folder {folder} has no {WEIGHTS_FILE}. Retrain or copy the whole folder.")
+    try:
+        state = load_file(str(weights), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelFileError(f"The weights file {weights} is corrupt or truncated.", str(exc)) from exc
+    net = CalliperNet(card.settings, card.text_dim)
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ModelFileError(f"The weights in {weights} do not match the architecture in its card.", str(exc)) from exc
+    net.to(device).eval()
+    return LoadedModel(net=net, card=card, folder=folder)

@@ -1,0 +1,141 @@
+"""Train a model from a point table: the one path shared by the dock, Processing and the CLI.
+
+POI table -> descriptions -> metric (or lon/lat) coordinates -> scales -> distinct
+text embeddings (cached) -> training -> model folder with its card.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .atomic import check_output_path
+from .crs import LONLAT, choose_metric_crs, crs_label, to_crs
+from .errors import InputDataError
+from .jobs import JobControl
+from .model import CalliperNet, ModelSettings
+from .model_files import ModelCard, save_model
+from .poi_io import PointTable
+from .poi_text import TextFields, TextTemplate, build_texts
+from .scales import auto_scales
+from .text_encoder import TextEmbeddingCache, TextEncoder, encode_distinct
+from .train import EpochReport, TrainResult, TrainSettings, TrainingData, train
+
+
+@dataclass
+class TrainJob:
+    """Everything a training run needs; built by each front end from its own inputs."""
+
+    points: PointTable
+    fields: TextFields
+    out: Path
+    template: TextTemplate = field(default_factory=TextTemplate)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    train: TrainSettings = field(default_factory=TrainSettings)
+    text_model: str | None = None
+    layer_name: str = "the POI layer"
+    overwrite: bool = False
+
+
+@dataclass
+class TrainOutcome:
+    """The saved model folder, its card and the training history."""
+
+    folder: Path
+    card: ModelCard
+    result: TrainResult
+    n_encoded: int
+
+
+def model_coordinates(points: PointTable, settings: ModelSettings) -> tuple[np.ndarray, np.ndarray, object]:
+    """(coordinates the encoder reads, metric coordinates, model CRS) for a point table."""
+    from .location_encoders import LOCATION_ENCODERS
+
+    metric_crs = choose_metric_crs(points.xy, points.crs)
+    metric = to_crs(points.xy, points.crs, metric_crs)
+    if not np.isfinite(metric).all():
+        raise InputDataError("Some POIs could not be moved into a metric CRS (they lie outside its valid area).")
+    if LOCATION_ENCODERS[settings.encoder].coordinate_kind == "lonlat":
+        return to_crs(points.xy, points.crs, LONLAT), metric, LONLAT
+    return metric, metric, metric_crs
+
+
+def _class_summary(points: PointTable, fields: TextFields, kept: np.ndarray, top: int = 20) -> dict:
+    counts = Counter(points.attributes[fields.class_field].loc[kept].astype(str))
+    return dict(counts.most_common(top))
+
+
+def train_from_points(
+    job: TrainJob, control: JobControl | None = None, on_epoch: Callable[[EpochReport], None] | None = None
+) -> TrainOutcome:
+    """Run the whole training path and write the model folder atomically."""
+    control = control or JobControl()
+    job.model.validate()
+    job.train.validate()
+    out = check_output_path(job.out, job.overwrite, inputs=(job.points.source,))
+    texts = build_texts(job.points.attributes, job.fields, job.template, job.layer_name)
+    if texts.dropped:
+        control.log(f"{texts.dropped} POIs of {job.layer_name} have an empty required field and were left out.")
+    if texts.n_pois < 2:
+        raise InputDataError(f"{job.layer_name} has {texts.n_pois} POI(s) with a description; training needs at least 2.")
+    points = PointTable(job.points.xy[texts.kept], job.points.attributes.loc[texts.kept], job.points.crs, job.points.source)
+    coords, metric, model_crs = model_coordinates(points, job.model)
+    settings = ModelSettings(**asdict(job.model))
+    if settings.min_lambda is None or settings.max_lambda is None:
+        auto_min, auto_max = auto_scales(metric)
+        settings.min_lambda = settings.min_lambda or auto_min
+        settings.max_lambda = settings.max_lambda or auto_max
+        control.log(f"Scales chosen from the data: {settings.min_lambda} m to {settings.max_lambda} m.")
+    settings.validate()
+    encoder = TextEncoder(job.text_model, device=_encoder_device(job.train.device))
+    control.log(f"{texts.n_pois} POIs, {len(texts.texts)} distinct descriptions.")
+    vectors, n_encoded = encode_distinct(texts.texts, encoder, TextEmbeddingCache(), control.part(0.0, 0.2))
+    control.log(f"Encoded {n_encoded} new descriptions ({len(texts.texts) - n_encoded} from the cache).")
+    net = CalliperNet(settings, text_dim=vectors.shape[1])
+    data = TrainingData(coords=coords, text_index=texts.text_index, text_vectors=vectors)
+    result = train(net, data, job.train, control.part(0.2, 1.0), on_epoch)
+    if result.device_note:
+        control.log(result.device_note)
+    card = ModelCard(
+        model=settings.as_dict(),
+        crs_wkt=model_crs.to_wkt(),
+        crs_label=crs_label(model_crs),
+        coordinate_kind=net.coordinate_kind,
+        text_dim=int(vectors.shape[1]),
+        text_model=encoder.name,
+        text_model_id=encoder.model_id,
+        text={**asdict(job.template), "fields": asdict(job.fields)},
+        training={
+            "source": job.points.source,
+            "layer": job.layer_name,
+            "source_crs": crs_label(job.points.crs),
+            "n_pois": texts.n_pois,
+            "n_dropped": texts.dropped,
+            "n_distinct_texts": len(texts.texts),
+            "extent": [float(v) for v in (*metric.min(axis=0), *metric.max(axis=0))],
+            "top_classes": _class_summary(job.points, job.fields, texts.kept),
+            "settings": asdict(job.train),
+            "device": result.device,
+        },
+        metrics={
+            "best_val_loss": result.best_val_loss,
+            "best_epoch": result.best_epoch,
+            "epochs_run": len(result.history),
+            "final_train_loss": result.history[-1].train_loss,
+            "n_train": result.n_train,
+            "n_val": result.n_val,
+            "seconds": round(result.seconds, 2),
+        },
+    )
+    save_model(out, net.cpu(), card)
+    return TrainOutcome(folder=out, card=card, result=result, n_encoded=n_encoded)
+
+
+def _encoder_device(requested: str) -> str:
+    from .devices import choose_device
+
+    return choose_device(requested).device

@@ -1,0 +1,1 @@
+"""The Processing provider (algorithms over the same core as the dock)."""

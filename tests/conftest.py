@@ -1,0 +1,58 @@
+"""Shared fixtures: the real demo data and one model trained on it, built once per session.
+
+Tests import the package as ``calliper`` (installed editable by the setup script).
+The text-embedding cache goes to a session folder so tests never touch the user's.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("text-cache")
+    os.environ["CALLIPER_CACHE_DIR"] = str(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory):
+    from calliper.core.demo_data import build_demo_data
+
+    return build_demo_data(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture(scope="session")
+def demo_points(demo_data):
+    from calliper.core.poi_io import read_points
+
+    return read_points(demo_data.pois)
+
+
+@pytest.fixture(scope="session")
+def trained(demo_data, demo_points, tmp_path_factory):
+    """A grid model trained for a few epochs on the demo POIs (class + category template)."""
+    from calliper.core.pipeline import TrainJob, train_from_points
+    from calliper.core.poi_text import TextFields
+    from calliper.core.train import TrainSettings
+
+    job = TrainJob(
+        points=demo_points,
+        fields=TextFields("class", "category", "name"),
+        train=TrainSettings(epochs=40, batch_size=512, seed=42),
+        out=tmp_path_factory.mktemp("models") / "demo_model",
+    )
+    return train_from_points(job)
+
+
+@pytest.fixture(scope="session")
+def demo_model(trained):
+    from calliper.core.model_files import load_model
+
+    return load_model(trained.folder)

@@ -1,0 +1,1 @@
+"""QGIS front end: translates layers into core inputs and core outputs into layers."""
