@@ -89,6 +89,7 @@ def _run_train(args: argparse.Namespace) -> None:
             device=args.device,
             seed=args.seed,
         ),
+        out=Path(args.out),
         text_model=args.text_model,
         layer_name=f"the layer {Path(args.pois).name}",
         overwrite=args.overwrite,
