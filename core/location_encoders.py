@@ -201,7 +201,7 @@ class GridCellEncoding(_PlanarEncoding):
 
     def _encode(self, coords: Tensor) -> Tensor:
         angles = coords[:, :, None] * self.frequencies  # (N, 2, S)
-        return torch.stack((torch.sin(angles), torch.cos(angles)), dim=-1).reshape(coords.shape[0], -1)
+        return torch.stack((torch.sin(angles), torch.cos(angles)), dim=-1).reshape(coords.shape[0], self.out_dim)
 
 
 class TheoryGridCellEncoding(_PlanarEncoding):
@@ -229,7 +229,7 @@ class TheoryGridCellEncoding(_PlanarEncoding):
     def _encode(self, coords: Tensor) -> Tensor:
         projections = coords @ self.directions.T  # (N, 3)
         angles = projections[:, None, :] * self.frequencies[None, :, None]  # (N, S, 3)
-        return torch.stack((torch.sin(angles), torch.cos(angles)), dim=-1).reshape(coords.shape[0], -1)
+        return torch.stack((torch.sin(angles), torch.cos(angles)), dim=-1).reshape(coords.shape[0], self.out_dim)
 
 
 class _SphereEncoding(_MultiScaleEncoding):
@@ -261,7 +261,7 @@ class _SphereEncoding(_MultiScaleEncoding):
         radians = torch.deg2rad(coords)
         lon, lat = radians[:, 0:1], radians[:, 1:2]
         terms = self._terms(lat * self.frequencies, lon * self.frequencies, lat, lon)
-        return torch.stack(terms, dim=-1).reshape(coords.shape[0], -1)
+        return torch.stack(terms, dim=-1).reshape(coords.shape[0], self.out_dim)
 
 
 class SphereCEncoding(_SphereEncoding):
