@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from qgis.core import QgsApplication
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction
@@ -21,8 +22,20 @@ class CalliperPlugin:
         self.iface = iface
         self.action: QAction | None = None
         self.dock: CalliperDock | None = None
+        self.provider = None
+
+    def initProcessing(self) -> None:  # noqa: N802 - QGIS API
+        """Register the algorithms; needs torch, so skipped (with the dock explaining) when it is missing."""
+        from .core.dependencies import missing_requirements
+
+        if self.provider is None and not missing_requirements():
+            from .processing_provider.provider import CalliperProvider
+
+            self.provider = CalliperProvider()
+            QgsApplication.processingRegistry().addProvider(self.provider)
 
     def initGui(self) -> None:  # noqa: N802 - QGIS API
+        self.initProcessing()
         icon = QIcon(str(PLUGIN_DIR / "resources" / "icon.svg"))
         self.action = QAction(icon, "Calliper", self.iface.mainWindow())
         self.action.setObjectName("calliperShowDock")
@@ -37,6 +50,9 @@ class CalliperPlugin:
         self.iface.addToolBarIcon(self.action)
 
     def unload(self) -> None:
+        if self.provider is not None:
+            QgsApplication.processingRegistry().removeProvider(self.provider)
+            self.provider = None
         if self.action is not None:
             self.iface.removePluginMenu(MENU, self.action)
             self.iface.removeToolBarIcon(self.action)

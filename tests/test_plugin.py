@@ -33,3 +33,17 @@ def test_dock_names_missing_packages_and_the_install_command(qgis_iface, monkeyp
     command = dock.dependencies.command.text()
     assert "-m pip install" in command and '"torch==2.13.0"' in command
     assert not dock.dependencies.isHidden()
+
+
+def test_processing_provider_registers_and_unregisters(qgis_iface):
+    from qgis.core import QgsApplication
+
+    import calliper
+
+    plugin = calliper.classFactory(qgis_iface)
+    plugin.initGui()
+    registry = QgsApplication.processingRegistry()
+    assert registry.providerById("calliper") is not None
+    assert {a.name() for a in registry.providerById("calliper").algorithms()} >= {"train", "embedpoints"}
+    plugin.unload()
+    assert registry.providerById("calliper") is None

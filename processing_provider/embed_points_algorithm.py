@@ -1,0 +1,72 @@
+"""Processing: Embed points (a copy of a point layer with emb_000.. fields)."""
+
+from __future__ import annotations
+
+from qgis.core import (
+    QgsFeature,
+    QgsFeatureSink,
+    QgsField,
+    QgsFields,
+    QgsProcessing,
+    QgsProcessingAlgorithm,
+    QgsProcessingException,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterVectorLayer,
+)
+from qgis.PyQt.QtCore import QVariant
+
+from ..core.embed_points import embedding_columns
+from ..core.inference import embed_locations
+from ..core.model_files import load_model
+from ..ui.layers import point_table_from_layer
+from .feedback import control_for, user_errors
+
+
+class EmbedPointsAlgorithm(QgsProcessingAlgorithm):
+    MODEL, INPUT, OUTPUT = "MODEL", "INPUT", "OUTPUT"
+
+    def name(self) -> str:
+        return "embedpoints"
+
+    def displayName(self) -> str:
+        return "Embed points"
+
+    def shortHelpString(self) -> str:
+        return (
+            "Adds the model's location embedding to every feature of a layer, as float fields "
+            "emb_000, emb_001, ... (lines and polygons use a point on their surface). Use the "
+            "fields for clustering, regression or any analysis outside Calliper."
+        )
+
+    def createInstance(self):
+        return EmbedPointsAlgorithm()
+
+    def initAlgorithm(self, config=None) -> None:
+        self.addParameter(QgsProcessingParameterFile(self.MODEL, "Model folder", behavior=QgsProcessingParameterFile.Folder))
+        self.addParameter(QgsProcessingParameterVectorLayer(self.INPUT, "Layer to embed", [QgsProcessing.TypeVectorAnyGeometry]))
+        self.addParameter(QgsProcessingParameterFeatureSink(self.OUTPUT, "Embedded layer"))
+
+    def processAlgorithm(self, parameters, context, feedback):
+        layer = self.parameterAsVectorLayer(parameters, self.INPUT, context)
+        with user_errors():
+            model = load_model(self.parameterAsFile(parameters, self.MODEL, context))
+            # Features without a position cannot be embedded; the table keeps the others in order.
+            table = point_table_from_layer(layer)
+            vectors = embed_locations(model, table.xy, table.crs, control=control_for(feedback))
+        fields = QgsFields(layer.fields())
+        for name in embedding_columns(vectors.shape[1]):
+            fields.append(QgsField(name, QVariant.Double))
+        sink, dest = self.parameterAsSink(parameters, self.OUTPUT, context, fields, layer.wkbType(), layer.crs())
+        if sink is None:
+            raise QgsProcessingException("The output layer could not be created.")
+        row = 0
+        for feature in layer.getFeatures():
+            if feature.geometry().isEmpty():
+                continue
+            out = QgsFeature(fields)
+            out.setGeometry(feature.geometry())
+            out.setAttributes(feature.attributes() + [float(v) for v in vectors[row]])
+            sink.addFeature(out, QgsFeatureSink.FastInsert)
+            row += 1
+        return {self.OUTPUT: dest}

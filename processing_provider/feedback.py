@@ -1,0 +1,27 @@
+"""Processing feedback -> core JobControl, and core errors -> Processing exceptions."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from qgis.core import QgsProcessingException, QgsProcessingFeedback
+
+from ..core.errors import CalliperError
+from ..core.jobs import JobControl
+
+
+def control_for(feedback: QgsProcessingFeedback) -> JobControl:
+    return JobControl(
+        progress=lambda fraction, message: feedback.setProgress(100.0 * fraction),
+        is_cancelled=feedback.isCanceled,
+        log=feedback.pushInfo,
+    )
+
+
+@contextmanager
+def user_errors():
+    """Show a CalliperError as the algorithm's error message, details in the log."""
+    try:
+        yield
+    except CalliperError as error:
+        raise QgsProcessingException(f"{error.message}\n{error.more_details}".strip()) from error

@@ -1,0 +1,93 @@
+"""Processing: Train model (a POI layer -> a model folder)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingAlgorithm,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterString,
+    QgsProcessingParameterVectorLayer,
+)
+
+from ..core.devices import DEVICE_CHOICES
+from ..core.location_encoders import LOCATION_ENCODERS
+from ..core.model import ModelSettings
+from ..core.pipeline import TrainJob, train_from_points
+from ..core.poi_text import TextFields, TextTemplate
+from ..core.train import TrainSettings
+from ..ui.layers import point_table_from_layer
+from .feedback import control_for, user_errors
+
+ENCODERS = list(LOCATION_ENCODERS)
+
+
+class TrainModelAlgorithm(QgsProcessingAlgorithm):
+    INPUT, CLASS_FIELD, CATEGORY_FIELD, NAME_FIELD = "INPUT", "CLASS_FIELD", "CATEGORY_FIELD", "NAME_FIELD"
+    INCLUDE_NAME, TEMPLATE, ENCODER, EPOCHS, BATCH_SIZE = "INCLUDE_NAME", "TEMPLATE", "ENCODER", "EPOCHS", "BATCH_SIZE"
+    DEVICE, SEED, OUTPUT = "DEVICE", "SEED", "OUTPUT"
+
+    def name(self) -> str:
+        return "train"
+
+    def displayName(self) -> str:
+        return "Train model"
+
+    def shortHelpString(self) -> str:
+        return (
+            "Trains a CaLLiPer language-location model on a POI layer: each POI's description "
+            "(built from its class, category and optionally name fields) is read by a frozen "
+            "sentence-transformer; a multi-scale location encoder learns to match it. The output "
+            "is a model folder (model.safetensors + card.json) used by every other Calliper tool. "
+            "Lon/lat layers are trained in the UTM zone of their centroid."
+        )
+
+    def createInstance(self):
+        return TrainModelAlgorithm()
+
+    def initAlgorithm(self, config=None) -> None:
+        self.addParameter(QgsProcessingParameterVectorLayer(self.INPUT, "POI layer", [QgsProcessing.TypeVectorAnyGeometry]))
+        self.addParameter(QgsProcessingParameterField(self.CLASS_FIELD, "Class field", parentLayerParameterName=self.INPUT))
+        for key, label in ((self.CATEGORY_FIELD, "Category field"), (self.NAME_FIELD, "Name field")):
+            self.addParameter(QgsProcessingParameterField(key, label, parentLayerParameterName=self.INPUT, optional=True))
+        self.addParameter(QgsProcessingParameterBoolean(self.INCLUDE_NAME, "Append names (CaLLiPer+)", False))
+        self.addParameter(QgsProcessingParameterString(self.TEMPLATE, "Description template (empty: the paper's)", optional=True))
+        self.addParameter(QgsProcessingParameterEnum(self.ENCODER, "Location encoder", ENCODERS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber(self.EPOCHS, "Epochs", defaultValue=100, minValue=1))
+        self.addParameter(QgsProcessingParameterNumber(self.BATCH_SIZE, "Batch size", defaultValue=1024, minValue=2))
+        self.addParameter(QgsProcessingParameterEnum(self.DEVICE, "Device", list(DEVICE_CHOICES), defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber(self.SEED, "Random seed", defaultValue=42))
+        self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT, "Model folder"))
+
+    def processAlgorithm(self, parameters, context, feedback):
+        layer = self.parameterAsVectorLayer(parameters, self.INPUT, context)
+        field = lambda key: self.parameterAsString(parameters, key, context) or None  # noqa: E731
+        out = Path(self.parameterAsString(parameters, self.OUTPUT, context))
+        with user_errors():
+            job = TrainJob(
+                points=point_table_from_layer(layer),
+                fields=TextFields(field(self.CLASS_FIELD), field(self.CATEGORY_FIELD), field(self.NAME_FIELD)),
+                out=out,
+                template=TextTemplate(
+                    template=field(self.TEMPLATE), include_name=self.parameterAsBool(parameters, self.INCLUDE_NAME, context)
+                ),
+                model=ModelSettings(encoder=ENCODERS[self.parameterAsEnum(parameters, self.ENCODER, context)]),
+                train=TrainSettings(
+                    epochs=self.parameterAsInt(parameters, self.EPOCHS, context),
+                    batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
+                    device=DEVICE_CHOICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
+                    seed=self.parameterAsInt(parameters, self.SEED, context),
+                ),
+                layer_name=f"the layer '{layer.name()}'",
+                overwrite=True,  # Processing asks before overwriting; temporary folders are new
+            )
+            outcome = train_from_points(job, control_for(feedback))
+        metrics = outcome.card.metrics
+        feedback.pushInfo(f"Best validation loss {metrics['best_val_loss']:.4f} at epoch {metrics['best_epoch']}.")
+        return {self.OUTPUT: str(outcome.folder)}
