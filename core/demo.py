@@ -37,7 +37,7 @@ def run_demo(out_dir: Path, epochs: int = 100) -> dict[str, Path]:
         points=read_points(data.pois),
         fields=TextFields("class", "category", "name"),
         template=TextTemplate(),
-        train=TrainSettings(epochs=epochs),
+        train=TrainSettings(epochs=epochs, patience=25),
         out=out_dir / "model",
         layer_name="the demo POI layer",
         overwrite=True,

@@ -35,7 +35,8 @@ def test_network_has_the_papers_641409_parameters_and_initial_temperature():
     net = CalliperNet(ModelSettings(min_lambda=100.0, max_lambda=10_000.0), text_dim=384)
     assert sum(p.numel() for p in net.parameters()) == 641_409
     assert abs(net.logit_scale.item() - INITIAL_LOGIT_SCALE) < 1e-6
-    emb = net.eval().encode_location(torch.tensor([[530_000.0, 180_000.0]], dtype=torch.float64))
+    with torch.no_grad():
+        emb = net.eval().encode_location(torch.tensor([[530_000.0, 180_000.0]], dtype=torch.float64))
     assert emb.shape == (1, 128) and abs(float(emb.norm()) - 1) < 1e-5
 
 

@@ -1,15 +1,19 @@
 """The Calliper dock. It first checks the Python packages the heavy features need.
 
 When some are missing the dock says exactly which and shows the command that
-installs them into the Python QGIS runs, instead of failing to load.
+installs them into the Python QGIS runs, instead of failing to load. The panels
+(which import torch) are built the first time the dock is shown, so QGIS starts fast.
 """
 
 from __future__ import annotations
 
 from qgis.gui import QgsDockWidget
-from qgis.PyQt.QtWidgets import QApplication, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from qgis.PyQt.QtWidgets import (
+    QApplication, QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QTabWidget, QVBoxLayout, QWidget,
+)
 
 from ..core.dependencies import install_command, missing_requirements
+from . import settings
 
 
 class DependencyPanel(QWidget):
@@ -42,8 +46,32 @@ class DependencyPanel(QWidget):
         return missing
 
 
+class ModelPicker(QWidget):
+    """The current model: recent models (remembered) plus whatever Train just wrote."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(QLabel("Model"))
+        self.combo = QComboBox()
+        self.combo.setEditable(True)
+        self.combo.setToolTip("Model folder (model.safetensors + card.json); recent models are remembered")
+        layout.addWidget(self.combo, 1)
+        self.combo.addItems(settings.recent_models())
+
+    def set_model(self, folder: str) -> None:
+        models = settings.remember_model(folder)
+        self.combo.clear()
+        self.combo.addItems(models)
+        self.combo.setCurrentIndex(0)
+
+    def folder(self) -> str:
+        return self.combo.currentText().strip()
+
+
 class CalliperDock(QgsDockWidget):
-    """The dock widget; its panels are added as features land."""
+    """The dock widget: dependency check, model picker and the feature panels."""
 
     def __init__(self, iface, parent=None) -> None:
         super().__init__("Calliper", parent)
@@ -53,7 +81,30 @@ class CalliperDock(QgsDockWidget):
         self.body_layout = QVBoxLayout(body)
         self.dependencies = DependencyPanel(body)
         self.body_layout.addWidget(self.dependencies)
-        self.status = QLabel("All required packages are installed." if not self.dependencies.missing else "")
-        self.body_layout.addWidget(self.status)
-        self.body_layout.addStretch(1)
-        self.setWidget(body)
+        self.tabs: QTabWidget | None = None
+        self.train_panel = None
+        self.model_picker: ModelPicker | None = None
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(body)
+        self.setWidget(scroll)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        self.ensure_panels()
+
+    def ensure_panels(self) -> bool:
+        """Build the panels once, if every required package is present."""
+        if self.tabs is not None or self.dependencies.refresh():
+            return self.tabs is not None
+        from .train_panel import TrainPanel
+
+        self.model_picker = ModelPicker()
+        self.body_layout.addWidget(self.model_picker)
+        self.tabs = QTabWidget()
+        self.train_panel = TrainPanel(self.iface)
+        self.train_panel.refresh_devices()
+        self.train_panel.model_trained.connect(self.model_picker.set_model)
+        self.tabs.addTab(self.train_panel, "Train")
+        self.body_layout.addWidget(self.tabs)
+        return True

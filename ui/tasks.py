@@ -1,0 +1,67 @@
+"""Running core work in a QgsTask: progress, cancel, and results back on the main thread.
+
+QGIS deletes a task's C++ object when it finishes, so results are copied out and
+handed over through Python callbacks in ``finished()`` (which runs on the main thread).
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from typing import Any, Callable
+
+from qgis.core import QgsTask
+from qgis.PyQt.QtCore import pyqtSignal
+
+from ..core.errors import CalliperError
+from ..core.jobs import JobControl
+from .log import log
+
+
+class CoreTask(QgsTask):
+    """Runs ``work(control, publish)`` in a worker thread, then ``on_done(result)`` or ``on_error(error)``.
+
+    ``publish(obj)`` sends a structured report (an epoch's losses, say) to the main thread.
+    """
+
+    message = pyqtSignal(str)
+    report = pyqtSignal(object)
+
+    def __init__(self, description: str, work: Callable[[JobControl, Callable[[object], None]], Any], on_done: Callable[[Any], None],
+                 on_error: Callable[[Exception], None]) -> None:
+        super().__init__(description, QgsTask.CanCancel)
+        self.work = work
+        self.on_done = on_done
+        self.on_error = on_error
+        self.result: Any = None
+        self.error: Exception | None = None
+
+    def control(self) -> JobControl:
+        return JobControl(
+            progress=lambda fraction, text: (self.setProgress(100.0 * fraction), self.message.emit(text)),
+            is_cancelled=self.isCanceled,
+            log=lambda text: log(text),
+        )
+
+    def run(self) -> bool:
+        # The work runs in a Python-created thread: pyproj keeps its PROJ contexts in
+        # Python thread-locals, and a QGIS pool thread (whose Python thread state is
+        # rebuilt per call) reused for a second task crashed inside pyproj.
+        worker = threading.Thread(target=self._work, name="calliper-task", daemon=True)
+        worker.start()
+        worker.join()
+        return self.error is None
+
+    def _work(self) -> None:
+        try:
+            self.result = self.work(self.control(), self.report.emit)
+        except CalliperError as error:
+            self.error = error
+        except Exception as error:  # an unexpected bug: report it with its traceback, never let it escape into QGIS
+            self.error = CalliperError(f"{self.description()} failed unexpectedly: {error}", traceback.format_exc())
+
+    def finished(self, succeeded: bool) -> None:
+        if succeeded:
+            self.on_done(self.result)
+        else:
+            self.on_error(self.error or CalliperError(f"{self.description()} was cancelled."))

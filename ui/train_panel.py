@@ -1,0 +1,252 @@
+"""The Train panel: pick a POI layer and its fields, preview descriptions, train in a QgsTask."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+from qgis.core import QgsApplication, QgsFeatureRequest, QgsFieldProxyModel, QgsMapLayerProxyModel
+from qgis.gui import QgsFieldComboBox, QgsFileWidget, QgsMapLayerComboBox
+from qgis.PyQt.QtCore import pyqtSignal
+from qgis.PyQt.QtWidgets import (
+    QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QProgressBar, QPushButton,
+    QSpinBox, QVBoxLayout, QWidget,
+)
+
+from ..core.errors import CalliperError
+from ..core.location_encoders import LOCATION_ENCODERS
+from ..core.model import ModelSettings
+from ..core.pipeline import TrainJob, TrainOutcome, train_from_points
+from ..core.poi_text import DEFAULT_TEMPLATE, TextFields, TextTemplate, build_texts
+from ..core.train import TrainSettings
+from . import settings
+from .layers import point_table_from_layer
+from .log import log, show_error
+from .loss_plot import LossPlot
+from .tasks import CoreTask
+
+PREVIEW_FEATURES = 5000
+PREVIEW_TEXTS = 5
+
+
+def default_model_folder(layer_name: str, encoder: str) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return str(Path.home() / "calliper_models" / f"{layer_name}_{encoder}_{stamp}".replace(" ", "_"))
+
+
+class TrainPanel(QWidget):
+    """Gathers a TrainJob from widgets and runs it; emits ``model_trained(folder)`` when done."""
+
+    model_trained = pyqtSignal(str)
+
+    def __init__(self, iface, parent=None) -> None:
+        super().__init__(parent)
+        self.iface = iface
+        self.task: CoreTask | None = None
+        self.outcome: TrainOutcome | None = None
+        self._build()
+        self._restore()
+        self.update_preview()
+
+    def _build(self) -> None:
+        form = QFormLayout()
+        self.layer = QgsMapLayerComboBox()
+        self.layer.setFilters(QgsMapLayerProxyModel.VectorLayer)
+        self.selected_only = QCheckBox("Selected features only")
+        self.class_field, self.category_field, self.name_field = QgsFieldComboBox(), QgsFieldComboBox(), QgsFieldComboBox()
+        for combo in (self.category_field, self.name_field):
+            combo.setAllowEmptyFieldName(True)
+        for combo in (self.class_field, self.category_field, self.name_field):
+            combo.setFilters(QgsFieldProxyModel.String | QgsFieldProxyModel.Numeric)
+        self.template = QLineEdit()
+        self.template.setPlaceholderText(f"default: {DEFAULT_TEMPLATE} (+ retail / manufacturing variants)")
+        self.include_name = QCheckBox("Append names (CaLLiPer+)")
+        self.preview = QPlainTextEdit()
+        self.preview.setReadOnly(True)
+        self.preview.setMaximumHeight(110)
+        self.text_model = QgsFileWidget()
+        self.text_model.setStorageMode(QgsFileWidget.GetDirectory)
+        self.text_model.lineEdit().setPlaceholderText("packaged all-MiniLM-L6-v2")
+        self.encoder = QComboBox()
+        self.encoder.addItems(list(LOCATION_ENCODERS))
+        self.scales = QLabel("auto (from the layer's extent and POI spacing)")
+        self.epochs, self.batch_size = QSpinBox(), QSpinBox()
+        self.epochs.setRange(1, 10_000)
+        self.batch_size.setRange(2, 1_000_000)
+        self.device = QComboBox()
+        self.output = QgsFileWidget()
+        self.output.setStorageMode(QgsFileWidget.SaveFile)
+        self.output.setDialogTitle("Model folder to write")
+        for label, widget in (
+            ("POI layer", self.layer), ("", self.selected_only), ("Class field", self.class_field),
+            ("Category field", self.category_field), ("Name field", self.name_field), ("Template", self.template),
+            ("", self.include_name), ("Descriptions", self.preview), ("Text model", self.text_model),
+            ("Location encoder", self.encoder), ("Scales", self.scales), ("Epochs", self.epochs),
+            ("Batch size", self.batch_size), ("Device", self.device), ("Model folder", self.output),
+        ):
+            form.addRow(label, widget)
+        self.train_button, self.cancel_button = QPushButton("Train"), QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.train_button)
+        buttons.addWidget(self.cancel_button)
+        self.progress = QProgressBar()
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.loss_plot = LossPlot()
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        for widget in (self.progress, self.status, self.loss_plot):
+            layout.addWidget(widget)
+        layout.addStretch(1)
+        self.layer.layerChanged.connect(self._layer_changed)
+        for combo in (self.class_field, self.category_field, self.name_field):
+            combo.fieldChanged.connect(self.update_preview)
+        self.template.textChanged.connect(self.update_preview)
+        self.include_name.toggled.connect(self.update_preview)
+        self.selected_only.toggled.connect(self.update_preview)
+        self.train_button.clicked.connect(self.start_training)
+        self.cancel_button.clicked.connect(self.cancel)
+
+    def _restore(self) -> None:
+        self.epochs.setValue(settings.load("train/epochs", 100, int))
+        self.batch_size.setValue(settings.load("train/batch_size", 1024, int))
+        self.encoder.setCurrentText(settings.load("train/encoder", "grid"))
+        self.include_name.setChecked(settings.load("train/include_name", "false") == "true")
+        self.template.setText(settings.load("train/template", ""))
+        self._layer_changed(self.layer.currentLayer())
+
+    def refresh_devices(self) -> None:
+        """Fill the device list; CUDA is shown greyed out with the reason when absent."""
+        from ..core.devices import cuda_status
+
+        available, detail = cuda_status()
+        self.device.clear()
+        self.device.addItems(["Auto", "CPU", f"CUDA ({detail})" if available else f"CUDA: unavailable, {detail}"])
+        self.device.model().item(2).setEnabled(available)
+        self.device.setCurrentIndex(0)
+
+    def _layer_changed(self, layer) -> None:
+        for combo in (self.class_field, self.category_field, self.name_field):
+            combo.setLayer(layer)
+        if layer is not None:
+            names = layer.fields().names()
+            for combo, guesses in ((self.class_field, ("class", "fclass", "type", "amenity")),
+                                   (self.category_field, ("category", "group", "key")), (self.name_field, ("name",))):
+                match = next((n for g in guesses for n in names if n.lower() == g), None)
+                if match:
+                    combo.setField(match)
+            self.output.setFilePath(default_model_folder(layer.name(), self.encoder.currentText()))
+        self.update_preview()
+
+    def fields(self) -> TextFields:
+        return TextFields(self.class_field.currentField(), self.category_field.currentField() or None,
+                          self.name_field.currentField() or None)
+
+    def text_template(self) -> TextTemplate:
+        return TextTemplate(template=self.template.text().strip() or None, include_name=self.include_name.isChecked())
+
+    def update_preview(self) -> None:
+        """Show the first descriptions and the number of distinct ones (over the first features)."""
+        layer = self.layer.currentLayer()
+        if layer is None or not self.class_field.currentField():
+            self.preview.setPlainText("Choose a POI layer and its class field.")
+            return
+        request = QgsFeatureRequest().setLimit(PREVIEW_FEATURES).setFlags(QgsFeatureRequest.NoGeometry)
+        features = layer.getSelectedFeatures(request) if self.selected_only.isChecked() else layer.getFeatures(request)
+        rows = [[None if v is None or (hasattr(v, "isNull") and v.isNull()) else v for v in f.attributes()] for f in features]
+        try:
+            texts = build_texts(pd.DataFrame(rows, columns=layer.fields().names()), self.fields(), self.text_template(),
+                                f"the layer '{layer.name()}'")
+        except CalliperError as error:
+            self.preview.setPlainText(error.message)
+            return
+        scope = f"the first {len(rows)}" if len(rows) == PREVIEW_FEATURES else f"{len(rows)}"
+        lines = texts.texts[:PREVIEW_TEXTS]
+        self.preview.setPlainText(
+            "\n".join(lines) + f"\n… {len(texts.texts)} distinct descriptions from {scope} POIs"
+            + (f", {texts.dropped} without a class" if texts.dropped else "")
+        )
+
+    def build_job(self) -> TrainJob:
+        layer = self.layer.currentLayer()
+        if layer is None:
+            raise CalliperError("Choose a POI layer to train on.")
+        out = self.output.filePath().strip()
+        if not out:
+            raise CalliperError("Choose a folder to write the model to.")
+        device = ("auto", "cpu", "cuda")[max(self.device.currentIndex(), 0)]
+        return TrainJob(
+            points=point_table_from_layer(layer, self.selected_only.isChecked()),
+            fields=self.fields(),
+            out=Path(out),
+            template=self.text_template(),
+            model=ModelSettings(encoder=self.encoder.currentText()),
+            train=TrainSettings(epochs=self.epochs.value(), batch_size=self.batch_size.value(), device=device),
+            text_model=self.text_model.filePath().strip() or None,
+            layer_name=f"the layer '{layer.name()}'",
+        )
+
+    def _remember(self) -> None:
+        settings.save("train/epochs", self.epochs.value())
+        settings.save("train/batch_size", self.batch_size.value())
+        settings.save("train/encoder", self.encoder.currentText())
+        settings.save("train/include_name", "true" if self.include_name.isChecked() else "false")
+        settings.save("train/template", self.template.text())
+
+    def start_training(self) -> None:
+        try:
+            job = self.build_job()
+        except CalliperError as error:
+            show_error(self.iface, error)
+            self.status.setText(error.message)
+            return
+        self._remember()
+        self.loss_plot.clear()
+        self.progress.setValue(0)
+        self.status.setText("Training…")
+        task = CoreTask("Calliper: train model", lambda control, publish: train_from_points(job, control, publish),
+                        self._done, self._failed)
+        task.progressChanged.connect(lambda value: self.progress.setValue(int(value)))
+        task.report.connect(self._epoch)
+        self.task = task
+        self.train_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        QgsApplication.taskManager().addTask(task)
+
+    def _epoch(self, report) -> None:
+        self.loss_plot.add(report.train_loss, report.val_loss)
+        self.status.setText(
+            f"Epoch {report.epoch}/{report.epochs}: train {report.train_loss:.4f}, validation {report.val_loss:.4f} "
+            f"(best {report.best_val_loss:.4f}), about {report.eta_seconds:.0f} s left"
+        )
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+    def _finish(self) -> None:
+        self.task = None
+        self.train_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+
+    def _done(self, outcome: TrainOutcome) -> None:
+        self._finish()
+        self.outcome = outcome
+        metrics = outcome.card.metrics
+        self.status.setText(
+            f"Model written to {outcome.folder}: best validation loss {metrics['best_val_loss']:.4f} "
+            f"at epoch {metrics['best_epoch']}, {metrics['seconds']:.0f} s on {outcome.result.device}."
+        )
+        log(self.status.text())
+        if outcome.result.device_note:
+            self.iface.messageBar().pushWarning("Calliper", outcome.result.device_note)
+        self.model_trained.emit(str(outcome.folder))
+
+    def _failed(self, error: Exception) -> None:
+        self._finish()
+        self.progress.setValue(0)
+        self.status.setText(getattr(error, "message", str(error)))
+        show_error(self.iface, error)
