@@ -25,13 +25,16 @@ def check_output_path(path: str | Path, overwrite: bool, inputs: tuple[str | Pat
     if path.exists() and not overwrite:
         raise OutputPathError(f"The output {path} already exists. Choose another path or allow overwriting.")
     parent = path.parent
-    if not parent.exists():
-        try:
-            parent.mkdir(parents=True)
-        except OSError as exc:
-            raise OutputPathError(f"The folder {parent} cannot be created: {exc.strerror}.") from exc
-    if not os.access(parent, os.W_OK):
-        raise OutputPathError(f"The folder {parent} is not writable. Choose an output path you can write to.")
+    if parent.exists() and not parent.is_dir():
+        raise OutputPathError(f"{parent} is a file, not a folder. Choose an output path inside a folder.")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=parent):
+            pass  # os.access says yes to root even on read-only mounts; a real write tells the truth
+    except OSError as exc:
+        raise OutputPathError(
+            f"Cannot write to the folder {parent} ({exc.strerror}). Choose an output path you can write to."
+        ) from exc
     return path
 
 

@@ -82,6 +82,11 @@ def train_from_points(
         control.log(f"{texts.dropped} POIs of {job.layer_name} have an empty required field and were left out.")
     if texts.n_pois < 2:
         raise InputDataError(f"{job.layer_name} has {texts.n_pois} POI(s) with a description; training needs at least 2.")
+    if len(texts.texts) < 2:
+        raise InputDataError(
+            f"Every POI of {job.layer_name} has the same description ('{texts.texts[0]}'), so there is nothing to "
+            f"tell places apart. Choose a class field with several values (field '{job.fields.class_field}')."
+        )
     points = PointTable(job.points.xy[texts.kept], job.points.attributes.loc[texts.kept], job.points.crs, job.points.source)
     coords, metric, model_crs = model_coordinates(points, job.model)
     settings = ModelSettings(**asdict(job.model))
