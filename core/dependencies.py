@@ -31,7 +31,7 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement("geopandas", "geopandas==1.1.4"),
     Requirement("pyogrio", "pyogrio==0.13.0"),
     Requirement("rasterio", "rasterio==1.4.4"),
-    Requirement("pyproj", "pyproj==3.7.2"),
+    Requirement("pyproj", "pyproj==3.6.1"),
     Requirement("sklearn", "scikit-learn==1.9.1"),
     Requirement("pyrosm", "pyrosm==0.25.0"),
 )
