@@ -76,6 +76,7 @@ class CalliperDock(QgsDockWidget):
     def __init__(self, iface, parent=None) -> None:
         super().__init__("Calliper", parent)
         self.setObjectName("CalliperDock")
+        self.setMinimumWidth(420)
         self.iface = iface
         body = QWidget()
         self.body_layout = QVBoxLayout(body)
