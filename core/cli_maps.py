@@ -1,0 +1,149 @@
+"""The map commands of the ``calliper`` command line: ``raster``, ``similarity`` and ``cluster``.
+
+Each ``add_*`` registers a subcommand (see ``cli.COMMANDS``). Heavy modules are
+imported when a command runs, so ``calliper --help`` stays fast, and ``cli`` is
+imported there too: ``cli`` imports this module at its top.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .errors import InputDataError, SettingsError
+from .model_files import LoadedModel
+
+
+def parse_numbers(text: str, count: int, option: str, example: str) -> tuple[float, ...]:
+    """``"1,2,3,4"`` -> floats; a ``SettingsError`` naming the option otherwise."""
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != count:
+        raise SettingsError(f"{option} needs {count} comma-separated numbers, e.g. {example}; got '{text}'.")
+    return values
+
+
+def _load_model(folder: str) -> LoadedModel:
+    """Rasters are the heaviest inference: use CUDA when present."""
+    from .devices import choose_device
+    from .model_files import load_model
+
+    return load_model(folder, device=choose_device("auto").device)
+
+
+def add_raster(commands) -> None:
+    p = commands.add_parser("raster", help="embedding raster (one band per dimension) over an extent")
+    p.add_argument("--model", required=True, help="model folder written by 'calliper train'")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--extent", help="xmin,ymin,xmax,ymax (in --extent-crs, default the model's CRS)")
+    where.add_argument("--extent-layer", help="vector file whose bounding box is the extent")
+    p.add_argument("--extent-crs", help="CRS of --extent, e.g. EPSG:4326")
+    p.add_argument("--pixel-size", type=float, required=True, help="pixel size in metres")
+    p.add_argument("--out", required=True, help="GeoTIFF to write")
+    p.add_argument("--rgb", help="also write an RGB preview GeoTIFF (first three principal components)")
+    p.add_argument("--float16", action="store_true", help="store half floats (half the size)")
+    p.add_argument("--mask-layer", help="compute only inside its polygons or near its points/lines")
+    p.add_argument("--mask-buffer", type=float, default=200.0, help="metres around mask points/lines (default 200)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.set_defaults(run=_run_raster)
+
+
+def _run_raster(args: argparse.Namespace) -> None:
+    from .atomic import check_output_path
+    from .cli import terminal_control
+    from .crs import crs_label
+    from .rasters import embedding_grid, embedding_raster, layer_extent, mask_from_layer, rgb_preview
+
+    if args.extent_layer and args.extent_crs:
+        raise SettingsError("--extent-crs applies to --extent only; an --extent-layer carries its own CRS.")
+    if args.rgb:
+        check_output_path(args.rgb, args.overwrite, inputs=(args.out,))
+    model = _load_model(args.model)
+    if args.extent:
+        extent, extent_crs = parse_numbers(args.extent, 4, "--extent", "385000,6671000,387000,6673000"), args.extent_crs
+    else:
+        extent, extent_crs = layer_extent(args.extent_layer)
+    grid = embedding_grid(model, extent, args.pixel_size, extent_crs)
+    mask = mask_from_layer(args.mask_layer, grid, args.mask_buffer) if args.mask_layer else None
+    control, bar = terminal_control("raster")
+    try:
+        out = embedding_raster(
+            model, grid, args.out, "float16" if args.float16 else "float32", mask,
+            control.part(0.0, 0.9 if args.rgb else 1.0), args.overwrite,
+        )
+        rgb = rgb_preview(out, args.rgb, control=control.part(0.9, 1.0), overwrite=args.overwrite) if args.rgb else None
+    finally:
+        bar.close()
+    print(
+        f"Embedding raster written to {out} ({grid.width} x {grid.height} pixels of {args.pixel_size:g} m, "
+        f"{model.card.settings.embed_dim} bands, {crs_label(grid.crs)})."
+    )
+    if rgb:
+        print(f"RGB preview written to {rgb}.")
+
+
+def add_similarity(commands) -> None:
+    p = commands.add_parser("similarity", help="similarity of every pixel of an embedding raster to a point or phrase")
+    p.add_argument("--model", required=True, help="model folder that wrote the embedding raster")
+    p.add_argument("--embedding", required=True, help="embedding raster written by 'calliper raster'")
+    query = p.add_mutually_exclusive_group(required=True)
+    query.add_argument("--point", help="x,y of a place (in --point-crs, default the raster's CRS)")
+    query.add_argument("--text", help="a phrase, e.g. 'nightlife'")
+    p.add_argument("--point-crs", help="CRS of --point, e.g. EPSG:4326")
+    p.add_argument("--out", required=True, help="GeoTIFF to write")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.set_defaults(run=_run_similarity)
+
+
+def _run_similarity(args: argparse.Namespace) -> None:
+    from .cli import terminal_control
+    from .rasters import EmbeddingReader
+    from .similarity import location_query, similarity_raster, text_query
+
+    model = _load_model(args.model)
+    if args.point:
+        with EmbeddingReader(args.embedding, whole_read_bytes=0) as header:
+            crs = args.point_crs or header.grid.crs
+        query = location_query(model, parse_numbers(args.point, 2, "--point", "386000,6672000"), crs)
+    else:
+        query = text_query(model, args.text)
+    control, bar = terminal_control("similarity")
+    try:
+        out = similarity_raster(model, args.embedding, query, args.out, control, args.overwrite)
+    finally:
+        bar.close()
+    print(f"Similarity map to the {query.label} written to {out}.")
+
+
+def add_cluster(commands) -> None:
+    p = commands.add_parser("cluster", help="k-means cluster map of an embedding raster, named by POI classes")
+    p.add_argument("--embedding", required=True, help="embedding raster written by 'calliper raster'")
+    p.add_argument("--k", type=int, default=6, help="number of clusters (default 6)")
+    p.add_argument("--out", required=True, help="GeoTIFF to write (legend .json and QGIS style .qml beside it)")
+    p.add_argument("--model", help="model folder for the legend names (default: the one that wrote the raster)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.set_defaults(run=_run_cluster)
+
+
+def _run_cluster(args: argparse.Namespace) -> None:
+    from .cli import terminal_control
+    from .clusters import ClusterSettings, cluster_raster
+    from .rasters import EmbeddingReader
+
+    folder = args.model
+    if not folder:
+        with EmbeddingReader(args.embedding, whole_read_bytes=0) as header:
+            folder = header.model_folder
+        if folder is None:
+            raise InputDataError(f"{Path(args.embedding).name} does not record the model that wrote it; pass --model.")
+    model = _load_model(str(folder))
+    control, bar = terminal_control("cluster")
+    try:
+        result = cluster_raster(args.embedding, args.out, model, ClusterSettings(k=args.k), control, args.overwrite)
+    finally:
+        bar.close()
+    print(f"Cluster map written to {result.raster} (legend {result.legend_file}, QGIS style {result.style_file}):")
+    for entry in result.legend:
+        print(f"  {entry.value:3d}  {entry.colour}  {entry.label}  ({100 * entry.share:.0f} % of pixels)")

@@ -1,0 +1,79 @@
+"""Similarity maps: how much every pixel of an embedding raster resembles a place, a phrase or a feature.
+
+Location and text embeddings share one normalised space, so each map is one dot
+product per pixel with a single query vector, read from the existing embedding
+raster rather than recomputed by the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import check_output_path
+from .crs import crs_label, parse_crs
+from .errors import InputDataError
+from .inference import embed_locations, embed_texts
+from .jobs import JobControl
+from .model_files import LoadedModel
+from .rasters import NODATA, TAG_KIND, EmbeddingReader, read_layer
+from .raster_grid import write_raster_by_blocks
+
+
+@dataclass
+class SimilarityQuery:
+    """A normalised query vector and what it stands for (written into the map's tags)."""
+
+    vector: np.ndarray
+    label: str
+
+
+def location_query(model: LoadedModel, xy: tuple[float, float], crs: object) -> SimilarityQuery:
+    """The embedding of one point given in ``crs``."""
+    crs = parse_crs(crs, "The point")
+    vector = embed_locations(model, np.array([xy], dtype=np.float64), crs=crs)[0]
+    return SimilarityQuery(vector, f"location {xy[0]:.8g}, {xy[1]:.8g} ({crs_label(crs)})")
+
+
+def text_query(model: LoadedModel, phrase: str) -> SimilarityQuery:
+    """The projected embedding of a phrase, e.g. "nightlife"."""
+    phrase = " ".join(str(phrase).split())
+    if not phrase:
+        raise InputDataError("The phrase is empty. Type a few words describing a kind of place.")
+    return SimilarityQuery(embed_texts(model, [phrase])[0], f"text '{phrase}'")
+
+
+def feature_query(model: LoadedModel, path: str | Path, fid: int, layer: str | None = None) -> SimilarityQuery:
+    """The embedding of a layer feature's representative point (a point always inside a polygon)."""
+    frame = read_layer(path, layer)
+    if fid not in frame.index:
+        raise InputDataError(f"The layer {Path(path).name} has no feature with id {fid}.")
+    point = frame.geometry.loc[[fid]].representative_point().iloc[0]
+    vector = embed_locations(model, np.array([[point.x, point.y]]), crs=frame.crs)[0]
+    return SimilarityQuery(vector, f"feature {fid} of {Path(path).name}")
+
+
+def similarity_raster(
+    model: LoadedModel,
+    embedding_tif: str | Path,
+    query: SimilarityQuery,
+    out: str | Path,
+    control: JobControl | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """One float32 band on the embedding raster's grid: the cosine similarity of each pixel with ``query``."""
+    control = control or JobControl()
+    out = check_output_path(out, overwrite, inputs=(embedding_tif,))
+    with EmbeddingReader(embedding_tif) as reader:
+        reader.check_model(model, control.log)
+        vector = np.asarray(query.vector, dtype=np.float32)
+
+        def compute(xy: np.ndarray) -> np.ndarray:
+            return (reader.vectors_at(xy) @ vector)[:, None]
+
+        return write_raster_by_blocks(
+            reader.grid, out, 1, compute, nodata=NODATA, band_names=["similarity"], control=control,
+            tags={TAG_KIND: "similarity", "calliper_query": query.label, **reader.provenance_tags()},
+        )
