@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
+from .cli_landuse import add_classify, add_predict
+from .cli_maps import add_cluster, add_raster, add_similarity
 from .errors import CalliperError
 from .jobs import JobControl
 
@@ -143,7 +145,9 @@ def _run_demo(args: argparse.Namespace) -> None:
     run_demo(Path(args.out), epochs=args.epochs)
 
 
-COMMANDS: tuple[Callable, ...] = (_add_train, _add_embed_points, _add_demo)
+COMMANDS: tuple[Callable, ...] = (
+    _add_train, _add_embed_points, _add_demo, add_classify, add_predict, add_raster, add_similarity, add_cluster
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

