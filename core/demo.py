@@ -11,6 +11,8 @@ from pathlib import Path
 from .cli import terminal_control
 from .demo_data import OSM_ATTRIBUTION, build_demo_data
 from .embed_points import embed_points_file
+from .landuse_demo import run_landuse_demo
+from .maps_demo import run_maps_demo
 from .model_files import load_model
 from .pipeline import TrainJob, train_from_points
 from .poi_io import read_points
@@ -59,8 +61,14 @@ def run_demo(out_dir: Path, epochs: int = 100) -> dict[str, Path]:
     outputs["embedded_pois"] = embed_points_file(model, data.pois, out_dir / "pois_embedded.gpkg", overwrite=True)
     print(f"  -> {outputs['embedded_pois']}")
 
+    _step("Maps: embedding raster + RGB preview, similarity to a click and to phrases, clusters")
+    outputs.update(run_maps_demo(model, data.pois, out_dir / "maps"))
+
+    _step("Land use: classify the OSM land-use polygons, with coordinates-only and POI-count baselines")
+    outputs.update(run_landuse_demo(model, data.landuse, data.pois, out_dir / "landuse"))
+
     print(f"\nDemo finished in {time.perf_counter() - started:.1f} s. Open the outputs in QGIS:")
     print("  Layer > Add Layer > Add Vector Layer (GeoPackages) or Add Raster Layer (GeoTIFFs), or drag them in.")
     for name, path in outputs.items():
-        print(f"  {name:16s} {path}")
+        print(f"  {name:20s} {path}")
     return outputs

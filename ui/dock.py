@@ -7,6 +7,8 @@ installs them into the Python QGIS runs, instead of failing to load. The panels
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from qgis.gui import QgsDockWidget
 from qgis.PyQt.QtWidgets import (
     QApplication, QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QTabWidget, QVBoxLayout, QWidget,
@@ -69,6 +71,21 @@ class ModelPicker(QWidget):
     def folder(self) -> str:
         return self.combo.currentText().strip()
 
+    def load(self):
+        """The current model, loaded once per folder (and again when its card changes)."""
+        from ..core.errors import CalliperError
+        from ..core.model_files import CARD_FILE, load_model
+
+        folder = self.folder()
+        if not folder:
+            raise CalliperError("Choose a model first: train one (Train tab) or pick a model folder.")
+        card = Path(folder) / CARD_FILE
+        key = (folder, card.stat().st_mtime if card.exists() else None)
+        if getattr(self, "_loaded_key", None) != key:
+            self._loaded = load_model(folder)
+            self._loaded_key = key
+        return self._loaded
+
 
 class CalliperDock(QgsDockWidget):
     """The dock widget: dependency check, model picker and the feature panels."""
@@ -84,6 +101,7 @@ class CalliperDock(QgsDockWidget):
         self.body_layout.addWidget(self.dependencies)
         self.tabs: QTabWidget | None = None
         self.train_panel = None
+        self.maps_panel = None
         self.model_picker: ModelPicker | None = None
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -107,5 +125,10 @@ class CalliperDock(QgsDockWidget):
         self.train_panel.refresh_devices()
         self.train_panel.model_trained.connect(self.model_picker.set_model)
         self.tabs.addTab(self.train_panel, "Train")
+        from .maps_panel import MapsPanel
+
+        self.maps_panel = MapsPanel(self.iface, self.model_picker.load)
+        self.model_picker.combo.currentTextChanged.connect(lambda _: self.maps_panel.update_size_hint())
+        self.tabs.addTab(self.maps_panel, "Maps")
         self.body_layout.addWidget(self.tabs)
         return True

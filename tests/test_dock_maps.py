@@ -1,0 +1,78 @@
+"""The dock's Maps panel in headless QGIS: rasters become styled layers; a click gives a map peaking there."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+
+from test_dock import wait_for
+
+
+@pytest.fixture
+def maps(qgis_iface, qgis_new_project, trained, tmp_path):
+    from qgis.core import QgsCoordinateReferenceSystem, QgsRectangle
+
+    from calliper.ui.dock import CalliperDock
+
+    crs = QgsCoordinateReferenceSystem("EPSG:32635")
+    qgis_iface.mapCanvas().setDestinationCrs(crs)
+    dock = CalliperDock(qgis_iface)
+    assert dock.ensure_panels()
+    dock.model_picker.set_model(str(trained.folder))
+    panel = dock.maps_panel
+    xmin, ymin, xmax, ymax = trained.card.training["extent"]
+    cx, cy = (xmin + xmax) / 2, (ymin + ymax) / 2
+    panel.extent.setOutputExtentFromUser(QgsRectangle(cx - 400, cy - 400, cx + 400, cy + 400), crs)
+    panel.pixel_size.setValue(20)
+    panel.output_dir.setFilePath(str(tmp_path))
+    yield panel
+    dock.deleteLater()
+
+
+def group_layers(trained):
+    from qgis.core import QgsProject
+
+    group = QgsProject.instance().layerTreeRoot().findGroup(f"Calliper: {trained.folder.name}")
+    return {node.layer().name(): node.layer() for node in group.findLayers()} if group else {}
+
+
+def test_maps_panel_paints_rasters_similarity_and_clusters(maps, trained):
+    from qgis.core import QgsPointXY, QgsSingleBandPseudoColorRenderer
+
+    assert "40 x 40 pixels" in maps.size_hint.text()
+    maps.raster_button.click()
+    assert wait_for(lambda: maps.task is None)
+    layers = group_layers(trained)
+    assert {"Embedding (128 bands)", "Embedding RGB preview (PCA)"} <= set(layers), maps.status.text()
+    assert layers["Embedding RGB preview (PCA)"].renderer().type() == "multibandcolor"
+    assert "OpenStreetMap" in layers["Embedding RGB preview (PCA)"].metadata().rights()[0]
+
+    with rasterio.open(maps.embedding_path) as src:
+        x, y = src.xy(13, 27)  # centre of row 13, column 27
+    maps.similarity_at(QgsPointXY(x, y))
+    assert wait_for(lambda: maps.task is None)
+    similarity = [layer for name, layer in group_layers(trained).items() if name.startswith("Similarity to ")]
+    assert len(similarity) == 1 and isinstance(similarity[0].renderer(), QgsSingleBandPseudoColorRenderer)
+    with rasterio.open(similarity[0].source()) as src:
+        values = src.read(1)
+    assert np.unravel_index(np.nanargmax(values), values.shape) == (13, 27)
+    assert maps.marker is not None and abs(maps.marker.center().x() - x) < 1e-6
+
+    maps.phrase.setText("nightlife")
+    maps.phrase_button.click()
+    assert wait_for(lambda: maps.task is None)
+    assert "Similarity to 'nightlife'" in group_layers(trained)
+
+    maps.k.setValue(4)
+    maps.cluster_button.click()
+    assert wait_for(lambda: maps.task is None)
+    clusters = group_layers(trained)["Clusters (k=4)"]
+    assert clusters.renderer().type() == "paletted"
+    assert maps.status.text().startswith("Clusters: 0: ")
+
+
+def test_similarity_before_any_embedding_raster_says_what_to_do(maps, qgis_iface):
+    maps.phrase.setText("cafe")
+    maps.phrase_button.click()
+    assert maps.task is None and maps.embedding_path is None

@@ -1,0 +1,236 @@
+"""The Maps panel: embedding raster + RGB preview, similarity from a click or a phrase, clusters.
+
+Each job runs as a QgsTask; its outputs become styled layers in the model's group.
+The latest embedding raster is reused by every similarity and cluster query, so a
+click only reads it (no model inference over the whole extent).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from qgis.core import QgsApplication, QgsCoordinateReferenceSystem, QgsPointXY
+from qgis.gui import QgsExtentGroupBox, QgsFileWidget, QgsMapToolEmitPoint, QgsVertexMarker
+from qgis.PyQt.QtCore import pyqtSignal
+from qgis.PyQt.QtGui import QColor
+from qgis.PyQt.QtWidgets import (
+    QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget,
+)
+
+from ..core.clusters import ClusterSettings, cluster_raster
+from ..core.errors import CalliperError
+from ..core.model_files import LoadedModel
+from ..core.raster_grid import estimate_raster
+from ..core.rasters import embedding_grid, embedding_raster, rgb_preview
+from ..core.similarity import location_query, similarity_raster, text_query
+from . import settings
+from .log import show_error
+from .output_layers import add_raster
+from .tasks import CoreTask
+
+# Measured by bench/raster_speed.py on a 2-core CPU; only used for the "about N s" hint.
+CPU_PIXELS_PER_SECOND = 20_000
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")[:40] or "query"
+
+
+class MapsPanel(QWidget):
+    """Needs a model provider: a callable returning the current LoadedModel (or raising CalliperError)."""
+
+    layer_added = pyqtSignal(object)
+
+    def __init__(self, iface, current_model, parent=None) -> None:
+        super().__init__(parent)
+        self.iface = iface
+        self.current_model = current_model
+        self.task: CoreTask | None = None
+        self.embedding_path: Path | None = None
+        self.marker: QgsVertexMarker | None = None
+        self.map_tool = QgsMapToolEmitPoint(iface.mapCanvas())
+        self.map_tool.canvasClicked.connect(self.similarity_at)
+        self._build()
+
+    def _build(self) -> None:
+        form = QFormLayout()
+        self.extent = QgsExtentGroupBox()
+        self.extent.setTitle("Extent")
+        self.extent.setMapCanvas(self.iface.mapCanvas())
+        self.extent.setOriginalExtent(self.iface.mapCanvas().extent(), self.iface.mapCanvas().mapSettings().destinationCrs())
+        self.extent.setOutputCrs(self.iface.mapCanvas().mapSettings().destinationCrs())
+        self.pixel_size = QDoubleSpinBox()
+        self.pixel_size.setRange(0.1, 100_000)
+        self.pixel_size.setSuffix(" m")
+        self.pixel_size.setValue(settings.load("maps/pixel_size", 10.0, float))
+        self.size_hint = QLabel()
+        self.output_dir = QgsFileWidget()
+        self.output_dir.setStorageMode(QgsFileWidget.GetDirectory)
+        self.output_dir.setFilePath(settings.load("maps/output_dir", str(Path.home() / "calliper_outputs")))
+        self.raster_button = QPushButton("Embedding raster + RGB preview")
+        self.click_button = QPushButton("Similarity to a clicked point")
+        self.click_button.setCheckable(True)
+        self.phrase = QLineEdit()
+        self.phrase.setPlaceholderText("Find places like… e.g. nightlife, a place to buy clothes")
+        self.phrase_button = QPushButton("Find")
+        self.k = QSpinBox()
+        self.k.setRange(2, 254)
+        self.k.setValue(settings.load("maps/k", 6, int))
+        self.cluster_button = QPushButton("Cluster map")
+        self.status = QLabel("No embedding raster yet: make one first.")
+        self.status.setWordWrap(True)
+        form.addRow("Pixel size", self.pixel_size)
+        form.addRow("", self.size_hint)
+        form.addRow("Output folder", self.output_dir)
+        phrase_row, cluster_row = QHBoxLayout(), QHBoxLayout()
+        phrase_row.addWidget(self.phrase, 1)
+        phrase_row.addWidget(self.phrase_button)
+        cluster_row.addWidget(QLabel("k"))
+        cluster_row.addWidget(self.k)
+        cluster_row.addWidget(self.cluster_button, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.extent)
+        layout.addLayout(form)
+        for item in (self.raster_button, self.click_button, phrase_row, cluster_row, self.status):
+            layout.addLayout(item) if isinstance(item, QHBoxLayout) else layout.addWidget(item)
+        layout.addStretch(1)
+        self.extent.extentChanged.connect(self.update_size_hint)
+        self.pixel_size.valueChanged.connect(self.update_size_hint)
+        self.raster_button.clicked.connect(self.make_embedding_raster)
+        self.click_button.toggled.connect(self._toggle_tool)
+        self.phrase_button.clicked.connect(self.similarity_to_phrase)
+        self.phrase.returnPressed.connect(self.similarity_to_phrase)
+        self.cluster_button.clicked.connect(self.make_clusters)
+        self.update_size_hint()
+
+    # --- helpers -------------------------------------------------------------------------
+    def _folder(self) -> Path:
+        folder = Path(self.output_dir.filePath() or Path.home() / "calliper_outputs")
+        settings.save("maps/output_dir", str(folder))
+        return folder
+
+    def _extent(self) -> tuple[tuple[float, float, float, float], str]:
+        rect = self.extent.outputExtent()
+        return (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum()), self.extent.outputCrs().toWkt()
+
+    def update_size_hint(self) -> None:
+        try:
+            model = self.current_model()
+            extent, crs = self._extent()
+            grid = embedding_grid(model, extent, self.pixel_size.value(), extent_crs=crs)
+        except CalliperError as error:
+            self.size_hint.setText(error.message)
+            return
+        estimate = estimate_raster(grid, model.card.settings.embed_dim, "float32")
+        seconds = estimate.pixels / CPU_PIXELS_PER_SECOND
+        self.size_hint.setText(f"{grid.width} x {grid.height} pixels, {estimate.describe().split(': ')[1]}, about {seconds:.0f} s")
+
+    def _run(self, title: str, work, on_done) -> None:
+        if self.task is not None:
+            self.iface.messageBar().pushInfo("Calliper", "Another Calliper job is running; wait for it or cancel it.")
+            return
+        try:
+            model = self.current_model()
+        except CalliperError as error:
+            show_error(self.iface, error)
+            return
+        self.status.setText(f"{title}…")
+
+        def done(result) -> None:
+            self.task = None
+            on_done(model, result)
+
+        def failed(error) -> None:
+            self.task = None
+            self.status.setText(getattr(error, "message", str(error)))
+            show_error(self.iface, error)
+
+        self.task = CoreTask(f"Calliper: {title}", lambda control, publish: work(model, control), done, failed)
+        QgsApplication.taskManager().addTask(self.task)
+
+    def _need_embedding(self) -> Path | None:
+        if self.embedding_path is None or not self.embedding_path.exists():
+            show_error(self.iface, CalliperError("Make an embedding raster first (Maps > Embedding raster)."))
+            return None
+        return self.embedding_path
+
+    # --- jobs ----------------------------------------------------------------------------
+    def make_embedding_raster(self) -> None:
+        extent, crs = self._extent()
+        pixel = self.pixel_size.value()
+        settings.save("maps/pixel_size", pixel)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        folder = self._folder()
+
+        def work(model: LoadedModel, control):
+            grid = embedding_grid(model, extent, pixel, extent_crs=crs)
+            emb = embedding_raster(model, grid, folder / f"embedding_{stamp}.tif", control=control.part(0, 0.85))
+            rgb = rgb_preview(emb, folder / f"rgb_{stamp}.tif", control=control.part(0.85, 1))
+            return emb, rgb
+
+        def done(model: LoadedModel, paths) -> None:
+            self.embedding_path = Path(paths[0])
+            add_raster(paths[0], "Embedding (128 bands)", "embedding", model.folder, model.card, visible=False)
+            self.layer_added.emit(add_raster(paths[1], "Embedding RGB preview (PCA)", "rgb", model.folder, model.card))
+            self.status.setText(f"Embedding raster: {paths[0]}")
+
+        self._run("embedding raster", work, done)
+
+    def _similarity(self, make_query, name: str, file_stem: str) -> None:
+        embedding = self._need_embedding()
+        if embedding is None:
+            return
+        out = self._folder() / f"similarity_{slug(file_stem)}_{time.strftime('%Y%m%d-%H%M%S')}.tif"
+
+        def work(model: LoadedModel, control):
+            return similarity_raster(model, embedding, make_query(model), out, control=control)
+
+        def done(model: LoadedModel, path) -> None:
+            self.layer_added.emit(add_raster(path, name, "similarity", model.folder, model.card))
+            self.status.setText(f"{name}: {path}")
+
+        self._run(name, work, done)
+
+    def similarity_at(self, point: QgsPointXY, button=None) -> None:
+        """Similarity of every pixel to the clicked canvas point (canvas CRS); the point is marked."""
+        crs: QgsCoordinateReferenceSystem = self.iface.mapCanvas().mapSettings().destinationCrs()
+        if self.marker is None:
+            self.marker = QgsVertexMarker(self.iface.mapCanvas())
+            self.marker.setColor(QColor("#d62728"))
+            self.marker.setIconType(QgsVertexMarker.ICON_CROSS)
+            self.marker.setIconSize(14)
+            self.marker.setPenWidth(3)
+        self.marker.setCenter(point)
+        xy, wkt = (point.x(), point.y()), crs.toWkt()
+        self._similarity(lambda model: location_query(model, xy, wkt), f"Similarity to {xy[0]:.0f}, {xy[1]:.0f}",
+                         f"point_{xy[0]:.0f}_{xy[1]:.0f}")
+
+    def similarity_to_phrase(self) -> None:
+        phrase = self.phrase.text().strip()
+        self._similarity(lambda model: text_query(model, phrase), f"Similarity to '{phrase}'", phrase)
+
+    def make_clusters(self) -> None:
+        embedding = self._need_embedding()
+        if embedding is None:
+            return
+        k = self.k.value()
+        settings.save("maps/k", k)
+        out = self._folder() / f"clusters_k{k}_{time.strftime('%Y%m%d-%H%M%S')}.tif"
+
+        def work(model: LoadedModel, control):
+            return cluster_raster(embedding, out, model, ClusterSettings(k=k), control=control)
+
+        def done(model: LoadedModel, result) -> None:
+            self.layer_added.emit(add_raster(result.raster, f"Clusters (k={k})", "clusters", model.folder, model.card))
+            self.status.setText("Clusters: " + "; ".join(f"{e.value}: {e.label}" for e in result.legend))
+
+        self._run("cluster map", work, done)
+
+    def _toggle_tool(self, active: bool) -> None:
+        canvas = self.iface.mapCanvas()
+        if active:
+            canvas.setMapTool(self.map_tool)
+        elif canvas.mapTool() is self.map_tool:
+            canvas.unsetMapTool(self.map_tool)
