@@ -40,7 +40,7 @@ def group_layers(trained):
 def test_maps_panel_paints_rasters_similarity_and_clusters(maps, trained):
     from qgis.core import QgsPointXY, QgsSingleBandPseudoColorRenderer
 
-    assert "40 x 40 pixels" in maps.size_hint.text()
+    assert maps.size_hint.text().startswith("40 x 40 pixels, 0.8 MB")
     maps.raster_button.click()
     assert wait_for(lambda: maps.task is None)
     layers = group_layers(trained)
