@@ -117,7 +117,7 @@ def measure_raster(model_folder: str, size: int) -> dict:
 
     model = load_model(model_folder)
     grid = square_grid(model, size)
-    with tempfile.TemporaryDirectory(dir=Path(model_folder).parent) as folder:
+    with tempfile.TemporaryDirectory(prefix="raster-bench-") as folder:
         started = time.perf_counter()
         out = embedding_raster(model, grid, Path(folder) / "embedding.tif")
         seconds = time.perf_counter() - started
@@ -169,24 +169,25 @@ def main() -> None:
 
     from calliper.core.model_files import load_model
 
-    work = Path(tempfile.mkdtemp(prefix="raster-bench-"))
-    model_folder = Path(args.model) if args.model else train_demo_model(work)
-    model = load_model(model_folder)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device cpu, model {model_folder}")
-    flops = flops_per_pixel(model)
-    rate, pixels = best_rates(model, args.rounds)
-    achieved = pixels * flops / 1e9
-    print(f"FLOPs per pixel:          {flops / 1e6:.3f} M")
-    print(f"model pixels/s:           {pixels:,.0f}  ({achieved:.1f} GFLOP/s)")
-    print(f"fp32 matmul (4096^2):     {rate:.1f} GFLOP/s  (best of {args.rounds} rounds, as the pixels/s)")
-    print(f"share of matmul rate:     {achieved / rate:.0%}  (target >= 50 %)")
-    print(f"similarity from a click on {args.similarity_size}^2 x {model.card.settings.embed_dim}: "
-          f"{similarity_seconds(model, args.similarity_size, work):.2f} s  (target < 1 s)")
-    print(f"{'raster':>11} {'seconds':>8} {'pixels/s':>9} {'file MB':>8} {'peak RSS MiB':>12}")
-    for size in (int(s) for s in args.sizes.split(",")):
-        figures = run_child(model_folder, size)
-        print(f"{size:>5} x {size:<5d} {figures['seconds']:>8} {figures['pixels_per_s']:>9,} {figures['file_mb']:>8,} "
-              f"{figures['peak_rss_mib']:>12,}")
+    with tempfile.TemporaryDirectory(prefix="raster-bench-") as work_dir:
+        work = Path(work_dir)
+        model_folder = Path(args.model) if args.model else train_demo_model(work)
+        model = load_model(model_folder)
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device cpu, model {model_folder}")
+        flops = flops_per_pixel(model)
+        rate, pixels = best_rates(model, args.rounds)
+        achieved = pixels * flops / 1e9
+        print(f"FLOPs per pixel:          {flops / 1e6:.3f} M")
+        print(f"model pixels/s:           {pixels:,.0f}  ({achieved:.1f} GFLOP/s)")
+        print(f"fp32 matmul (4096^2):     {rate:.1f} GFLOP/s  (best of {args.rounds} rounds, as the pixels/s)")
+        print(f"share of matmul rate:     {achieved / rate:.0%}  (target >= 50 %)")
+        print(f"similarity from a click on {args.similarity_size}^2 x {model.card.settings.embed_dim}: "
+              f"{similarity_seconds(model, args.similarity_size, work):.2f} s  (target < 1 s)")
+        print(f"{'raster':>11} {'seconds':>8} {'pixels/s':>9} {'file MB':>8} {'peak RSS MiB':>12}")
+        for size in (int(s) for s in args.sizes.split(",")):
+            figures = run_child(model_folder, size)
+            print(f"{size:>5} x {size:<5d} {figures['seconds']:>8} {figures['pixels_per_s']:>9,} "
+                  f"{figures['file_mb']:>8,} {figures['peak_rss_mib']:>12,}")
     print("Targets: peak RSS flat across sizes and under 2048 MiB.")
 
 
