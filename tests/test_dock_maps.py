@@ -76,3 +76,32 @@ def test_similarity_before_any_embedding_raster_says_what_to_do(maps, qgis_iface
     maps.phrase.setText("cafe")
     maps.phrase_button.click()
     assert maps.task is None and maps.embedding_path is None
+
+
+def test_classify_panel_adds_predictions_and_opens_the_report(qgis_iface, qgis_new_project, trained, demo_data, tmp_path):
+    from qgis.core import QgsProject, QgsVectorLayer
+
+    from calliper.ui.dock import CalliperDock
+
+    landuse = QgsVectorLayer(str(demo_data.landuse), "landuse", "ogr")
+    QgsProject.instance().addMapLayer(landuse)
+    dock = CalliperDock(qgis_iface)
+    assert dock.ensure_panels()
+    dock.model_picker.set_model(str(trained.folder))
+    panel = dock.classify_panel
+    panel.labels.setLayer(landuse)
+    panel.label_field.setField("landuse")
+    panel.min_class_size.setValue(10)
+    panel.pixel_size.setValue(40)
+    panel.output_dir.setFilePath(str(tmp_path / "landuse"))
+    panel.classify_button.click()
+    assert wait_for(lambda: panel.task is None, 300)
+    layers = group_layers(trained)
+    predictions = layers["Predicted landuse"]
+    names = predictions.fields().names()
+    assert {"predicted", "probability", "p_grass", "p_commercial"} <= set(names), panel.status.text()
+    assert predictions.featureCount() == landuse.featureCount()
+    assert layers["landuse classes"].renderer().type() == "paletted"
+    assert "Coordinates only" in panel.report_dialog.browser.toPlainText()
+    assert panel.status.text().startswith("Macro F1 ")
+    dock.deleteLater()

@@ -102,6 +102,7 @@ class CalliperDock(QgsDockWidget):
         self.tabs: QTabWidget | None = None
         self.train_panel = None
         self.maps_panel = None
+        self.classify_panel = None
         self.model_picker: ModelPicker | None = None
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -130,5 +131,9 @@ class CalliperDock(QgsDockWidget):
         self.maps_panel = MapsPanel(self.iface, self.model_picker.load)
         self.model_picker.combo.currentTextChanged.connect(lambda _: self.maps_panel.update_size_hint())
         self.tabs.addTab(self.maps_panel, "Maps")
+        from .classify_panel import ClassifyPanel
+
+        self.classify_panel = ClassifyPanel(self.iface, self.model_picker.load)
+        self.tabs.addTab(self.classify_panel, "Classify")
         self.body_layout.addWidget(self.tabs)
         return True
