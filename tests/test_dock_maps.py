@@ -105,3 +105,38 @@ def test_classify_panel_adds_predictions_and_opens_the_report(qgis_iface, qgis_n
     assert "Coordinates only" in panel.report_dialog.browser.toPlainText()
     assert panel.status.text().startswith("Macro F1 ")
     dock.deleteLater()
+
+
+def test_share_fields_give_a_distribution_prediction(qgis_iface, qgis_new_project, trained, demo_data, tmp_path):
+    """The socioeconomic-style task: several numeric fields forming shares per area."""
+    import geopandas as gpd
+    import numpy as np
+    from qgis.core import QgsProject, QgsVectorLayer
+
+    from calliper.ui.dock import CalliperDock
+
+    frame = gpd.read_file(demo_data.landuse)
+    rng = np.random.default_rng(0)
+    shares = rng.dirichlet([2, 1, 1], len(frame))
+    for i, name in enumerate(("share_a", "share_b", "share_c")):
+        frame[name] = shares[:, i]
+    path = tmp_path / "areas.gpkg"
+    frame.to_file(path)
+    areas = QgsVectorLayer(str(path), "areas", "ogr")
+    QgsProject.instance().addMapLayer(areas)
+    dock = CalliperDock(qgis_iface)
+    assert dock.ensure_panels()
+    dock.model_picker.set_model(str(trained.folder))
+    panel = dock.classify_panel
+    panel.labels.setLayer(areas)
+    panel.target.setCurrentIndex(2)
+    assert panel.share_fields.isEnabled() and not panel.class_raster.isEnabled()
+    panel.share_fields.setCheckedItems(["share_a", "share_b", "share_c"])
+    panel.output_dir.setFilePath(str(tmp_path / "shares"))
+    panel.classify_button.click()
+    assert wait_for(lambda: panel.task is None, 300)
+    assert panel.status.text().startswith("KL divergence "), panel.status.text()
+    predicted = gpd.read_file(panel.result.outputs["predictions"])
+    columns = [c for c in predicted.columns if c.startswith("p_") or c.startswith("pred")]
+    assert len(predicted) == len(frame) and columns
+    dock.deleteLater()

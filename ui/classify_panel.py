@@ -1,11 +1,16 @@
-"""The Classify panel: a label layer and field -> prediction layer, class raster and a metrics report."""
+"""The Classify panel: a label layer -> prediction layer, class raster and a metrics report.
+
+Targets are classes (one field), a value (one numeric field, regression) or shares
+(several numeric fields forming a distribution per unit, as in the paper's
+socioeconomic task).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from qgis.core import QgsApplication, QgsMapLayerProxyModel, QgsProviderRegistry
-from qgis.gui import QgsFieldComboBox, QgsFileWidget, QgsMapLayerComboBox
+from qgis.gui import QgsCheckableComboBox, QgsFieldComboBox, QgsFileWidget, QgsMapLayerComboBox
 from qgis.PyQt.QtCore import QUrl
 from qgis.PyQt.QtWidgets import (
     QCheckBox, QComboBox, QDialog, QDoubleSpinBox, QFormLayout, QLabel, QPushButton, QSpinBox, QTextBrowser,
@@ -14,7 +19,7 @@ from qgis.PyQt.QtWidgets import (
 
 from ..core.errors import CalliperError, InputDataError
 from ..core.labels import LabelSettings
-from ..core.landuse import ClassifyResult, ClassifySettings, classify
+from ..core.landuse import ClassifySettings, StudyResult, classify, predict_values
 from ..core.probes import ProbeSettings
 from ..core.splits import SplitSettings
 from . import settings
@@ -47,6 +52,10 @@ class ReportDialog(QDialog):
         layout.addWidget(self.browser)
 
 
+TARGETS = ("Classes (one field)", "Value (one numeric field)", "Shares (several numeric fields)")
+PRIMARY_METRIC = {"class": ("macro_f1", "Macro F1"), "value": ("r2", "R²"), "distribution": ("kl", "KL divergence")}
+
+
 class ClassifyPanel(QWidget):
     """Runs core.landuse.classify in a task; outputs join the model's layer group."""
 
@@ -55,14 +64,17 @@ class ClassifyPanel(QWidget):
         self.iface = iface
         self.current_model = current_model
         self.task: CoreTask | None = None
-        self.result: ClassifyResult | None = None
+        self.result: StudyResult | None = None
         self.report_dialog: ReportDialog | None = None
         form = QFormLayout()
         self.labels = QgsMapLayerComboBox()
         self.labels.setFilters(QgsMapLayerProxyModel.VectorLayer)
+        self.target = QComboBox()
+        self.target.addItems(TARGETS)
         self.label_field = QgsFieldComboBox()
-        self.labels.layerChanged.connect(self.label_field.setLayer)
-        self.label_field.setLayer(self.labels.currentLayer())
+        self.share_fields = QgsCheckableComboBox()
+        self.labels.layerChanged.connect(self._layer_changed)
+        self.target.currentIndexChanged.connect(self._target_changed)
         self.probe, self.split = QComboBox(), QComboBox()
         self.probe.addItems(["linear", "mlp"])
         self.split.addItems(["spatial", "random"])
@@ -82,7 +94,8 @@ class ClassifyPanel(QWidget):
         self.output_dir = QgsFileWidget()
         self.output_dir.setStorageMode(QgsFileWidget.GetDirectory)
         self.output_dir.setFilePath(settings.load("classify/output_dir", str(Path.home() / "calliper_outputs" / "landuse")))
-        for label, widget in (("Label layer", self.labels), ("Class field", self.label_field), ("Probe", self.probe),
+        for label, widget in (("Label layer", self.labels), ("Target", self.target), ("Field", self.label_field),
+                              ("Share fields", self.share_fields), ("Probe", self.probe),
                               ("Split", self.split), ("Block size", self.block_size),
                               ("Smallest class", self.min_class_size), ("", self.class_raster),
                               ("Pixel size", self.pixel_size), ("Output folder", self.output_dir)):
@@ -96,16 +109,38 @@ class ClassifyPanel(QWidget):
         layout.addWidget(self.classify_button)
         layout.addWidget(self.status)
         layout.addStretch(1)
+        self._layer_changed(self.labels.currentLayer())
+        self._target_changed()
+
+    def _layer_changed(self, layer) -> None:
+        self.label_field.setLayer(layer)
+        self.share_fields.clear()
+        if layer is not None:
+            self.share_fields.addItems([f.name() for f in layer.fields() if f.isNumeric()])
+
+    def _target_changed(self) -> None:
+        shares = self.target.currentIndex() == 2
+        self.share_fields.setEnabled(shares)
+        self.label_field.setEnabled(not shares)
+        self.class_raster.setEnabled(self.target.currentIndex() == 0)
+
+    def fields(self) -> list[str]:
+        if self.target.currentIndex() == 2:
+            return list(self.share_fields.checkedItems())
+        return [self.label_field.currentField()] if self.label_field.currentField() else []
 
     def study_settings(self, model) -> ClassifySettings:
         return ClassifySettings(
             labels=LabelSettings(min_class_size=self.min_class_size.value()),
             split=SplitSettings(kind=self.split.currentText(), block_size=self.block_size.value()),
             probe=ProbeSettings(kind=self.probe.currentText()),
-            extent=tuple(model.card.training["extent"]) if self.class_raster.isChecked() else None,
-            pixel_size=self.pixel_size.value() if self.class_raster.isChecked() else None,
+            extent=tuple(model.card.training["extent"]) if self._wants_raster() else None,
+            pixel_size=self.pixel_size.value() if self._wants_raster() else None,
             overwrite=True,
         )
+
+    def _wants_raster(self) -> bool:
+        return self.target.currentIndex() == 0 and self.class_raster.isChecked()
 
     def run(self) -> None:
         if self.task is not None:
@@ -113,8 +148,9 @@ class ClassifyPanel(QWidget):
         try:
             model = self.current_model()
             layer = self.labels.currentLayer()
-            if layer is None or not self.label_field.currentField():
-                raise CalliperError("Choose a label layer and its class field.")
+            fields = self.fields()
+            if layer is None or not fields:
+                raise CalliperError("Choose a label layer and its target field(s).")
             path, layer_name = layer_file(layer)
             study = self.study_settings(model)
             study.labels_layer = layer_name
@@ -123,20 +159,22 @@ class ClassifyPanel(QWidget):
             self.status.setText(error.message)
             return
         out_dir = Path(self.output_dir.filePath())
-        field = self.label_field.currentField()
+        name = fields[0] if len(fields) == 1 else "shares"
+        is_class = self.target.currentIndex() == 0
         for key, value in (("block_size", self.block_size.value()), ("min_class_size", self.min_class_size.value()),
                            ("output_dir", str(out_dir))):
             settings.save(f"classify/{key}", value)
-        self.status.setText("Classifying (5 seeds, with baselines)…")
+        self.status.setText("Running the study (5 seeds, with baselines)…")
 
-        def done(result: ClassifyResult) -> None:
+        def done(result: StudyResult) -> None:
             self.task = None
             self.result = result
-            add_vector(result.outputs["predictions"], f"Predicted {field}", model.folder, model.card)
+            add_vector(result.outputs["predictions"], f"Predicted {name}", model.folder, model.card)
             if "classes" in result.outputs:
-                add_raster(result.outputs["classes"], f"{field} classes", "classes", model.folder, model.card)
-            f1 = result.metrics["methods"]["calliper"]["macro_f1"]
-            self.status.setText(f"Macro F1 {f1['mean']:.3f} ± {f1['std']:.3f}; report: {result.outputs['report']}")
+                add_raster(result.outputs["classes"], f"{name} classes", "classes", model.folder, model.card)
+            metric, label = PRIMARY_METRIC[result.metrics.get("task", "class")]
+            score = result.metrics["methods"]["calliper"][metric]
+            self.status.setText(f"{label} {score['mean']:.3f} ± {score['std']:.3f}; report: {result.outputs['report']}")
             self.report_dialog = ReportDialog(Path(result.outputs["report"]), self)
             self.report_dialog.show()
 
@@ -145,6 +183,10 @@ class ClassifyPanel(QWidget):
             self.status.setText(getattr(error, "message", str(error)))
             show_error(self.iface, error)
 
-        self.task = CoreTask("Calliper: classify", lambda control, publish: classify(model, path, field, out_dir, study, control),
-                             done, failed)
+        def work(control, publish):
+            if is_class:
+                return classify(model, path, fields[0], out_dir, study, control)
+            return predict_values(model, path, fields, out_dir, study, control)
+
+        self.task = CoreTask("Calliper: classify" if is_class else "Calliper: predict values", work, done, failed)
         QgsApplication.taskManager().addTask(self.task)
