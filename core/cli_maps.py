@@ -85,12 +85,14 @@ def _run_raster(args: argparse.Namespace) -> None:
 
 
 def add_similarity(commands) -> None:
-    p = commands.add_parser("similarity", help="similarity of every pixel of an embedding raster to a point or phrase")
+    p = commands.add_parser("similarity", help="similarity of every pixel of an embedding raster to a point, phrase or feature")
     p.add_argument("--model", required=True, help="model folder that wrote the embedding raster")
     p.add_argument("--embedding", required=True, help="embedding raster written by 'calliper raster'")
     query = p.add_mutually_exclusive_group(required=True)
     query.add_argument("--point", help="x,y of a place (in --point-crs, default the raster's CRS)")
     query.add_argument("--text", help="a phrase, e.g. 'nightlife'")
+    query.add_argument("--feature-layer", help="vector file whose feature --feature-id is the query (a point on its surface)")
+    p.add_argument("--feature-id", type=int, help="feature id (fid, as QGIS shows it) in --feature-layer")
     p.add_argument("--point-crs", help="CRS of --point, e.g. EPSG:4326")
     p.add_argument("--out", required=True, help="GeoTIFF to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
@@ -100,13 +102,17 @@ def add_similarity(commands) -> None:
 def _run_similarity(args: argparse.Namespace) -> None:
     from .cli import terminal_control
     from .rasters import EmbeddingReader
-    from .similarity import location_query, similarity_raster, text_query
+    from .similarity import feature_query, location_query, similarity_raster, text_query
 
     model = _load_model(args.model)
     if args.point:
         with EmbeddingReader(args.embedding, whole_read_bytes=0) as header:
             crs = args.point_crs or header.grid.crs
         query = location_query(model, parse_numbers(args.point, 2, "--point", "386000,6672000"), crs)
+    elif args.feature_layer:
+        if args.feature_id is None:
+            raise SettingsError("--feature-layer needs --feature-id: the row of the feature to compare with.")
+        query = feature_query(model, args.feature_layer, args.feature_id)
     else:
         query = text_query(model, args.text)
     control, bar = terminal_control("similarity")

@@ -59,6 +59,16 @@ def test_maps_panel_paints_rasters_similarity_and_clusters(maps, trained):
     assert np.unravel_index(np.nanargmax(values), values.shape) == (13, 27)
     assert maps.marker is not None and abs(maps.marker.center().x() - x) < 1e-6
 
+    from qgis.core import QgsProject, QgsVectorLayer
+
+    pois = QgsVectorLayer(str(trained.card.training["source"]), "pois", "ogr")
+    QgsProject.instance().addMapLayer(pois)
+    pois.selectByIds([next(pois.getFeatures()).id()])
+    maps.iface.setActiveLayer(pois)
+    maps.feature_button.click()
+    assert wait_for(lambda: maps.task is None)
+    assert any(name.startswith("Similarity to feature ") for name in group_layers(trained))
+
     maps.phrase.setText("nightlife")
     maps.phrase_button.click()
     assert wait_for(lambda: maps.task is None)

@@ -293,3 +293,24 @@ def test_cli_bad_input_prints_one_line_and_returns_2(demo_model, embedding_tif, 
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 3 and all(line.startswith("calliper: error: ") for line in errors)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_similarity_to_a_feature_peaks_at_that_feature(demo_model, demo_data, tmp_path):
+    import geopandas as gpd
+    import rasterio
+
+    from calliper.core.cli import main
+
+    frame = gpd.read_file(demo_data.pois, fid_as_index=True)  # feature ids are the layer's fids, as in QGIS
+    x, y = frame.geometry.loc[5].x, frame.geometry.loc[5].y
+    emb, out = tmp_path / "emb.tif", tmp_path / "sim.tif"
+    extent = f"{x - 315},{y - 315},{x + 315},{y + 315}"  # 21 x 21 pixels of 30 m: the feature is a pixel centre
+    assert main(["raster", "--model", str(demo_model.folder), "--extent", extent, "--pixel-size", "30", "--out", str(emb)]) == 0
+    assert main(["similarity", "--model", str(demo_model.folder), "--embedding", str(emb),
+                 "--feature-layer", str(demo_data.pois), "--feature-id", "5", "--out", str(out)]) == 0
+    with rasterio.open(out) as src:
+        values = src.read(1)
+        row, col = np.unravel_index(np.nanargmax(values), values.shape)
+        assert src.index(x, y) == (row, col)
+    assert main(["similarity", "--model", str(demo_model.folder), "--embedding", str(emb),
+                 "--feature-layer", str(demo_data.pois), "--out", str(tmp_path / "x.tif")]) == 2

@@ -73,6 +73,7 @@ class MapsPanel(QWidget):
         self.raster_button = QPushButton("Embedding raster + RGB preview")
         self.click_button = QPushButton("Similarity to a clicked point")
         self.click_button.setCheckable(True)
+        self.feature_button = QPushButton("Similarity to the selected feature (active layer)")
         self.phrase = QLineEdit()
         self.phrase.setPlaceholderText("Find places like… e.g. nightlife, a place to buy clothes")
         self.phrase_button = QPushButton("Find")
@@ -94,13 +95,14 @@ class MapsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.extent)
         layout.addLayout(form)
-        for item in (self.raster_button, self.click_button, phrase_row, cluster_row, self.status):
+        for item in (self.raster_button, self.click_button, self.feature_button, phrase_row, cluster_row, self.status):
             layout.addLayout(item) if isinstance(item, QHBoxLayout) else layout.addWidget(item)
         layout.addStretch(1)
         self.extent.extentChanged.connect(self.update_size_hint)
         self.pixel_size.valueChanged.connect(self.update_size_hint)
         self.raster_button.clicked.connect(self.make_embedding_raster)
         self.click_button.toggled.connect(self._toggle_tool)
+        self.feature_button.clicked.connect(self.similarity_to_selected_feature)
         self.phrase_button.clicked.connect(self.similarity_to_phrase)
         self.phrase.returnPressed.connect(self.similarity_to_phrase)
         self.cluster_button.clicked.connect(self.make_clusters)
@@ -208,6 +210,18 @@ class MapsPanel(QWidget):
         xy, wkt = (point.x(), point.y()), crs.toWkt()
         self._similarity(lambda model: location_query(model, xy, wkt), f"Similarity to {xy[0]:.0f}, {xy[1]:.0f}",
                          f"point_{xy[0]:.0f}_{xy[1]:.0f}")
+
+    def similarity_to_selected_feature(self) -> None:
+        """Similarity to a point on the surface of the active layer's (first) selected feature."""
+        layer = self.iface.activeLayer()
+        features = layer.selectedFeatures() if layer is not None and hasattr(layer, "selectedFeatures") else []
+        if not features or features[0].geometry().isEmpty():
+            show_error(self.iface, CalliperError("Select a feature in the active vector layer first."))
+            return
+        point = features[0].geometry().pointOnSurface().asPoint()
+        xy, wkt = (point.x(), point.y()), layer.crs().toWkt()
+        name = f"Similarity to feature {features[0].id()} of {layer.name()}"
+        self._similarity(lambda model: location_query(model, xy, wkt), name, f"feature_{features[0].id()}")
 
     def similarity_to_phrase(self) -> None:
         phrase = self.phrase.text().strip()
