@@ -150,3 +150,19 @@ def test_share_fields_give_a_distribution_prediction(qgis_iface, qgis_new_projec
     columns = [c for c in predicted.columns if c.startswith("p_") or c.startswith("pred")]
     assert len(predicted) == len(frame) and columns
     dock.deleteLater()
+
+
+def test_cancelling_an_embedding_raster_leaves_no_file(maps, tmp_path):
+    from qgis.core import QgsCoordinateReferenceSystem, QgsRectangle
+
+    rect = maps.extent.outputExtent()
+    big = QgsRectangle(rect.xMinimum() - 3000, rect.yMinimum() - 3000, rect.xMaximum() + 3000, rect.yMaximum() + 3000)
+    maps.extent.setOutputExtentFromUser(big, QgsCoordinateReferenceSystem("EPSG:32635"))
+    maps.pixel_size.setValue(2)
+    maps.raster_button.click()
+    assert maps.progress.cancel_button.isEnabled()
+    assert wait_for(lambda: maps.progress.bar.value() >= 1 or maps.task is None, 60)
+    maps.progress.cancel_button.click()
+    assert wait_for(lambda: maps.task is None, 60)
+    assert "cancelled" in maps.status.text()
+    assert maps.embedding_path is None and not list(tmp_path.glob("*.tif")) and not list(tmp_path.glob(".*"))

@@ -25,7 +25,7 @@ from ..core.splits import SplitSettings
 from . import settings
 from .log import show_error
 from .output_layers import add_raster, add_vector
-from .tasks import CoreTask
+from .tasks import CoreTask, TaskProgress
 
 
 def layer_file(layer) -> tuple[str, str | None]:
@@ -104,9 +104,11 @@ class ClassifyPanel(QWidget):
         self.classify_button.clicked.connect(self.run)
         self.status = QLabel()
         self.status.setWordWrap(True)
+        self.progress = TaskProgress()
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.classify_button)
+        layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addStretch(1)
         self._layer_changed(self.labels.currentLayer())
@@ -168,6 +170,7 @@ class ClassifyPanel(QWidget):
 
         def done(result: StudyResult) -> None:
             self.task = None
+            self.progress.done()
             self.result = result
             add_vector(result.outputs["predictions"], f"Predicted {name}", model.folder, model.card)
             if "classes" in result.outputs:
@@ -180,6 +183,7 @@ class ClassifyPanel(QWidget):
 
         def failed(error) -> None:
             self.task = None
+            self.progress.done()
             self.status.setText(getattr(error, "message", str(error)))
             show_error(self.iface, error)
 
@@ -189,4 +193,5 @@ class ClassifyPanel(QWidget):
             return predict_values(model, path, fields, out_dir, study, control)
 
         self.task = CoreTask("Calliper: classify" if is_class else "Calliper: predict values", work, done, failed)
+        self.progress.watch(self.task)
         QgsApplication.taskManager().addTask(self.task)

@@ -28,7 +28,7 @@ from ..core.similarity import location_query, similarity_raster, text_query
 from . import settings
 from .log import show_error
 from .output_layers import add_raster
-from .tasks import CoreTask
+from .tasks import CoreTask, TaskProgress
 
 # Measured by bench/raster_speed.py on a 2-core CPU (whole write, compression included);
 # only used for the "about N s" hint.
@@ -81,6 +81,7 @@ class MapsPanel(QWidget):
         self.k.setRange(2, 254)
         self.k.setValue(settings.load("maps/k", 6, int))
         self.cluster_button = QPushButton("Cluster map")
+        self.progress = TaskProgress()
         self.status = QLabel("No embedding raster yet: make one first.")
         self.status.setWordWrap(True)
         form.addRow("Pixel size", self.pixel_size)
@@ -95,7 +96,8 @@ class MapsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.extent)
         layout.addLayout(form)
-        for item in (self.raster_button, self.click_button, self.feature_button, phrase_row, cluster_row, self.status):
+        for item in (self.raster_button, self.click_button, self.feature_button, phrase_row, cluster_row, self.progress,
+                     self.status):
             layout.addLayout(item) if isinstance(item, QHBoxLayout) else layout.addWidget(item)
         layout.addStretch(1)
         self.extent.extentChanged.connect(self.update_size_hint)
@@ -144,14 +146,17 @@ class MapsPanel(QWidget):
 
         def done(result) -> None:
             self.task = None
+            self.progress.done()
             on_done(model, result)
 
         def failed(error) -> None:
             self.task = None
+            self.progress.done()
             self.status.setText(getattr(error, "message", str(error)))
             show_error(self.iface, error)
 
         self.task = CoreTask(f"Calliper: {title}", lambda control, publish: work(model, control), done, failed)
+        self.progress.watch(self.task)
         QgsApplication.taskManager().addTask(self.task)
 
     def _need_embedding(self) -> Path | None:

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from qgis.core import QgsTask
 from qgis.PyQt.QtCore import pyqtSignal
+from qgis.PyQt.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QWidget
 
 from ..core.errors import CalliperError
 from ..core.jobs import JobControl
@@ -65,3 +66,33 @@ class CoreTask(QgsTask):
             self.on_done(self.result)
         else:
             self.on_error(self.error or CalliperError(f"{self.description()} was cancelled."))
+
+
+class TaskProgress(QWidget):
+    """A progress bar and Cancel button that follow whichever CoreTask is handed to ``watch``."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.bar = QProgressBar()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        layout.addWidget(self.bar, 1)
+        layout.addWidget(self.cancel_button)
+        self.task: CoreTask | None = None
+        self.cancel_button.clicked.connect(self.cancel)
+
+    def watch(self, task: CoreTask) -> None:
+        self.task = task
+        self.bar.setValue(0)
+        self.cancel_button.setEnabled(True)
+        task.progressChanged.connect(lambda value: self.bar.setValue(int(value)))
+
+    def done(self) -> None:
+        self.task = None
+        self.cancel_button.setEnabled(False)
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
