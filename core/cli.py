@@ -9,7 +9,8 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from contextlib import contextmanager
+from typing import Callable, Iterator, Sequence
 
 from .cli_landuse import add_classify, add_predict
 from .cli_maps import add_cluster, add_raster, add_similarity
@@ -37,9 +38,14 @@ class TerminalProgress:
         self.bar.close()
 
 
-def terminal_control(label: str) -> tuple[JobControl, TerminalProgress]:
+@contextmanager
+def terminal_job(label: str) -> Iterator[JobControl]:
+    """A JobControl drawing a terminal progress bar (closed however the job ends) and logging to stderr."""
     bar = TerminalProgress(label)
-    return JobControl(progress=bar, log=lambda message: print(f"  {message}", file=sys.stderr)), bar
+    try:
+        yield JobControl(progress=bar, log=lambda message: print(f"  {message}", file=sys.stderr))
+    finally:
+        bar.close()
 
 
 def _add_train(commands) -> None:
@@ -96,11 +102,8 @@ def _run_train(args: argparse.Namespace) -> None:
         layer_name=f"the layer {Path(args.pois).name}",
         overwrite=args.overwrite,
     )
-    control, bar = terminal_control("train")
-    try:
+    with terminal_job("train") as control:
         outcome = train_from_points(job, control)
-    finally:
-        bar.close()
     metrics = outcome.card.metrics
     print(
         f"Model written to {outcome.folder} (best validation loss {metrics['best_val_loss']:.4f} "
@@ -124,11 +127,8 @@ def _run_embed_points(args: argparse.Namespace) -> None:
     from .model_files import load_model
 
     model = load_model(args.model)
-    control, bar = terminal_control("embed")
-    try:
+    with terminal_job("embed") as control:
         out = embed_points_file(model, args.points, args.out, args.layer, args.overwrite, control)
-    finally:
-        bar.close()
     print(f"Embedded points written to {out}.")
 
 

@@ -91,7 +91,7 @@ def add_classify(commands) -> None:
 
 
 def _run_classify(args: argparse.Namespace) -> None:
-    from .cli import terminal_control
+    from .cli import terminal_job
     from .landuse import ClassifySettings, classify
     from .model_files import load_model
 
@@ -100,11 +100,8 @@ def _run_classify(args: argparse.Namespace) -> None:
         extent=args.extent, extent_crs=args.extent_crs, pixel_size=args.pixel_size,
     )
     model = load_model(args.model)
-    control, bar = terminal_control("classify")
-    try:
+    with terminal_job("classify") as control:
         result = classify(model, args.labels, args.label_field, Path(args.out_dir), settings, control)
-    finally:
-        bar.close()
     _print_outcome(result)
 
 
@@ -119,16 +116,13 @@ def add_predict(commands) -> None:
 
 
 def _run_predict(args: argparse.Namespace) -> None:
-    from .cli import terminal_control
+    from .cli import terminal_job
     from .landuse import StudySettings, predict_values
     from .model_files import load_model
 
     fields = [name.strip() for name in args.fields.split(",") if name.strip()]
     model = load_model(args.model)
-    control, bar = terminal_control("predict")
-    try:
+    with terminal_job("predict") as control:
         settings = StudySettings(**_study_fields(args))
         result = predict_values(model, args.labels, fields, Path(args.out_dir), settings, control)
-    finally:
-        bar.close()
     _print_outcome(result)

@@ -52,7 +52,7 @@ def add_raster(commands) -> None:
 
 def _run_raster(args: argparse.Namespace) -> None:
     from .atomic import check_output_path
-    from .cli import terminal_control
+    from .cli import terminal_job
     from .crs import crs_label
     from .rasters import embedding_grid, embedding_raster, layer_extent, mask_from_layer, rgb_preview
 
@@ -67,15 +67,12 @@ def _run_raster(args: argparse.Namespace) -> None:
         extent, extent_crs = layer_extent(args.extent_layer)
     grid = embedding_grid(model, extent, args.pixel_size, extent_crs)
     mask = mask_from_layer(args.mask_layer, grid, args.mask_buffer) if args.mask_layer else None
-    control, bar = terminal_control("raster")
-    try:
+    with terminal_job("raster") as control:
         out = embedding_raster(
             model, grid, args.out, "float16" if args.float16 else "float32", mask,
             control.part(0.0, 0.9 if args.rgb else 1.0), args.overwrite,
         )
         rgb = rgb_preview(out, args.rgb, control=control.part(0.9, 1.0), overwrite=args.overwrite) if args.rgb else None
-    finally:
-        bar.close()
     print(
         f"Embedding raster written to {out} ({grid.width} x {grid.height} pixels of {args.pixel_size:g} m, "
         f"{model.card.settings.embed_dim} bands, {crs_label(grid.crs)})."
@@ -100,7 +97,7 @@ def add_similarity(commands) -> None:
 
 
 def _run_similarity(args: argparse.Namespace) -> None:
-    from .cli import terminal_control
+    from .cli import terminal_job
     from .rasters import EmbeddingReader
     from .similarity import feature_query, location_query, similarity_raster, text_query
 
@@ -115,11 +112,8 @@ def _run_similarity(args: argparse.Namespace) -> None:
         query = feature_query(model, args.feature_layer, args.feature_id)
     else:
         query = text_query(model, args.text)
-    control, bar = terminal_control("similarity")
-    try:
+    with terminal_job("similarity") as control:
         out = similarity_raster(model, args.embedding, query, args.out, control, args.overwrite)
-    finally:
-        bar.close()
     print(f"Similarity map to the {query.label} written to {out}.")
 
 
@@ -134,7 +128,7 @@ def add_cluster(commands) -> None:
 
 
 def _run_cluster(args: argparse.Namespace) -> None:
-    from .cli import terminal_control
+    from .cli import terminal_job
     from .clusters import ClusterSettings, cluster_raster
     from .rasters import EmbeddingReader
 
@@ -145,11 +139,8 @@ def _run_cluster(args: argparse.Namespace) -> None:
         if folder is None:
             raise InputDataError(f"{Path(args.embedding).name} does not record the model that wrote it; pass --model.")
     model = _load_model(str(folder))
-    control, bar = terminal_control("cluster")
-    try:
+    with terminal_job("cluster") as control:
         result = cluster_raster(args.embedding, args.out, model, ClusterSettings(k=args.k), control, args.overwrite)
-    finally:
-        bar.close()
     print(f"Cluster map written to {result.raster} (legend {result.legend_file}, QGIS style {result.style_file}):")
     for entry in result.legend:
         print(f"  {entry.value:3d}  {entry.colour}  {entry.label}  ({100 * entry.share:.0f} % of pixels)")

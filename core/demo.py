@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from .cli import terminal_control
+from .cli import terminal_job
 from .demo_data import OSM_ATTRIBUTION, build_demo_data
 from .embed_points import embed_points_file
 from .landuse_demo import run_landuse_demo
@@ -44,11 +44,8 @@ def run_demo(out_dir: Path, epochs: int = 100) -> dict[str, Path]:
         layer_name="the demo POI layer",
         overwrite=True,
     )
-    control, bar = terminal_control("train")
-    try:
+    with terminal_job("train") as control:
         outcome = train_from_points(job, control)
-    finally:
-        bar.close()
     m = outcome.card.metrics
     print(
         f"  model -> {outcome.folder}\n  best validation loss {m['best_val_loss']:.4f} at epoch {m['best_epoch']}, "

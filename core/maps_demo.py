@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from .cli import terminal_control
+from .cli import terminal_job
 from .clusters import ClusterSettings, cluster_raster
 from .crs import crs_label
 from .model_files import LoadedModel
@@ -46,12 +46,9 @@ def run_maps_demo(
     outputs: dict[str, Path] = {}
 
     started = time.perf_counter()
-    control, bar = terminal_control("raster")
-    try:
+    with terminal_job("raster") as control:
         outputs["embedding_raster"] = embedding_raster(model, grid, out_dir / "embedding.tif", control=control,
                                                        overwrite=True)
-    finally:
-        bar.close()
     print_fn(
         f"  embedding raster ({grid.width} x {grid.height} pixels of {PIXEL_SIZE:g} m, {crs_label(grid.crs)}, "
         f"{time.perf_counter() - started:.1f} s) -> {outputs['embedding_raster']}"
