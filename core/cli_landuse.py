@@ -22,7 +22,13 @@ def _numbers(text: str, kind: type, count: int | None = None) -> tuple:
 
 
 def _seeds(text: str) -> tuple[int, ...]:
-    return _numbers(text, int)
+    from .errors import SettingsError
+    from .probes import parse_seeds
+
+    try:
+        return parse_seeds(text)
+    except SettingsError as error:
+        raise argparse.ArgumentTypeError(error.message) from None
 
 
 def _extent(text: str) -> tuple[float, float, float, float]:
@@ -49,17 +55,16 @@ def _add_study_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
 
 
-def _study_fields(args: argparse.Namespace, min_class_size: int = 2) -> dict:
-    """The StudySettings fields the shared arguments give."""
-    from .labels import LabelSettings
-    from .probes import ProbeSettings
-    from .splits import SplitSettings
-
-    probe = ProbeSettings(kind=args.probe, seeds=args.seeds) if args.seeds else ProbeSettings(kind=args.probe)
+def _study_options(args: argparse.Namespace, min_class_size: int = 2) -> dict:
+    """The options of ``StudySettings.from_options`` the shared arguments give."""
     return {
-        "labels": LabelSettings(sampling=args.sampling, samples_per_unit=args.samples, min_class_size=min_class_size),
-        "split": SplitSettings(kind=args.split, block_size=args.block_size),
-        "probe": probe,
+        "split": args.split,
+        "block_size": args.block_size,
+        "probe": args.probe,
+        "seeds": args.seeds,
+        "sampling": args.sampling,
+        "samples_per_unit": args.samples,
+        "min_class_size": min_class_size,
         "pois": args.pois,
         "poi_class_field": args.poi_field,
         "labels_layer": args.labels_layer,
@@ -95,8 +100,8 @@ def _run_classify(args: argparse.Namespace) -> None:
     from .landuse import ClassifySettings, classify
     from .model_files import load_model
 
-    settings = ClassifySettings(
-        **_study_fields(args, args.min_class_size),
+    settings = ClassifySettings.from_options(
+        **_study_options(args, args.min_class_size),
         extent=args.extent, extent_crs=args.extent_crs, pixel_size=args.pixel_size,
     )
     model = load_model(args.model)
@@ -123,6 +128,6 @@ def _run_predict(args: argparse.Namespace) -> None:
     fields = [name.strip() for name in args.fields.split(",") if name.strip()]
     model = load_model(args.model)
     with terminal_job("predict") as control:
-        settings = StudySettings(**_study_fields(args))
+        settings = StudySettings.from_options(**_study_options(args))
         result = predict_values(model, args.labels, fields, Path(args.out_dir), settings, control)
     _print_outcome(result)

@@ -8,10 +8,8 @@ imported there too: ``cli`` imports this module at its top.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from .errors import InputDataError, SettingsError
-from .model_files import LoadedModel
+from .errors import SettingsError
 
 
 def parse_numbers(text: str, count: int, option: str, example: str) -> tuple[float, ...]:
@@ -23,14 +21,6 @@ def parse_numbers(text: str, count: int, option: str, example: str) -> tuple[flo
     if len(values) != count:
         raise SettingsError(f"{option} needs {count} comma-separated numbers, e.g. {example}; got '{text}'.")
     return values
-
-
-def _load_model(folder: str) -> LoadedModel:
-    """Rasters are the heaviest inference: use CUDA when present."""
-    from .devices import choose_device
-    from .model_files import load_model
-
-    return load_model(folder, device=choose_device("auto").device)
 
 
 def add_raster(commands) -> None:
@@ -54,13 +44,14 @@ def _run_raster(args: argparse.Namespace) -> None:
     from .atomic import check_output_path
     from .cli import terminal_job
     from .crs import crs_label
+    from .model_files import load_model_for_maps
     from .rasters import embedding_grid, embedding_raster, layer_extent, mask_from_layer, rgb_preview
 
     if args.extent_layer and args.extent_crs:
         raise SettingsError("--extent-crs applies to --extent only; an --extent-layer carries its own CRS.")
     if args.rgb:
         check_output_path(args.rgb, args.overwrite, inputs=(args.out,))
-    model = _load_model(args.model)
+    model = load_model_for_maps(args.model)
     if args.extent:
         extent, extent_crs = parse_numbers(args.extent, 4, "--extent", "385000,6671000,387000,6673000"), args.extent_crs
     else:
@@ -98,14 +89,17 @@ def add_similarity(commands) -> None:
 
 def _run_similarity(args: argparse.Namespace) -> None:
     from .cli import terminal_job
-    from .rasters import EmbeddingReader
-    from .similarity import feature_query, location_query, similarity_raster, text_query
+    from .model_files import load_model_for_maps
+    from .similarity import feature_query, raster_location_query, similarity_raster, text_query
 
-    model = _load_model(args.model)
+    if args.point_crs and not args.point:
+        raise SettingsError("--point-crs applies to --point only; a phrase or a feature needs no CRS.")
+    if args.feature_id is not None and not args.feature_layer:
+        raise SettingsError("--feature-id picks a feature of --feature-layer; give that layer too.")
+    model = load_model_for_maps(args.model)
     if args.point:
-        with EmbeddingReader(args.embedding, whole_read_bytes=0) as header:
-            crs = args.point_crs or header.grid.crs
-        query = location_query(model, parse_numbers(args.point, 2, "--point", "386000,6672000"), crs)
+        xy = parse_numbers(args.point, 2, "--point", "386000,6672000")
+        query = raster_location_query(model, args.embedding, xy, args.point_crs)
     elif args.feature_layer:
         if args.feature_id is None:
             raise SettingsError("--feature-layer needs --feature-id: the row of the feature to compare with.")
@@ -129,16 +123,10 @@ def add_cluster(commands) -> None:
 
 def _run_cluster(args: argparse.Namespace) -> None:
     from .cli import terminal_job
-    from .clusters import ClusterSettings, cluster_raster
-    from .rasters import EmbeddingReader
+    from .clusters import ClusterSettings, cluster_raster, naming_model_folder
+    from .model_files import load_model_for_maps
 
-    folder = args.model
-    if not folder:
-        with EmbeddingReader(args.embedding, whole_read_bytes=0) as header:
-            folder = header.model_folder
-        if folder is None:
-            raise InputDataError(f"{Path(args.embedding).name} does not record the model that wrote it; pass --model.")
-    model = _load_model(str(folder))
+    model = load_model_for_maps(str(naming_model_folder(args.embedding, args.model)))
     with terminal_job("cluster") as control:
         result = cluster_raster(args.embedding, args.out, model, ClusterSettings(k=args.k), control, args.overwrite)
     print(f"Cluster map written to {result.raster} (legend {result.legend_file}, QGIS style {result.style_file}):")

@@ -16,7 +16,7 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 
 from .atomic import atomic_path, check_output_path
-from .errors import ModelFileError, SettingsError
+from .errors import InputDataError, ModelFileError, SettingsError
 from .inference import embed_texts
 from .jobs import JobControl
 from .model_files import LoadedModel
@@ -78,6 +78,19 @@ def class_names(model: LoadedModel) -> list[str]:
             f"The model card in {model.folder} lists no POI classes, so clusters cannot be named. Retrain the model."
         )
     return names
+
+
+def naming_model_folder(embedding_tif: str | Path, folder: str | Path | None = None) -> Path:
+    """The model that names the clusters: ``folder`` when given, else the one that wrote the raster (its tags)."""
+    if folder:
+        return Path(folder)
+    with EmbeddingReader(embedding_tif, whole_read_bytes=0) as header:
+        recorded = header.model_folder
+    if recorded is None:
+        raise InputDataError(
+            f"{Path(embedding_tif).name} does not record the model that wrote it; give that model's folder."
+        )
+    return recorded
 
 
 def name_clusters(model: LoadedModel, centres: np.ndarray, names_per_cluster: int) -> list[list[str]]:

@@ -61,6 +61,27 @@ class StudySettings:
     labels_layer: str | None = None
     overwrite: bool = False
 
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        split: str = "spatial",
+        block_size: float = 500.0,
+        probe: str = "linear",
+        seeds: Sequence[int] | None = None,
+        sampling: str = "centroid",
+        samples_per_unit: int = 10,
+        min_class_size: int = 2,
+        **fields,
+    ):
+        """Settings from the flat options of a front end (command line, Processing); ``fields`` go on as they are."""
+        return cls(
+            labels=LabelSettings(sampling=sampling, samples_per_unit=samples_per_unit, min_class_size=min_class_size),
+            split=SplitSettings(kind=split, block_size=block_size),
+            probe=ProbeSettings(kind=probe, seeds=tuple(seeds)) if seeds else ProbeSettings(kind=probe),
+            **fields,
+        )
+
     def validate(self) -> None:
         self.labels.validate()
         self.split.validate()

@@ -133,3 +133,10 @@ def load_model(folder: str | Path, device: str = "cpu") -> LoadedModel:
         raise ModelFileError(f"The weights in {weights} do not match the architecture in its card.", str(exc)) from exc
     net.to(device).eval()
     return LoadedModel(net=net, card=card, folder=folder)
+
+
+def load_model_for_maps(folder: str | Path) -> LoadedModel:
+    """``load_model`` on CUDA when present, else the CPU: rasters are the heaviest inference."""
+    from .devices import choose_device
+
+    return load_model(folder, device=choose_device("auto").device)

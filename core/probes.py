@@ -57,6 +57,19 @@ class ProbeSettings:
             raise SettingsError(f"The probe learning rate must be positive (got {self.learning_rate}).")
 
 
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """``"42,24,7"`` -> (42, 24, 7): the probe seeds as a command line or a Processing form types them."""
+    try:
+        seeds = tuple(int(part) for part in str(text).split(",") if part.strip())
+    except ValueError:
+        seeds = ()
+    if not seeds:
+        raise SettingsError(
+            f"Seeds are comma-separated whole numbers, e.g. {','.join(map(str, PAPER_SEEDS))}; got '{text}'."
+        )
+    return seeds
+
+
 @dataclass
 class FittedProbe:
     """A trained probe; ``predict`` gives (N, K) probabilities, or (N,) values for a ``value`` task."""

@@ -37,6 +37,16 @@ def location_query(model: LoadedModel, xy: tuple[float, float], crs: object) -> 
     return SimilarityQuery(vector, f"location {xy[0]:.8g}, {xy[1]:.8g} ({crs_label(crs)})")
 
 
+def raster_location_query(
+    model: LoadedModel, embedding_tif: str | Path, xy: tuple[float, float], crs: object | None = None
+) -> SimilarityQuery:
+    """``location_query`` for a point given in ``crs``, by default the CRS of the embedding raster it is compared with."""
+    if crs is None:
+        with EmbeddingReader(embedding_tif, whole_read_bytes=0) as header:
+            crs = header.grid.crs
+    return location_query(model, xy, crs)
+
+
 def text_query(model: LoadedModel, phrase: str) -> SimilarityQuery:
     """The projected embedding of a phrase, e.g. "nightlife"."""
     phrase = " ".join(str(phrase).split())

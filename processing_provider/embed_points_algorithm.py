@@ -32,6 +32,12 @@ class EmbedPointsAlgorithm(QgsProcessingAlgorithm):
     def displayName(self) -> str:
         return "Embed points"
 
+    def groupId(self) -> str:
+        return "model"
+
+    def group(self) -> str:
+        return "Model"
+
     def shortHelpString(self) -> str:
         return (
             "Adds the model's location embedding to every feature of a layer, as float fields "

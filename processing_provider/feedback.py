@@ -10,7 +10,10 @@ from ..core.errors import CalliperError
 from ..core.jobs import JobControl
 
 
-def control_for(feedback: QgsProcessingFeedback) -> JobControl:
+def control_for(feedback: QgsProcessingFeedback | None) -> JobControl:
+    """Progress, cancel and log of a core job wired to the algorithm's feedback (a run may have none)."""
+    if feedback is None:
+        return JobControl()
     return JobControl(
         progress=lambda fraction, message: feedback.setProgress(100.0 * fraction),
         is_cancelled=feedback.isCanceled,

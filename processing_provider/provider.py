@@ -7,10 +7,19 @@ from pathlib import Path
 from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
+from .classify_algorithm import ClassifyAlgorithm
+from .cluster_algorithm import ClusterAlgorithm
 from .embed_points_algorithm import EmbedPointsAlgorithm
+from .embedding_raster_algorithm import EmbeddingRasterAlgorithm
+from .predict_algorithm import PredictAlgorithm
+from .similarity_algorithm import SimilarityAlgorithm
 from .train_algorithm import TrainModelAlgorithm
 
-ALGORITHMS = (TrainModelAlgorithm, EmbedPointsAlgorithm)
+ALGORITHMS = (
+    TrainModelAlgorithm, EmbedPointsAlgorithm,
+    EmbeddingRasterAlgorithm, SimilarityAlgorithm, ClusterAlgorithm,
+    ClassifyAlgorithm, PredictAlgorithm,
+)
 
 
 class CalliperProvider(QgsProcessingProvider):
@@ -22,6 +31,10 @@ class CalliperProvider(QgsProcessingProvider):
 
     def icon(self) -> QIcon:
         return QIcon(str(Path(__file__).resolve().parent.parent / "resources" / "icon.svg"))
+
+    def supportedOutputRasterLayerExtensions(self) -> list[str]:
+        """Calliper writes tiled, compressed GeoTIFFs only."""
+        return ["tif"]
 
     def loadAlgorithms(self) -> None:
         for algorithm in ALGORITHMS:

@@ -39,6 +39,12 @@ class TrainModelAlgorithm(QgsProcessingAlgorithm):
     def displayName(self) -> str:
         return "Train model"
 
+    def groupId(self) -> str:
+        return "model"
+
+    def group(self) -> str:
+        return "Model"
+
     def shortHelpString(self) -> str:
         return (
             "Trains a CaLLiPer language-location model on a POI layer: each POI's description "

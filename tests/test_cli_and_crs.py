@@ -74,3 +74,23 @@ def test_cli_bad_input_prints_one_line_and_exits_2(lonlat_pois, tmp_path, capsys
 def test_cli_refuses_to_overwrite_an_existing_model_unless_asked(trained, lonlat_pois, capsys):
     code = main(["train", "--pois", str(lonlat_pois / "pois.geojson"), "--class-field", "class", "--out", str(trained.folder)])
     assert code == 2 and "already exists" in capsys.readouterr().err
+
+
+SUBCOMMANDS = ("train", "embed-points", "raster", "similarity", "cluster", "classify", "predict", "demo")
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_every_subcommand_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0 and f"usage: calliper {command}" in capsys.readouterr().out
+
+
+def test_similarity_options_that_would_be_ignored_are_refused(tmp_path, capsys):
+    common = ["similarity", "--model", str(tmp_path / "m"), "--embedding", str(tmp_path / "e.tif"),
+              "--out", str(tmp_path / "s.tif")]
+    assert main(common + ["--text", "cafe", "--point-crs", "EPSG:4326"]) == 2
+    assert main(common + ["--text", "cafe", "--feature-id", "3"]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert errors == ["calliper: error: --point-crs applies to --point only; a phrase or a feature needs no CRS.",
+                      "calliper: error: --feature-id picks a feature of --feature-layer; give that layer too."]

@@ -8,9 +8,14 @@ import numpy as np
 import pytest
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def processing(qgis_app):
-    """Processing initialised with the Calliper provider."""
+    """Processing initialised with the Calliper provider, registered once for the session.
+
+    The registry keeps only a C++ pointer: the provider's Python object must live as
+    long as it is registered, or its algorithms vanish. A session fixture holds it
+    (test_processing_maps.py reuses the same registration).
+    """
     from processing.core.Processing import Processing
     from qgis.core import QgsApplication
 
@@ -18,8 +23,10 @@ def processing(qgis_app):
 
     Processing.initialize()
     registry = QgsApplication.processingRegistry()
-    provider = CalliperProvider()  # keep a Python reference, or its algorithms vanish
-    registry.addProvider(provider)
+    provider = registry.providerById("calliper")
+    if provider is None:
+        provider = CalliperProvider()
+        registry.addProvider(provider)
     import processing as qgis_processing
 
     yield qgis_processing

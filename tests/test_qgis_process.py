@@ -60,3 +60,24 @@ def test_qgis_process_embeds_points(qgis_process_env, demo_data, trained, tmp_pa
 
     frame = gpd.read_file(out)
     assert len(frame) == demo_data.n_pois and "emb_127" in frame.columns
+
+
+def test_qgis_process_paints_an_embedding_raster_and_a_similarity_map(qgis_process_env, trained, tmp_path):
+    import numpy as np
+    import rasterio
+
+    emb, similarity = tmp_path / "embedding.tif", tmp_path / "nightlife.tif"
+    made = run(qgis_process_env, "run", "calliper:embeddingraster", "--", f"MODEL={trained.folder}",
+               "EXTENT=385500,386500,6671700,6672700 [EPSG:32635]", "PIXEL_SIZE=50", f"OUTPUT={emb}")
+    assert made.returncode == 0, made.stderr[-2000:]
+    result = run(qgis_process_env, "run", "calliper:similarity", "--", f"MODEL={trained.folder}",
+                 f"EMBEDDING={emb}", "TEXT=nightlife", f"OUTPUT={similarity}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    with rasterio.open(similarity) as src:
+        values = src.read(1)
+        assert src.crs.to_epsg() == 32635 and (src.width, src.height) == (20, 20)
+        assert src.tags()["calliper_query"] == "text 'nightlife'"
+    assert np.isfinite(values).all() and -1.0001 <= values.min() < values.max() <= 1.0001
+    refused = run(qgis_process_env, "run", "calliper:similarity", "--", f"MODEL={trained.folder}",
+                  f"EMBEDDING={emb}", f"OUTPUT={tmp_path / 'none.tif'}")
+    assert refused.returncode != 0 and "Give a point (POINT) or a phrase (TEXT)" in refused.stdout + refused.stderr

@@ -1,0 +1,72 @@
+"""Processing: Cluster map (k-means regions of an embedding raster, named by the POI classes they resemble)."""
+
+from __future__ import annotations
+
+from qgis.core import (
+    QgsProcessingAlgorithm,
+    QgsProcessingOutputFile,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+)
+
+from ..core.clusters import MAX_CLUSTERS, ClusterSettings, cluster_raster, naming_model_folder
+from ..core.model_files import load_model_for_maps
+from .feedback import control_for, user_errors
+from .layer_files import raster_file
+from .output_styles import keep_style_on_completion
+
+
+class ClusterAlgorithm(QgsProcessingAlgorithm):
+    EMBEDDING, K, MODEL, OUTPUT, LEGEND = "EMBEDDING", "K", "MODEL", "OUTPUT", "LEGEND"
+
+    def name(self) -> str:
+        return "cluster"
+
+    def displayName(self) -> str:
+        return "Cluster map"
+
+    def groupId(self) -> str:
+        return "maps"
+
+    def group(self) -> str:
+        return "Maps"
+
+    def shortHelpString(self) -> str:
+        return (
+            "Groups the pixels of an embedding raster into K regions of similar places (k-means on a pixel "
+            "sample) and names each by the POI classes whose descriptions are closest to it, e.g. "
+            "'restaurant / cafe / bar'. The output is a paletted raster (255 = no data) with a legend "
+            "(.json) and a QGIS style (.qml) beside it, which QGIS uses to show the names.\n\n"
+            "The model names the clusters; without one, the model recorded in the embedding raster is used."
+        )
+
+    def createInstance(self):
+        return ClusterAlgorithm()
+
+    def initAlgorithm(self, config=None) -> None:
+        self.addParameter(QgsProcessingParameterRasterLayer(self.EMBEDDING, "Embedding raster"))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.K, "Number of clusters", QgsProcessingParameterNumber.Integer, defaultValue=6, minValue=2,
+            maxValue=MAX_CLUSTERS,
+        ))
+        self.addParameter(QgsProcessingParameterFile(
+            self.MODEL, "Model folder (default: the one that wrote the raster)",
+            behavior=QgsProcessingParameterFile.Folder, optional=True,
+        ))
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Cluster map"))
+        self.addOutput(QgsProcessingOutputFile(self.LEGEND, "Legend (JSON)"))
+
+    def processAlgorithm(self, parameters, context, feedback):
+        embedding = raster_file(self.parameterAsRasterLayer(parameters, self.EMBEDDING, context), "embedding raster")
+        out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        settings = ClusterSettings(k=self.parameterAsInt(parameters, self.K, context))
+        with user_errors():
+            folder = naming_model_folder(embedding, self.parameterAsFile(parameters, self.MODEL, context) or None)
+            model = load_model_for_maps(folder)
+            result = cluster_raster(embedding, out, model, settings, control_for(feedback), overwrite=True)
+        keep_style_on_completion(context, out)  # the key Processing loads it under
+        for entry in result.legend:
+            feedback.pushInfo(f"{entry.value:3d}  {entry.colour}  {entry.label}  ({100 * entry.share:.0f} % of pixels)")
+        return {self.OUTPUT: str(result.raster), self.LEGEND: str(result.legend_file)}

@@ -1,0 +1,106 @@
+"""Processing: Embedding raster (a model's embedding of every pixel over an extent, plus an RGB preview)."""
+
+from __future__ import annotations
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingAlgorithm,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterExtent,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterVectorLayer,
+)
+
+from ..core.atomic import check_output_path
+from ..core.crs import crs_label
+from ..core.model_files import load_model_for_maps
+from ..core.rasters import DEFAULT_MASK_BUFFER, embedding_grid, embedding_raster, mask_from_layer, rgb_preview
+from .feedback import control_for, user_errors
+from .inputs import extent_value
+from .layer_files import vector_file
+
+
+class EmbeddingRasterAlgorithm(QgsProcessingAlgorithm):
+    MODEL, EXTENT, PIXEL_SIZE, FLOAT16 = "MODEL", "EXTENT", "PIXEL_SIZE", "FLOAT16"
+    MASK, MASK_BUFFER, OUTPUT, RGB_OUTPUT = "MASK", "MASK_BUFFER", "OUTPUT", "RGB_OUTPUT"
+
+    def name(self) -> str:
+        return "embeddingraster"
+
+    def displayName(self) -> str:
+        return "Embedding raster"
+
+    def groupId(self) -> str:
+        return "maps"
+
+    def group(self) -> str:
+        return "Maps"
+
+    def shortHelpString(self) -> str:
+        return (
+            "Paints the model's location embedding of every pixel centre over an extent: a GeoTIFF with one "
+            "float band per dimension (emb_000, ...), in the model's CRS (a lon/lat model gets the UTM zone of "
+            "the extent). The extent may be in any CRS. Similarity and cluster maps are computed from this "
+            "raster without running the model again.\n\n"
+            "Pixel size is in metres. Half floats halve the file size. With a mask layer only pixels inside its "
+            "polygons, or within the mask buffer of its points and lines, are computed; the others are no data. "
+            "The optional RGB preview shows the first three principal components as colours.\n\n"
+            "A raster larger than the free disk space, or a pixel larger than the extent, is refused before "
+            "anything is computed."
+        )
+
+    def createInstance(self):
+        return EmbeddingRasterAlgorithm()
+
+    def initAlgorithm(self, config=None) -> None:
+        self.addParameter(QgsProcessingParameterFile(self.MODEL, "Model folder", behavior=QgsProcessingParameterFile.Folder))
+        self.addParameter(QgsProcessingParameterExtent(self.EXTENT, "Extent"))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.PIXEL_SIZE, "Pixel size (metres)", QgsProcessingParameterNumber.Double, defaultValue=10.0, minValue=0.01,
+        ))
+        self.addParameter(QgsProcessingParameterBoolean(self.FLOAT16, "Store half floats (half the size)", False))
+        self.addParameter(QgsProcessingParameterVectorLayer(
+            self.MASK, "Compute only inside or near this layer (mask)", [QgsProcessing.TypeVectorAnyGeometry], optional=True,
+        ))
+        buffer = QgsProcessingParameterNumber(
+            self.MASK_BUFFER, "Mask buffer around points and lines (metres)", QgsProcessingParameterNumber.Double,
+            defaultValue=DEFAULT_MASK_BUFFER, minValue=0.01,
+        )
+        buffer.setFlags(buffer.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(buffer)
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Embedding raster"))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            self.RGB_OUTPUT, "RGB preview (first three principal components)", optional=True, createByDefault=True,
+        ))
+
+    def processAlgorithm(self, parameters, context, feedback):
+        out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        rgb_out = self.parameterAsOutputLayer(parameters, self.RGB_OUTPUT, context) or None
+        mask_layer = self.parameterAsVectorLayer(parameters, self.MASK, context)
+        mask_file = vector_file(mask_layer, context, feedback) if mask_layer is not None else None
+        pixel_size = self.parameterAsDouble(parameters, self.PIXEL_SIZE, context)
+        control = control_for(feedback)
+        with user_errors():
+            if rgb_out:
+                check_output_path(rgb_out, True, inputs=(out,))
+            model = load_model_for_maps(self.parameterAsFile(parameters, self.MODEL, context))
+            extent, extent_crs = extent_value(self, parameters, self.EXTENT, context)
+            grid = embedding_grid(model, extent, pixel_size, extent_crs)
+            feedback.pushInfo(
+                f"{grid.width} x {grid.height} pixels of {pixel_size:g} m in {crs_label(grid.crs)}, "
+                f"{model.card.settings.embed_dim} bands."
+            )
+            mask = None
+            if mask_file is not None:
+                buffer = self.parameterAsDouble(parameters, self.MASK_BUFFER, context)
+                mask = mask_from_layer(mask_file.path, grid, buffer, layer=mask_file.layer)
+            dtype = "float16" if self.parameterAsBool(parameters, self.FLOAT16, context) else "float32"
+            out = embedding_raster(
+                model, grid, out, dtype, mask, control.part(0.0, 0.9 if rgb_out else 1.0), overwrite=True
+            )
+            if rgb_out:
+                rgb_out = rgb_preview(out, rgb_out, control=control.part(0.9, 1.0), overwrite=True)
+        return {self.OUTPUT: str(out), self.RGB_OUTPUT: str(rgb_out) if rgb_out else None}

@@ -1,0 +1,89 @@
+"""Processing: Similarity map (every pixel of an embedding raster compared with a point or a phrase)."""
+
+from __future__ import annotations
+
+from qgis.core import (
+    QgsProcessingAlgorithm,
+    QgsProcessingException,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterPoint,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+)
+
+from ..core.model_files import load_model_for_maps
+from ..core.similarity import raster_location_query, similarity_raster, text_query
+from .feedback import control_for, user_errors
+from .inputs import core_crs, is_given
+from .layer_files import raster_file
+
+QUERY_MISSING = "Give a point (POINT) or a phrase (TEXT) to compare every pixel with."
+QUERY_TWICE = "Give either a point (POINT) or a phrase (TEXT), not both: a similarity map compares with one query."
+
+
+class SimilarityAlgorithm(QgsProcessingAlgorithm):
+    MODEL, EMBEDDING, POINT, TEXT, OUTPUT = "MODEL", "EMBEDDING", "POINT", "TEXT", "OUTPUT"
+
+    def name(self) -> str:
+        return "similarity"
+
+    def displayName(self) -> str:
+        return "Similarity map"
+
+    def groupId(self) -> str:
+        return "maps"
+
+    def group(self) -> str:
+        return "Maps"
+
+    def shortHelpString(self) -> str:
+        return (
+            "How much every pixel of an embedding raster resembles a place or a phrase: one float band of "
+            "cosine similarity (-1 to 1, highest where the place is like the query), on the embedding raster's "
+            "grid. Locations and descriptions share one embedding space, so the query is either a point (any "
+            "CRS; without one, the raster's CRS) or a phrase such as 'nightlife' or 'a place to buy clothes'.\n\n"
+            "Give exactly one of the point and the phrase; otherwise the algorithm stops with: "
+            f"\"{QUERY_MISSING}\" or \"{QUERY_TWICE}\"\n\n"
+            "Use the model that wrote the embedding raster (made with 'Embedding raster')."
+        )
+
+    def createInstance(self):
+        return SimilarityAlgorithm()
+
+    def initAlgorithm(self, config=None) -> None:
+        self.addParameter(QgsProcessingParameterFile(self.MODEL, "Model folder", behavior=QgsProcessingParameterFile.Folder))
+        self.addParameter(QgsProcessingParameterRasterLayer(self.EMBEDDING, "Embedding raster"))
+        self.addParameter(QgsProcessingParameterPoint(self.POINT, "Compare with this point", optional=True))
+        self.addParameter(QgsProcessingParameterString(self.TEXT, "…or with this phrase", optional=True))
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Similarity map"))
+
+    def _query_problem(self, parameters) -> str | None:
+        point, text = is_given(parameters, self.POINT), is_given(parameters, self.TEXT)
+        if point and text:
+            return QUERY_TWICE
+        return None if point or text else QUERY_MISSING
+
+    def checkParameterValues(self, parameters, context):
+        problem = self._query_problem(parameters)
+        if problem:
+            return False, problem
+        return super().checkParameterValues(parameters, context)
+
+    def processAlgorithm(self, parameters, context, feedback):
+        problem = self._query_problem(parameters)  # also when a runner skips checkParameterValues
+        if problem:
+            raise QgsProcessingException(problem)
+        embedding = raster_file(self.parameterAsRasterLayer(parameters, self.EMBEDDING, context), "embedding raster")
+        out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        with user_errors():
+            model = load_model_for_maps(self.parameterAsFile(parameters, self.MODEL, context))
+            if is_given(parameters, self.POINT):
+                point = self.parameterAsPoint(parameters, self.POINT, context)
+                crs = core_crs(self.parameterAsPointCrs(parameters, self.POINT, context))
+                query = raster_location_query(model, embedding, (point.x(), point.y()), crs)
+            else:
+                query = text_query(model, self.parameterAsString(parameters, self.TEXT, context))
+            feedback.pushInfo(f"Similarity to the {query.label}.")
+            out = similarity_raster(model, embedding, query, out, control_for(feedback), overwrite=True)
+        return {self.OUTPUT: str(out)}
