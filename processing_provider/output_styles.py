@@ -8,35 +8,49 @@ raster would then show as plain bands. A layer post-processor puts the style bac
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from qgis.core import QgsProcessingContext, QgsProcessingLayerPostProcessorInterface
 
+from ..ui.output_layers import style_similarity
 
-class SidecarStyle(QgsProcessingLayerPostProcessorInterface):
-    """Loads the named ``.qml`` into the layer Processing has just added to the project."""
+
+class StyleOnLoad(QgsProcessingLayerPostProcessorInterface):
+    """Applies a styling function to the layer Processing has just added to the project."""
 
     # Processing keeps only a C++ pointer to a post-processor: Python must hold the object until the
-    # layer is loaded, after the algorithm instance that created it may be gone. One per style file.
-    _alive: dict[str, "SidecarStyle"] = {}
+    # layer is loaded, after the algorithm instance that created it may be gone. One per output file.
+    _alive: dict[str, "StyleOnLoad"] = {}
 
-    def __init__(self, style: str) -> None:
+    def __init__(self, apply: Callable) -> None:
         super().__init__()
-        self.style = style
+        self.apply = apply
 
     @classmethod
-    def for_file(cls, style: str) -> "SidecarStyle":
-        cls._alive[style] = cls(style)
-        return cls._alive[style]
+    def attach(cls, context: QgsProcessingContext, layer_path: str, apply: Callable) -> None:
+        """Style ``layer_path`` with ``apply(layer, feedback)`` if the runner will load it."""
+        if context.willLoadLayerOnCompletion(layer_path):
+            cls._alive[layer_path] = cls(apply)
+            context.layerToLoadOnCompletionDetails(layer_path).setPostProcessor(cls._alive[layer_path])
 
     def postProcessLayer(self, layer, context, feedback) -> None:  # noqa: N802 - QGIS API
-        message, loaded = layer.loadNamedStyle(self.style)
-        if not loaded:
-            feedback.pushInfo(f"The style {self.style} could not be applied: {message}")
+        self.apply(layer, feedback)
         layer.triggerRepaint()
 
 
 def keep_style_on_completion(context: QgsProcessingContext, layer_path: str) -> None:
     """If the runner will load ``layer_path``, style it with the ``.qml`` of the same name beside it."""
     style = Path(layer_path).with_suffix(".qml")
-    if style.exists() and context.willLoadLayerOnCompletion(layer_path):
-        context.layerToLoadOnCompletionDetails(layer_path).setPostProcessor(SidecarStyle.for_file(str(style)))
+
+    def load_sidecar(layer, feedback) -> None:
+        message, loaded = layer.loadNamedStyle(str(style))
+        if not loaded:
+            feedback.pushInfo(f"The style {style} could not be applied: {message}")
+
+    if style.exists():
+        StyleOnLoad.attach(context, layer_path, load_sidecar)
+
+
+def keep_similarity_style_on_completion(context: QgsProcessingContext, layer_path: str) -> None:
+    """A loaded similarity map gets the same colour ramp as in the dock."""
+    StyleOnLoad.attach(context, layer_path, lambda layer, feedback: style_similarity(layer))

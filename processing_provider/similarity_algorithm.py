@@ -17,6 +17,7 @@ from ..core.similarity import raster_location_query, similarity_raster, text_que
 from .feedback import control_for, user_errors
 from .inputs import core_crs, is_given
 from .layer_files import raster_file
+from .output_styles import keep_similarity_style_on_completion
 
 QUERY_MISSING = "Give a point (POINT) or a phrase (TEXT) to compare every pixel with."
 QUERY_TWICE = "Give either a point (POINT) or a phrase (TEXT), not both: a similarity map compares with one query."
@@ -86,4 +87,5 @@ class SimilarityAlgorithm(QgsProcessingAlgorithm):
                 query = text_query(model, self.parameterAsString(parameters, self.TEXT, context))
             feedback.pushInfo(f"Similarity to the {query.label}.")
             out = similarity_raster(model, embedding, query, out, control_for(feedback), overwrite=True)
+        keep_similarity_style_on_completion(context, str(out))
         return {self.OUTPUT: str(out)}

@@ -321,3 +321,14 @@ def test_layer_files_passes_file_layers_by_path_and_exports_the_others(qgis_app,
     copy = gpd.read_file(filtered.path)
     assert filtered.path != str(demo_data.pois) and set(copy["class"]) == {"restaurant"}
     assert len(copy) == (pois["class"] == "restaurant").sum() and copy.crs.to_epsg() == 32635
+
+
+def test_loaded_similarity_map_gets_the_docks_colour_ramp(processing, trained, embedding, project, tmp_path):
+    out = tmp_path / "nightlife.tif"
+    processing.runAndLoadResults("calliper:similarity", {
+        "MODEL": str(trained.folder), "EMBEDDING": embedding["OUTPUT"], "TEXT": "nightlife", "OUTPUT": str(out)})
+    (loaded,) = [layer for layer in project.mapLayers().values() if layer.source() == str(out)]
+    assert loaded.renderer().type() == "singlebandpseudocolor"
+    with rasterio.open(out) as src:
+        values = src.read(1)
+    assert abs(loaded.renderer().classificationMax() - np.nanmax(values)) < 1e-4

@@ -37,7 +37,8 @@ def _metadata(layer, card: ModelCard | None, what: str) -> None:
     layer.setMetadata(metadata)
 
 
-def _style_similarity(layer: QgsRasterLayer) -> None:
+def style_similarity(layer: QgsRasterLayer) -> None:
+    """A Viridis pseudocolour ramp stretched over the map's own minimum and maximum."""
     stats = layer.dataProvider().bandStatistics(1, QgsRasterBandStats.Min | QgsRasterBandStats.Max)
     ramp = QgsStyle.defaultStyle().colorRamp(SIMILARITY_RAMP)
     shader_function = QgsColorRampShader(stats.minimumValue, stats.maximumValue, ramp)
@@ -62,7 +63,7 @@ def add_raster(path: str | Path, name: str, kind: str, model_folder: str | Path,
         raise RuntimeError(f"QGIS could not open the output {path}.")
     style = Path(path).with_suffix(".qml")
     if kind == "similarity":
-        _style_similarity(layer)
+        style_similarity(layer)
     elif kind == "rgb":
         _style_rgb(layer)
     elif style.exists():
