@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qgis.core import QgsApplication
+from qgis.gui import QgisInterface
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction
@@ -35,7 +36,13 @@ class CalliperPlugin:
             QgsApplication.processingRegistry().addProvider(self.provider)
 
     def initGui(self) -> None:  # noqa: N802 - QGIS API
-        self.initProcessing()
+        # The algorithms import torch (1.5 s): at QGIS start-up, register them once the
+        # window is up; when the plugin is enabled later, at once. qgis_process calls
+        # initProcessing itself.
+        if isinstance(self.iface, QgisInterface) and not self.iface.mainWindow().isVisible():
+            self.iface.initializationCompleted.connect(self.initProcessing)
+        else:
+            self.initProcessing()
         icon = QIcon(str(PLUGIN_DIR / "resources" / "icon.svg"))
         self.action = QAction(icon, "Calliper", self.iface.mainWindow())
         self.action.setObjectName("calliperShowDock")

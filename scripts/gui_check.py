@@ -47,6 +47,7 @@ def finish(panel):
     scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())  # show progress, status, loss curve
     window.grab().save(SHOT)
     log(f"status: {panel.status.text()}")
+    log(f"processing provider registered: {QgsApplication.processingRegistry().providerById('calliper') is not None}")
     log(f"screenshot: {SHOT}")
     QgsApplication.exit(0 if os.path.exists(os.path.join(MODEL, "card.json")) else 1)
 
