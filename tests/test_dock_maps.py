@@ -93,8 +93,12 @@ def test_classify_panel_adds_predictions_and_opens_the_report(qgis_iface, qgis_n
 
     from calliper.ui.dock import CalliperDock
 
-    landuse = QgsVectorLayer(str(demo_data.landuse), "landuse", "ogr")
+    from qgis.core import QgsFeatureRequest
+
+    # a memory layer (not a file): the panel copies it to a temporary GeoPackage for core
+    landuse = QgsVectorLayer(str(demo_data.landuse), "landuse", "ogr").materialize(QgsFeatureRequest())
     QgsProject.instance().addMapLayer(landuse)
+    assert landuse.providerType() == "memory"
     dock = CalliperDock(qgis_iface)
     assert dock.ensure_panels()
     dock.model_picker.set_model(str(trained.folder))

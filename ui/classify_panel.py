@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qgis.core import QgsApplication, QgsMapLayerProxyModel, QgsProviderRegistry
+from qgis.core import QgsApplication, QgsMapLayerProxyModel, QgsProcessingContext, QgsProcessingException, QgsProject
 from qgis.gui import QgsCheckableComboBox, QgsFieldComboBox, QgsFileWidget, QgsMapLayerComboBox
 from qgis.PyQt.QtCore import QUrl
 from qgis.PyQt.QtWidgets import (
@@ -22,21 +22,22 @@ from ..core.labels import LabelSettings
 from ..core.landuse import ClassifySettings, StudyResult, classify, predict_values
 from ..core.probes import ProbeSettings
 from ..core.splits import SplitSettings
+from ..processing_provider.layer_files import vector_file
 from . import settings
 from .log import show_error
 from .output_layers import add_raster, add_vector
 from .tasks import CoreTask, TaskProgress
 
 
-def layer_file(layer) -> tuple[str, str | None]:
-    """The file and layer name behind a QGIS vector layer; core reads files, not QGIS layers."""
-    parts = QgsProviderRegistry.instance().decodeUri(layer.providerType(), layer.source())
-    path = parts.get("path")
-    if layer.providerType() != "ogr" or not path or not Path(path).exists():
-        raise InputDataError(
-            f"The layer '{layer.name()}' is not stored in a file. Save it first (right-click > Export > Save Features As)."
-        )
-    return path, parts.get("layerName") or None
+def label_source(layer) -> tuple[str, str | None]:
+    """The file (and layer name) core reads for ``layer``; memory, database or filtered layers are copied first."""
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    try:
+        source = vector_file(layer, context)
+    except QgsProcessingException as error:
+        raise InputDataError(str(error)) from error
+    return source.path, source.layer
 
 
 class ReportDialog(QDialog):
@@ -153,7 +154,7 @@ class ClassifyPanel(QWidget):
             fields = self.fields()
             if layer is None or not fields:
                 raise CalliperError("Choose a label layer and its target field(s).")
-            path, layer_name = layer_file(layer)
+            path, layer_name = label_source(layer)
             study = self.study_settings(model)
             study.labels_layer = layer_name
         except CalliperError as error:
