@@ -18,26 +18,17 @@ from .study_algorithm import STUDY_HELP, StudyAlgorithm, advanced
 class ClassifyAlgorithm(StudyAlgorithm):
     LABEL_FIELD, MIN_CLASS_SIZE, EXTENT, PIXEL_SIZE = "LABEL_FIELD", "MIN_CLASS_SIZE", "EXTENT", "PIXEL_SIZE"
     CLASS_RASTER = "CLASS_RASTER"
-
-    def name(self) -> str:
-        return "classify"
-
-    def displayName(self) -> str:
-        return "Classify land use"
-
-    def shortHelpString(self) -> str:
-        return (
-            "Learns the classes of a labelled layer (e.g. OSM land use) from the model's embeddings and "
-            "measures how well it does. " + STUDY_HELP + "\n\n"
-            "predictions.gpkg holds the predicted class, its probability and one probability field per class. "
-            "With an extent, classes.tif (band 1: most likely class, paletted with a legend; band 2: its "
-            "probability in percent) is painted over it and loaded too.\n\n"
-            "Classes with fewer features than the minimum class size are left out (noted in the log). A label "
-            "field with a single class is refused: the message names the field and its class."
-        )
-
-    def createInstance(self):
-        return ClassifyAlgorithm()
+    ALGORITHM_ID = "classify"
+    TITLE = "Classify land use"
+    HELP = (
+        "Learns the classes of a labelled layer (e.g. OSM land use) from the model's embeddings and "
+        "measures how well it does. " + STUDY_HELP + "\n\n"
+        "predictions.gpkg holds the predicted class, its probability and one probability field per class. "
+        "With an extent, classes.tif (band 1: most likely class, paletted with a legend; band 2: its "
+        "probability in percent) is painted over it and loaded too.\n\n"
+        "Classes with fewer features than the minimum class size are left out (noted in the log). A label "
+        "field with a single class is refused: the message names the field and its class."
+    )
 
     def target_parameters(self):
         return [QgsProcessingParameterField(self.LABEL_FIELD, "Class field", parentLayerParameterName=self.LABELS)]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from qgis.core import (
-    QgsProcessingAlgorithm,
     QgsProcessingOutputFile,
     QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
@@ -13,37 +12,24 @@ from qgis.core import (
 
 from ..core.clusters import MAX_CLUSTERS, ClusterSettings, cluster_raster, naming_model_folder
 from ..core.model_files import load_model_for_maps
+from .base import CalliperAlgorithm
 from .feedback import control_for, user_errors
 from .layer_files import raster_file
 from .output_styles import keep_style_on_completion
 
 
-class ClusterAlgorithm(QgsProcessingAlgorithm):
+class ClusterAlgorithm(CalliperAlgorithm):
     EMBEDDING, K, MODEL, OUTPUT, LEGEND = "EMBEDDING", "K", "MODEL", "OUTPUT", "LEGEND"
-
-    def name(self) -> str:
-        return "cluster"
-
-    def displayName(self) -> str:
-        return "Cluster map"
-
-    def groupId(self) -> str:
-        return "maps"
-
-    def group(self) -> str:
-        return "Maps"
-
-    def shortHelpString(self) -> str:
-        return (
-            "Groups the pixels of an embedding raster into K regions of similar places (k-means on a pixel "
-            "sample) and names each by the POI classes whose descriptions are closest to it, e.g. "
-            "'restaurant / cafe / bar'. The output is a paletted raster (255 = no data) with a legend "
-            "(.json) and a QGIS style (.qml) beside it, which QGIS uses to show the names.\n\n"
-            "The model names the clusters; without one, the model recorded in the embedding raster is used."
-        )
-
-    def createInstance(self):
-        return ClusterAlgorithm()
+    ALGORITHM_ID = "cluster"
+    TITLE = "Cluster map"
+    GROUP_ID = "maps"
+    HELP = (
+        "Groups the pixels of an embedding raster into K regions of similar places (k-means on a pixel "
+        "sample) and names each by the POI classes whose descriptions are closest to it, e.g. "
+        "'restaurant / cafe / bar'. The output is a paletted raster (255 = no data) with a legend "
+        "(.json) and a QGIS style (.qml) beside it, which QGIS uses to show the names.\n\n"
+        "The model names the clusters; without one, the model recorded in the embedding raster is used."
+    )
 
     def initAlgorithm(self, config=None) -> None:
         self.addParameter(QgsProcessingParameterRasterLayer(self.EMBEDDING, "Embedding raster"))

@@ -8,7 +8,6 @@ from qgis.core import (
     QgsField,
     QgsFields,
     QgsProcessing,
-    QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFile,
@@ -20,33 +19,20 @@ from ..core.embed_points import embedding_columns
 from ..core.inference import embed_locations
 from ..core.model_files import load_model
 from ..ui.layers import point_table_from_layer
+from .base import CalliperAlgorithm
 from .feedback import control_for, user_errors
 
 
-class EmbedPointsAlgorithm(QgsProcessingAlgorithm):
+class EmbedPointsAlgorithm(CalliperAlgorithm):
     MODEL, INPUT, OUTPUT = "MODEL", "INPUT", "OUTPUT"
-
-    def name(self) -> str:
-        return "embedpoints"
-
-    def displayName(self) -> str:
-        return "Embed points"
-
-    def groupId(self) -> str:
-        return "model"
-
-    def group(self) -> str:
-        return "Model"
-
-    def shortHelpString(self) -> str:
-        return (
-            "Adds the model's location embedding to every feature of a layer, as float fields "
-            "emb_000, emb_001, ... (lines and polygons use a point on their surface). Use the "
-            "fields for clustering, regression or any analysis outside Calliper."
-        )
-
-    def createInstance(self):
-        return EmbedPointsAlgorithm()
+    ALGORITHM_ID = "embedpoints"
+    TITLE = "Embed points"
+    GROUP_ID = "model"
+    HELP = (
+        "Adds the model's location embedding to every feature of a layer, as float fields "
+        "emb_000, emb_001, ... (lines and polygons use a point on their surface). Use the "
+        "fields for clustering, regression or any analysis outside Calliper."
+    )
 
     def initAlgorithm(self, config=None) -> None:
         self.addParameter(QgsProcessingParameterFile(self.MODEL, "Model folder", behavior=QgsProcessingParameterFile.Folder))

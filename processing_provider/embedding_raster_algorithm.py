@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from qgis.core import (
     QgsProcessing,
-    QgsProcessingAlgorithm,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterExtent,
@@ -18,42 +17,29 @@ from ..core.atomic import check_output_path
 from ..core.crs import crs_label
 from ..core.model_files import load_model_for_maps
 from ..core.rasters import DEFAULT_MASK_BUFFER, embedding_grid, embedding_raster, mask_from_layer, rgb_preview
+from .base import CalliperAlgorithm
 from .feedback import control_for, user_errors
 from .inputs import extent_value
 from .layer_files import vector_file
 
 
-class EmbeddingRasterAlgorithm(QgsProcessingAlgorithm):
+class EmbeddingRasterAlgorithm(CalliperAlgorithm):
     MODEL, EXTENT, PIXEL_SIZE, FLOAT16 = "MODEL", "EXTENT", "PIXEL_SIZE", "FLOAT16"
     MASK, MASK_BUFFER, OUTPUT, RGB_OUTPUT = "MASK", "MASK_BUFFER", "OUTPUT", "RGB_OUTPUT"
-
-    def name(self) -> str:
-        return "embeddingraster"
-
-    def displayName(self) -> str:
-        return "Embedding raster"
-
-    def groupId(self) -> str:
-        return "maps"
-
-    def group(self) -> str:
-        return "Maps"
-
-    def shortHelpString(self) -> str:
-        return (
-            "Paints the model's location embedding of every pixel centre over an extent: a GeoTIFF with one "
-            "float band per dimension (emb_000, ...), in the model's CRS (a lon/lat model gets the UTM zone of "
-            "the extent). The extent may be in any CRS. Similarity and cluster maps are computed from this "
-            "raster without running the model again.\n\n"
-            "Pixel size is in metres. Half floats halve the file size. With a mask layer only pixels inside its "
-            "polygons, or within the mask buffer of its points and lines, are computed; the others are no data. "
-            "The optional RGB preview shows the first three principal components as colours.\n\n"
-            "A raster larger than the free disk space, or a pixel larger than the extent, is refused before "
-            "anything is computed."
-        )
-
-    def createInstance(self):
-        return EmbeddingRasterAlgorithm()
+    ALGORITHM_ID = "embeddingraster"
+    TITLE = "Embedding raster"
+    GROUP_ID = "maps"
+    HELP = (
+        "Paints the model's location embedding of every pixel centre over an extent: a GeoTIFF with one "
+        "float band per dimension (emb_000, ...), in the model's CRS (a lon/lat model gets the UTM zone of "
+        "the extent). The extent may be in any CRS. Similarity and cluster maps are computed from this "
+        "raster without running the model again.\n\n"
+        "Pixel size is in metres. Half floats halve the file size. With a mask layer only pixels inside its "
+        "polygons, or within the mask buffer of its points and lines, are computed; the others are no data. "
+        "The optional RGB preview shows the first three principal components as colours.\n\n"
+        "A raster larger than the free disk space, or a pixel larger than the extent, is refused before "
+        "anything is computed."
+    )
 
     def initAlgorithm(self, config=None) -> None:
         self.addParameter(QgsProcessingParameterFile(self.MODEL, "Model folder", behavior=QgsProcessingParameterFile.Folder))

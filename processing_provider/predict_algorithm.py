@@ -10,24 +10,15 @@ from .study_algorithm import STUDY_HELP, StudyAlgorithm
 
 class PredictAlgorithm(StudyAlgorithm):
     FIELDS = "FIELDS"
-
-    def name(self) -> str:
-        return "predict"
-
-    def displayName(self) -> str:
-        return "Predict values / distributions"
-
-    def shortHelpString(self) -> str:
-        return (
-            "Learns numeric fields of a labelled layer from the model's embeddings and measures how well it "
-            "does. One field is a value per feature (regression: R², RMSE, MAE; predictions in 'predicted'). "
-            "Several fields are shares of one whole per feature, e.g. the population share of each income "
-            "band (normalised to sum to one; KL divergence and more; predictions in pred_<field>). "
-            + STUDY_HELP
-        )
-
-    def createInstance(self):
-        return PredictAlgorithm()
+    ALGORITHM_ID = "predict"
+    TITLE = "Predict values / distributions"
+    HELP = (
+        "Learns numeric fields of a labelled layer from the model's embeddings and measures how well it "
+        "does. One field is a value per feature (regression: R², RMSE, MAE; predictions in 'predicted'). "
+        "Several fields are shares of one whole per feature, e.g. the population share of each income "
+        "band (normalised to sum to one; KL divergence and more; predictions in pred_<field>). "
+        + STUDY_HELP
+    )
 
     def target_parameters(self):
         return [QgsProcessingParameterField(

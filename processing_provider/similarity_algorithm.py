@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from qgis.core import (
-    QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingParameterFile,
     QgsProcessingParameterPoint,
@@ -14,6 +13,7 @@ from qgis.core import (
 
 from ..core.model_files import load_model_for_maps
 from ..core.similarity import raster_location_query, similarity_raster, text_query
+from .base import CalliperAlgorithm
 from .feedback import control_for, user_errors
 from .inputs import core_crs, is_given
 from .layer_files import raster_file
@@ -23,34 +23,20 @@ QUERY_MISSING = "Give a point (POINT) or a phrase (TEXT) to compare every pixel 
 QUERY_TWICE = "Give either a point (POINT) or a phrase (TEXT), not both: a similarity map compares with one query."
 
 
-class SimilarityAlgorithm(QgsProcessingAlgorithm):
+class SimilarityAlgorithm(CalliperAlgorithm):
     MODEL, EMBEDDING, POINT, TEXT, OUTPUT = "MODEL", "EMBEDDING", "POINT", "TEXT", "OUTPUT"
-
-    def name(self) -> str:
-        return "similarity"
-
-    def displayName(self) -> str:
-        return "Similarity map"
-
-    def groupId(self) -> str:
-        return "maps"
-
-    def group(self) -> str:
-        return "Maps"
-
-    def shortHelpString(self) -> str:
-        return (
-            "How much every pixel of an embedding raster resembles a place or a phrase: one float band of "
-            "cosine similarity (-1 to 1, highest where the place is like the query), on the embedding raster's "
-            "grid. Locations and descriptions share one embedding space, so the query is either a point (any "
-            "CRS; without one, the raster's CRS) or a phrase such as 'nightlife' or 'a place to buy clothes'.\n\n"
-            "Give exactly one of the point and the phrase; otherwise the algorithm stops with: "
-            f"\"{QUERY_MISSING}\" or \"{QUERY_TWICE}\"\n\n"
-            "Use the model that wrote the embedding raster (made with 'Embedding raster')."
-        )
-
-    def createInstance(self):
-        return SimilarityAlgorithm()
+    ALGORITHM_ID = "similarity"
+    TITLE = "Similarity map"
+    GROUP_ID = "maps"
+    HELP = (
+        "How much every pixel of an embedding raster resembles a place or a phrase: one float band of "
+        "cosine similarity (-1 to 1, highest where the place is like the query), on the embedding raster's "
+        "grid. Locations and descriptions share one embedding space, so the query is either a point (any "
+        "CRS; without one, the raster's CRS) or a phrase such as 'nightlife' or 'a place to buy clothes'.\n\n"
+        "Give exactly one of the point and the phrase; otherwise the algorithm stops with: "
+        f"\"{QUERY_MISSING}\" or \"{QUERY_TWICE}\"\n\n"
+        "Use the model that wrote the embedding raster (made with 'Embedding raster')."
+    )
 
     def initAlgorithm(self, config=None) -> None:
         self.addParameter(QgsProcessingParameterFile(self.MODEL, "Model folder", behavior=QgsProcessingParameterFile.Folder))

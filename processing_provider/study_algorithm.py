@@ -12,7 +12,6 @@ from pathlib import Path
 
 from qgis.core import (
     QgsProcessing,
-    QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingOutputFile,
     QgsProcessingOutputHtml,
@@ -34,6 +33,7 @@ from ..core.model_files import LoadedModel, load_model
 from ..core.probe_report import metrics_table
 from ..core.probes import PAPER_SEEDS, PROBE_KINDS, parse_seeds
 from ..core.splits import SPLIT_KINDS
+from .base import CalliperAlgorithm
 from .feedback import control_for, user_errors
 from .layer_files import vector_file
 
@@ -54,16 +54,11 @@ def advanced(parameter: QgsProcessingParameterDefinition) -> QgsProcessingParame
     return parameter
 
 
-class StudyAlgorithm(QgsProcessingAlgorithm):
+class StudyAlgorithm(CalliperAlgorithm):
     MODEL, LABELS, SPLIT, BLOCK_SIZE, PROBE, SEEDS = "MODEL", "LABELS", "SPLIT", "BLOCK_SIZE", "PROBE", "SEEDS"
     POIS, POI_FIELD, SAMPLING, SAMPLES, OUTPUT_FOLDER = "POIS", "POI_FIELD", "SAMPLING", "SAMPLES", "OUTPUT_FOLDER"
     PREDICTIONS, METRICS, REPORT = "PREDICTIONS", "METRICS", "REPORT"
-
-    def groupId(self) -> str:
-        return "landuse"
-
-    def group(self) -> str:
-        return "Land use and values"
+    GROUP_ID = "landuse"
 
     def target_parameters(self) -> list[QgsProcessingParameterDefinition]:
         """The fields holding what is predicted (after the label layer in the form)."""

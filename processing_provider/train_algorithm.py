@@ -6,7 +6,6 @@ from pathlib import Path
 
 from qgis.core import (
     QgsProcessing,
-    QgsProcessingAlgorithm,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterField,
@@ -23,39 +22,26 @@ from ..core.pipeline import TrainJob, train_from_points
 from ..core.poi_text import TextFields, TextTemplate
 from ..core.train import TrainSettings
 from ..ui.layers import point_table_from_layer
+from .base import CalliperAlgorithm
 from .feedback import control_for, user_errors
 
 ENCODERS = list(LOCATION_ENCODERS)
 
 
-class TrainModelAlgorithm(QgsProcessingAlgorithm):
+class TrainModelAlgorithm(CalliperAlgorithm):
     INPUT, CLASS_FIELD, CATEGORY_FIELD, NAME_FIELD = "INPUT", "CLASS_FIELD", "CATEGORY_FIELD", "NAME_FIELD"
     INCLUDE_NAME, TEMPLATE, ENCODER, EPOCHS, BATCH_SIZE = "INCLUDE_NAME", "TEMPLATE", "ENCODER", "EPOCHS", "BATCH_SIZE"
     DEVICE, SEED, OUTPUT = "DEVICE", "SEED", "OUTPUT"
-
-    def name(self) -> str:
-        return "train"
-
-    def displayName(self) -> str:
-        return "Train model"
-
-    def groupId(self) -> str:
-        return "model"
-
-    def group(self) -> str:
-        return "Model"
-
-    def shortHelpString(self) -> str:
-        return (
-            "Trains a CaLLiPer language-location model on a POI layer: each POI's description "
-            "(built from its class, category and optionally name fields) is read by a frozen "
-            "sentence-transformer; a multi-scale location encoder learns to match it. The output "
-            "is a model folder (model.safetensors + card.json) used by every other Calliper tool. "
-            "Lon/lat layers are trained in the UTM zone of their centroid."
-        )
-
-    def createInstance(self):
-        return TrainModelAlgorithm()
+    ALGORITHM_ID = "train"
+    TITLE = "Train model"
+    GROUP_ID = "model"
+    HELP = (
+        "Trains a CaLLiPer language-location model on a POI layer: each POI's description "
+        "(built from its class, category and optionally name fields) is read by a frozen "
+        "sentence-transformer; a multi-scale location encoder learns to match it. The output "
+        "is a model folder (model.safetensors + card.json) used by every other Calliper tool. "
+        "Lon/lat layers are trained in the UTM zone of their centroid."
+    )
 
     def initAlgorithm(self, config=None) -> None:
         self.addParameter(QgsProcessingParameterVectorLayer(self.INPUT, "POI layer", [QgsProcessing.TypeVectorAnyGeometry]))
