@@ -11,6 +11,7 @@ from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction
 
 from .ui.dock import CalliperDock
+from .ui.log import log
 
 PLUGIN_DIR = Path(__file__).resolve().parent
 MENU = "&Calliper"
@@ -32,8 +33,11 @@ class CalliperPlugin:
         if self.provider is None and not missing_requirements():
             from .processing_provider.provider import CalliperProvider
 
-            self.provider = CalliperProvider()
-            QgsApplication.processingRegistry().addProvider(self.provider)
+            provider = CalliperProvider()
+            if QgsApplication.processingRegistry().addProvider(provider):
+                self.provider = provider
+            else:  # another copy of the plugin registered "calliper"; QGIS has deleted ours
+                log("The Calliper Processing algorithms are already registered (another copy of the plugin?).")
 
     def initGui(self) -> None:  # noqa: N802 - QGIS API
         # The algorithms import torch (1.5 s): at QGIS start-up, register them once the

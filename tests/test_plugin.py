@@ -40,10 +40,12 @@ def test_processing_provider_registers_and_unregisters(qgis_iface):
 
     import calliper
 
+    registry = QgsApplication.processingRegistry()
+    already = registry.providerById("calliper")  # registered by the Processing tests when they ran first
     plugin = calliper.classFactory(qgis_iface)
     plugin.initGui()
-    registry = QgsApplication.processingRegistry()
     assert registry.providerById("calliper") is not None
+    assert (plugin.provider is None) == (already is not None)  # a duplicate is refused, never kept dangling
     assert {a.name() for a in registry.providerById("calliper").algorithms()} >= {"train", "embedpoints"}
     plugin.unload()
-    assert registry.providerById("calliper") is None
+    assert registry.providerById("calliper") is already  # only what the plugin added is removed
