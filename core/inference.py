@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .crs import LONLAT, parse_crs, to_crs
+from .crs import parse_crs, to_crs
 from .errors import InputDataError
 from .jobs import JobControl
 from .model_files import LoadedModel
@@ -68,7 +68,3 @@ def text_encoder_for(model: LoadedModel) -> TextEncoder:
     """The text encoder the model was trained with (from its card)."""
     return TextEncoder(model.card.text_model, device=str(next(model.net.parameters()).device))
 
-
-def lonlat_of(model: LoadedModel, xy: np.ndarray) -> np.ndarray:
-    """Model-CRS coordinates as lon/lat (for messages and sphere encoders)."""
-    return to_crs(xy, model_crs(model), LONLAT)
