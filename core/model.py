@@ -16,6 +16,11 @@ from .errors import SettingsError
 from .location_encoders import LOCATION_ENCODERS, LocationTower, make_location_encoder
 from .loss import INITIAL_LOGIT_SCALE
 
+CONTEXT_ENCODER = "grid_context"
+"""The grid encoder read together with the location's context graph (:mod:`context_model`)."""
+ENCODER_LABELS = {**{name: name for name in LOCATION_ENCODERS}, CONTEXT_ENCODER: "grid + context graph"}
+"""Every location encoder a model can be trained with, and how front ends list it."""
+
 
 @dataclass
 class ModelSettings:
@@ -32,10 +37,17 @@ class ModelSettings:
     embed_dim: int = 128
 
     def validate(self) -> None:
-        if self.encoder not in LOCATION_ENCODERS:
+        if self.encoder not in ENCODER_LABELS:
             raise SettingsError(
-                f"Unknown location encoder '{self.encoder}'. Choose one of: {', '.join(LOCATION_ENCODERS)}."
+                f"Unknown location encoder '{self.encoder}'. Choose one of: {', '.join(ENCODER_LABELS)}."
             )
+        if self.encoder == CONTEXT_ENCODER:
+            from .context_graph import ContextSettings
+
+            try:
+                ContextSettings(**self.encoder_options).validate()
+            except TypeError as exc:
+                raise SettingsError(f"Unknown context-graph setting: {exc}.") from exc
         for name in ("hidden", "n_blocks", "embed_dim", "frequency_num"):
             if int(getattr(self, name)) < 1:
                 raise SettingsError(f"The setting {name} must be at least 1 (got {getattr(self, name)}).")

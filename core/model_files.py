@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .atomic import atomic_path
 from .errors import ModelFileError
-from .model import CalliperNet, ModelSettings
+from .model import CONTEXT_ENCODER, CalliperNet, ModelSettings
 
 CARD_FORMAT = "calliper-model"
 CARD_VERSION = 1
@@ -126,13 +126,22 @@ def load_model(folder: str | Path, device: str = "cpu") -> LoadedModel:
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelFileError(f"The weights file {weights} is corrupt or truncated.", str(exc)) from exc
-    net = CalliperNet(card.settings, card.text_dim)
+    net = build_network(card, state)
     try:
         net.load_state_dict(state)
     except RuntimeError as exc:
         raise ModelFileError(f"The weights in {weights} do not match the architecture in its card.", str(exc)) from exc
     net.to(device).eval()
     return LoadedModel(net=net, card=card, folder=folder)
+
+
+def build_network(card: ModelCard, state: dict) -> CalliperNet:
+    """The network class the card's encoder names: CaLLiPer, or CaLLiPer + context graph with its stored POIs."""
+    if card.settings.encoder == CONTEXT_ENCODER:
+        from .context_model import ContextNet, ContextStore
+
+        return ContextNet(card.settings, card.text_dim, ContextStore.from_state(state))
+    return CalliperNet(card.settings, card.text_dim)
 
 
 def load_model_for_maps(folder: str | Path) -> LoadedModel:

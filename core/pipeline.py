@@ -17,7 +17,7 @@ from .atomic import check_output_path
 from .crs import LONLAT, choose_metric_crs, crs_label, to_crs
 from .errors import InputDataError
 from .jobs import JobControl
-from .model import CalliperNet, ModelSettings
+from .model import CONTEXT_ENCODER, CalliperNet, ModelSettings
 from .model_files import ModelCard, save_model
 from .poi_io import PointTable
 from .poi_text import TextFields, TextTemplate, build_texts
@@ -73,6 +73,10 @@ def train_from_points(
     job: TrainJob, control: JobControl | None = None, on_epoch: Callable[[EpochReport], None] | None = None
 ) -> TrainOutcome:
     """Run the whole training path and write the model folder atomically."""
+    if job.model.encoder == CONTEXT_ENCODER:
+        from .context_pipeline import train_context_from_points
+
+        return train_context_from_points(job, control, on_epoch)
     control = control or JobControl()
     job.model.validate()
     job.train.validate()

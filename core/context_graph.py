@@ -1,0 +1,172 @@
+"""Spatial context graphs: which POIs surround a location, how far, in which direction.
+
+Seed 001 (UrbanGraphEmbeddings) grounds a place in the graph of what is near it.
+Here a location's graph is a star plus links: the query node (the location) and its
+``neighbours`` nearest context POIs within ``radius`` metres; each POI is also linked
+to its ``links`` nearest fellow neighbours. Edges carry log-distance and the sine and
+cosine of the bearing (clockwise from grid north of the projected CRS). Street
+connectivity, where an OSM extract is given, is a per-node feature: the distance to
+the nearest street node and how many street segments meet there.
+
+Context POIs closer than ``min_distance`` to the query are never neighbours, at
+training and at inference alike: otherwise a POI would see its own description in
+its graph during training (the trivial leak) and the model would learn to copy it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputDataError, SettingsError
+
+STREET_FEATURES = 2
+EDGE_FEATURES = 3
+# Extra candidates fetched from the KD-tree so that dropping co-located POIs still
+# leaves ``neighbours`` of them in dense places.
+SPARE_CANDIDATES = 8
+
+
+@dataclass
+class ContextSettings:
+    """The context graph (neighbours, radius, links, leak guard) and the size of its encoder."""
+
+    neighbours: int = 16
+    radius: float = 300.0
+    links: int = 4
+    min_distance: float = 1.0
+    width: int = 64
+    heads: int = 4
+    layers: int = 2
+    streets: str | None = None
+
+    def validate(self) -> None:
+        for name in ("neighbours", "links", "width", "heads", "layers"):
+            if int(getattr(self, name)) < 1:
+                raise SettingsError(f"The context-graph setting {name} must be at least 1 (got {getattr(self, name)}).")
+        if self.width % self.heads:
+            raise SettingsError(f"The context-graph width ({self.width}) must be a multiple of its heads ({self.heads}).")
+        if not self.radius > self.min_distance >= 0:
+            raise SettingsError(
+                f"The context radius ({self.radius} m) must be larger than the leak guard min_distance "
+                f"({self.min_distance} m), which must not be negative."
+            )
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Neighbourhood:
+    """For Q query locations: their K nearest context POIs (index -1 = none), distances and bearings."""
+
+    index: np.ndarray
+    distance: np.ndarray
+    bearing: np.ndarray
+
+    @property
+    def valid(self) -> np.ndarray:
+        return self.index >= 0
+
+
+@dataclass
+class StreetNetwork:
+    """Street nodes (model CRS) and how many street segments meet at each."""
+
+    xy: np.ndarray
+    degree: np.ndarray
+
+    @classmethod
+    def empty(cls) -> StreetNetwork:
+        return cls(np.zeros((0, 2)), np.zeros(0, dtype=np.float32))
+
+
+def offsets(from_xy: np.ndarray, to_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distance (metres) and bearing (degrees clockwise from north, in [0, 360)) from ``from_xy`` to ``to_xy``."""
+    delta = np.asarray(to_xy, dtype=np.float64) - np.asarray(from_xy, dtype=np.float64)
+    distance = np.hypot(delta[..., 0], delta[..., 1])
+    bearing = np.degrees(np.arctan2(delta[..., 0], delta[..., 1])) % 360.0
+    return distance, bearing
+
+
+class ContextIndex:
+    """A KD-tree over the context POIs answering "which POIs surround these locations"."""
+
+    def __init__(self, context_xy: np.ndarray, settings: ContextSettings) -> None:
+        from scipy.spatial import cKDTree
+
+        self.xy = np.asarray(context_xy, dtype=np.float64)
+        self.settings = settings
+        self.tree = cKDTree(self.xy) if len(self.xy) else None
+
+    def neighbours(self, query_xy: np.ndarray) -> Neighbourhood:
+        """The ``neighbours`` nearest context POIs within ``radius`` and at least ``min_distance`` away."""
+        query_xy = np.asarray(query_xy, dtype=np.float64).reshape(-1, 2)
+        k = self.settings.neighbours
+        index = np.full((len(query_xy), k), -1, dtype=np.int64)
+        distance = np.full((len(query_xy), k), np.inf)
+        if self.tree is None or not len(query_xy):
+            return Neighbourhood(index, distance, np.zeros_like(distance))
+        fetch = min(k + SPARE_CANDIDATES, len(self.xy))
+        found_d, found_i = self.tree.query(query_xy, k=fetch, distance_upper_bound=self.settings.radius)
+        found_d, found_i = found_d.reshape(len(query_xy), fetch), found_i.reshape(len(query_xy), fetch)
+        usable = np.isfinite(found_d) & (found_d >= self.settings.min_distance)
+        # Stable sort keeps the tree's distance order among the usable candidates.
+        order = np.argsort(~usable, axis=1, kind="stable")[:, :k]
+        keep = np.take_along_axis(usable, order, axis=1)
+        columns = order.shape[1]
+        index[:, :columns] = np.where(keep, np.take_along_axis(found_i, order, axis=1), -1)
+        distance[:, :columns] = np.where(keep, np.take_along_axis(found_d, order, axis=1), np.inf)
+        _, bearing = offsets(query_xy[:, None, :], self.xy[np.maximum(index, 0)])
+        return Neighbourhood(index, distance, np.where(index >= 0, bearing, 0.0))
+
+
+def nearest_street(streets: StreetNetwork, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Metres to the nearest street node and how many segments meet there (inf and 0 without streets)."""
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    if not len(streets.xy):
+        return np.full(len(xy), np.inf), np.zeros(len(xy), dtype=np.float32)
+    from scipy.spatial import cKDTree
+
+    distance, nearest = cKDTree(streets.xy).query(xy)
+    return distance, streets.degree[nearest]
+
+
+def street_features(streets: StreetNetwork, xy: np.ndarray) -> np.ndarray:
+    """(N, 2) float32 node features: log(1 + metres to the nearest street node) and its degree; zeros without streets."""
+    distance, degree = nearest_street(streets, xy)
+    if not len(streets.xy):
+        return np.zeros((len(distance), STREET_FEATURES), dtype=np.float32)
+    return np.column_stack([np.log1p(distance), degree]).astype(np.float32)
+
+
+def read_streets(pbf: str | Path, crs: object) -> StreetNetwork:
+    """Street nodes and their degree from the OSM ways of an ``.osm.pbf`` extract, in ``crs``."""
+    from .crs import LONLAT, to_crs
+    from .dependencies import require
+
+    require("pyrosm")
+    import pyrosm
+
+    path = Path(pbf)
+    if not path.exists():
+        raise InputDataError(f"The street file {path} does not exist. Give the .osm.pbf extract the POIs came from.")
+    try:
+        network = pyrosm.OSM(str(path)).get_network(network_type="all", nodes=True)
+    except Exception as exc:  # pyrosm raises several unrelated types for unreadable files
+        raise InputDataError(f"Cannot read streets from {path.name} (an .osm.pbf extract is needed).", str(exc)) from exc
+    if network is None:
+        raise InputDataError(f"The extract {path.name} has no streets (no OSM highway ways).")
+    nodes, edges = network
+    ends = np.concatenate([edges["u"].to_numpy(np.int64), edges["v"].to_numpy(np.int64)])
+    ids, counts = np.unique(ends, return_counts=True)
+    node_ids = nodes["id"].to_numpy(np.int64)
+    degree = np.zeros(len(node_ids), dtype=np.float32)
+    position = np.searchsorted(ids, node_ids)
+    found = (position < len(ids)) & (ids[np.minimum(position, len(ids) - 1)] == node_ids)
+    degree[found] = counts[position[found]]
+    lonlat = np.column_stack([nodes["lon"].to_numpy(np.float64), nodes["lat"].to_numpy(np.float64)])
+    on_streets = degree > 0
+    return StreetNetwork(to_crs(lonlat[on_streets], LONLAT, crs), degree[on_streets])

@@ -1,0 +1,141 @@
+"""Train CaLLiPer + context graph from a point table (``encoder="grid_context"``).
+
+The same path as :func:`pipeline.train_from_points` (which dispatches here) with two
+additions: every POI becomes a context POI stored with the model, and every POI gets
+a second training row pairing its location with a caption of its surroundings
+(:mod:`captions`), so text about what is *around* a place also finds it. Training is
+``train.train`` unchanged: rows ``0..n-1`` pair locations with POI descriptions,
+rows ``n..2n-1`` the same locations with their captions. Their random split may put a
+POI's description and its caption on different sides, which makes the validation
+loss a little optimistic; the ranking benchmark holds out whole POIs instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Callable
+
+import numpy as np
+
+from .atomic import check_output_path
+from .captions import describe_places
+from .context_graph import ContextSettings, StreetNetwork, read_streets
+from .context_model import ContextNet, ContextStore
+from .crs import crs_label
+from .errors import InputDataError
+from .jobs import JobControl
+from .model import CalliperNet
+from .model_files import ModelCard, save_model
+from .pipeline import TrainJob, TrainOutcome, _class_summary, _encoder_device, model_coordinates
+from .poi_io import PointTable
+from .poi_text import PoiTexts, build_texts, clean_value
+from .scales import auto_scales
+from .text_encoder import TextEmbeddingCache, TextEncoder, encode_distinct
+from .train import EpochReport, TrainingData, train
+
+# Share of training captions that name the place's own class; the others say "a place".
+CAPTION_SUBJECT_SHARE = 0.5
+
+
+@dataclass
+class ContextCorpus:
+    """Kept POIs in the model CRS, their classes and descriptions, the streets and one caption per POI."""
+
+    points: PointTable
+    coords: np.ndarray
+    metric: np.ndarray
+    crs: object
+    classes: np.ndarray
+    texts: PoiTexts
+    streets: StreetNetwork
+    captions: list[str]
+
+
+def context_corpus(job: TrainJob, control: JobControl) -> ContextCorpus:
+    """Describe and caption the job's POIs; the streets come from ``streets`` in the encoder options."""
+    texts = build_texts(job.points.attributes, job.fields, job.template, job.layer_name)
+    if texts.n_pois < 2:
+        raise InputDataError(f"{job.layer_name} has {texts.n_pois} POI(s) with a description; training needs at least 2.")
+    if texts.dropped:
+        control.log(f"{texts.dropped} POIs of {job.layer_name} have an empty required field and were left out.")
+    points = PointTable(job.points.xy[texts.kept], job.points.attributes.loc[texts.kept], job.points.crs, job.points.source)
+    coords, metric, crs = model_coordinates(points, replace(job.model, encoder="grid"))
+    context = ContextSettings(**job.model.encoder_options)
+    streets = read_streets(context.streets, crs) if context.streets else StreetNetwork.empty()
+    if context.streets:
+        control.log(f"{len(streets.xy)} street nodes read from {context.streets}.")
+    classes = points.attributes[job.fields.class_field].map(clean_value).to_numpy(dtype=object)
+    captions = describe_places(
+        coords, classes, coords, classes, context, streets, CAPTION_SUBJECT_SHARE, job.train.seed
+    )
+    return ContextCorpus(points, coords, metric, crs, classes, texts, streets, [caption.text for caption in captions])
+
+
+def train_context_from_points(
+    job: TrainJob,
+    control: JobControl | None = None,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+    use_graph: bool = True,
+) -> TrainOutcome:
+    """Train a context-graph model on the job's POIs and write its folder (weights include the context POIs).
+
+    ``use_graph=False`` trains a plain CaLLiPer network on the same descriptions and
+    captions: the ablation that tells the graph's share of a gain from the captions'.
+    """
+    control = control or JobControl()
+    job.model.validate()
+    job.train.validate()
+    out = check_output_path(job.out, job.overwrite, inputs=(job.points.source,))
+    corpus = context_corpus(job, control)
+    settings = replace(job.model)
+    if settings.min_lambda is None or settings.max_lambda is None:
+        auto_min, auto_max = auto_scales(corpus.metric)
+        settings.min_lambda, settings.max_lambda = settings.min_lambda or auto_min, settings.max_lambda or auto_max
+    encoder = TextEncoder(job.text_model, device=_encoder_device(job.train.device))
+    n_texts = len(corpus.texts.texts)
+    control.log(f"{corpus.texts.n_pois} POIs, {n_texts} distinct descriptions, {len(corpus.captions)} captions.")
+    vectors, n_encoded = encode_distinct(corpus.texts.texts + corpus.captions, encoder, TextEmbeddingCache(), control.part(0.0, 0.2))
+    store = ContextStore(corpus.coords, corpus.texts.text_index, vectors[:n_texts], corpus.streets)
+    if use_graph:
+        net = ContextNet(settings, vectors.shape[1], store)
+    else:
+        settings = replace(settings, encoder="grid", encoder_options={})
+        net = CalliperNet(settings, vectors.shape[1])
+    n = corpus.texts.n_pois
+    data = TrainingData(
+        coords=np.concatenate([corpus.coords, corpus.coords]),
+        text_index=np.concatenate([corpus.texts.text_index, n_texts + np.arange(n)]),
+        text_vectors=vectors,
+    )
+    result = train(net, data, job.train, control.part(0.2, 1.0), on_epoch)
+    card = ModelCard(
+        model=settings.as_dict(),
+        crs_wkt=corpus.crs.to_wkt(),
+        crs_label=crs_label(corpus.crs),
+        coordinate_kind=net.coordinate_kind,
+        text_dim=int(vectors.shape[1]),
+        text_model=encoder.name,
+        text_model_id=encoder.model_id,
+        text={**asdict(job.template), "fields": asdict(job.fields)},
+        training={
+            "source": job.points.source,
+            "layer": job.layer_name,
+            "n_pois": n,
+            "n_context_pois": n,
+            "n_captions": n,
+            "n_street_nodes": len(corpus.streets.xy),
+            "top_classes": _class_summary(job.points, job.fields, corpus.texts.kept),
+            "settings": asdict(job.train),
+            "device": result.device,
+        },
+        metrics={
+            "best_val_loss": result.best_val_loss,
+            "best_epoch": result.best_epoch,
+            "epochs_run": len(result.history),
+            "n_train_rows": result.n_train,
+            "n_val_rows": result.n_val,
+            "seconds": round(result.seconds, 2),
+        },
+    )
+    save_model(out, net.cpu(), card)
+    return TrainOutcome(folder=out, card=card, result=result, n_encoded=n_encoded)

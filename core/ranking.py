@@ -1,0 +1,106 @@
+"""Text-to-location ranking (UGBench-style): rank candidate places for a text, score Hit@k and MRR.
+
+Held-out POIs are the candidates; each query is a text generated for one of them
+(its description, a caption of its surroundings, a spatial-grounding question) and
+the place it came from is the answer. Ties are counted against the system: a target
+scored equal to another candidate ranks behind it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .captions import describe_places, nearest_question, relation_question
+from .context_graph import ContextSettings, StreetNetwork
+
+if TYPE_CHECKING:
+    from .model_files import LoadedModel
+
+HIT_KS = (1, 5, 10)
+
+
+@dataclass
+class QuerySet:
+    """Texts of one kind and, for each, the index of its answer among the candidates."""
+
+    kind: str
+    texts: list[str]
+    targets: np.ndarray
+
+
+def target_ranks(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """1-based rank of each query's target among the candidates (Q, C scores; ties count against it)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    target_scores = scores[np.arange(len(scores)), np.asarray(targets)]
+    return (scores >= target_scores[:, None]).sum(axis=1)
+
+
+def hit_at_k(ranks: np.ndarray, k: int) -> float:
+    """Share of queries whose target is among the top ``k``."""
+    return float(np.mean(np.asarray(ranks) <= k))
+
+
+def mrr(ranks: np.ndarray) -> float:
+    """Mean reciprocal rank."""
+    return float(np.mean(1.0 / np.asarray(ranks, dtype=np.float64)))
+
+
+def ranking_metrics(ranks: np.ndarray) -> dict[str, float]:
+    """Hit@1, Hit@5, Hit@10 and MRR of a set of ranks."""
+    return {**{f"hit@{k}": hit_at_k(ranks, k) for k in HIT_KS}, "mrr": mrr(ranks)}
+
+
+def benchmark_queries(
+    held_xy: np.ndarray,
+    held_classes: np.ndarray,
+    held_texts: list[str],
+    context_xy: np.ndarray,
+    context_classes: np.ndarray,
+    settings: ContextSettings,
+    streets: StreetNetwork | None = None,
+    seed: int = 0,
+) -> list[QuerySet]:
+    """Descriptions, captions and grounding questions of held-out places, with their answers.
+
+    Graphs are built against the context POIs only (never the held-out ones), so the
+    statements are what a model trained on the context POIs could know.
+    """
+    captions = describe_places(held_xy, held_classes, context_xy, context_classes, settings, streets, 1.0, seed)
+    rows = np.arange(len(held_xy))
+    with_nearest = [row for row in rows if captions[row].nearest]
+    with_relation = [row for row in rows if captions[row].relation]
+    return [
+        QuerySet("description", list(held_texts), rows),
+        QuerySet("caption", [caption.text for caption in captions], rows),
+        QuerySet("nearest POI of a type", [nearest_question(captions[r].nearest) for r in with_nearest], np.array(with_nearest, dtype=np.int64)),
+        QuerySet("direction/distance", [relation_question(captions[r].relation) for r in with_relation], np.array(with_relation, dtype=np.int64)),
+    ]
+
+
+def nearest_match_scores(
+    query_vectors: np.ndarray,
+    text_vectors: np.ndarray,
+    poi_text_index: np.ndarray,
+    poi_xy: np.ndarray,
+    candidates_xy: np.ndarray,
+) -> np.ndarray:
+    """Text-only baseline: find the POI description that best matches the query (frozen text
+    embeddings, no training), then rank candidates by their distance to the nearest POI with it."""
+    from scipy.spatial import cKDTree
+
+    best = np.argmax(np.asarray(query_vectors) @ np.asarray(text_vectors).T, axis=1)
+    distance_by_text: dict[int, np.ndarray] = {}
+    for text in np.unique(best):
+        tree = cKDTree(np.asarray(poi_xy)[np.asarray(poi_text_index) == text])
+        distance_by_text[int(text)] = tree.query(candidates_xy)[0]
+    return -np.stack([distance_by_text[int(text)] for text in best])
+
+
+def model_scores(model: LoadedModel, texts: list[str], candidates_xy: np.ndarray, crs: object | None = None) -> np.ndarray:
+    """(Q, C) cosine similarities between texts and candidate places in a trained model's space."""
+    from .inference import embed_locations, embed_texts
+
+    return embed_texts(model, texts) @ embed_locations(model, candidates_xy, crs).T
