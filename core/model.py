@@ -48,6 +48,11 @@ class ModelSettings:
                 ContextSettings(**self.encoder_options).validate()
             except TypeError as exc:
                 raise SettingsError(f"Unknown context-graph setting: {exc}.") from exc
+        else:
+            unknown = set(self.encoder_options) - set(LOCATION_ENCODERS[self.encoder].option_names())
+            if unknown:
+                streets = f" Street connectivity needs the {CONTEXT_ENCODER} encoder." if "streets" in unknown else ""
+                raise SettingsError(f"The {self.encoder} encoder has no setting {', '.join(sorted(unknown))}.{streets}")
         for name in ("hidden", "n_blocks", "embed_dim", "frequency_num"):
             if int(getattr(self, name)) < 1:
                 raise SettingsError(f"The setting {name} must be at least 1 (got {getattr(self, name)}).")
