@@ -57,7 +57,8 @@ def _add_train(commands) -> None:
     p.add_argument("--name-field", help="field holding the POI name (with --include-name: CaLLiPer+)")
     p.add_argument("--include-name", action="store_true", help="append the POI name to each description")
     p.add_argument("--template", help="description template, e.g. 'A place of {class}[, called {name}]'")
-    p.add_argument("--encoder", default="grid", help="location encoder (grid, theory, sphere_c, ...)")
+    p.add_argument("--encoder", default="grid", help="location encoder (grid, theory, sphere_c, ..., grid_context)")
+    p.add_argument("--streets", help="with --encoder grid_context: the .osm.pbf extract whose streets give connectivity")
     p.add_argument("--min-scale", type=float, help="smallest scale in metres (default: auto from the data)")
     p.add_argument("--max-scale", type=float, help="largest scale in metres (default: auto from the data)")
     p.add_argument("--frequencies", type=int, default=32, help="number of scales (default 32)")
@@ -87,7 +88,8 @@ def _run_train(args: argparse.Namespace) -> None:
         fields=TextFields(args.class_field, args.category_field, args.name_field),
         template=TextTemplate(template=args.template, include_name=args.include_name),
         model=ModelSettings(
-            encoder=args.encoder, min_lambda=args.min_scale, max_lambda=args.max_scale, frequency_num=args.frequencies
+            encoder=args.encoder, min_lambda=args.min_scale, max_lambda=args.max_scale, frequency_num=args.frequencies,
+            encoder_options={"streets": args.streets} if args.streets else {},
         ),
         train=TrainSettings(
             epochs=args.epochs,

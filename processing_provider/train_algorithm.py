@@ -16,8 +16,7 @@ from qgis.core import (
 )
 
 from ..core.devices import DEVICE_CHOICES
-from ..core.location_encoders import LOCATION_ENCODERS
-from ..core.model import ModelSettings
+from ..core.model import ENCODER_LABELS, ModelSettings
 from ..core.pipeline import TrainJob, train_from_points
 from ..core.poi_text import TextFields, TextTemplate
 from ..core.train import TrainSettings
@@ -25,7 +24,7 @@ from ..ui.layers import point_table_from_layer
 from .base import CalliperAlgorithm
 from .feedback import control_for, user_errors
 
-ENCODERS = list(LOCATION_ENCODERS)
+ENCODERS = list(ENCODER_LABELS)
 
 
 class TrainModelAlgorithm(CalliperAlgorithm):
@@ -50,7 +49,7 @@ class TrainModelAlgorithm(CalliperAlgorithm):
             self.addParameter(QgsProcessingParameterField(key, label, parentLayerParameterName=self.INPUT, optional=True))
         self.addParameter(QgsProcessingParameterBoolean(self.INCLUDE_NAME, "Append names (CaLLiPer+)", False))
         self.addParameter(QgsProcessingParameterString(self.TEMPLATE, "Description template (empty: the paper's)", optional=True))
-        self.addParameter(QgsProcessingParameterEnum(self.ENCODER, "Location encoder", ENCODERS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum(self.ENCODER, "Location encoder", list(ENCODER_LABELS.values()), defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(self.EPOCHS, "Epochs", defaultValue=100, minValue=1))
         self.addParameter(QgsProcessingParameterNumber(self.BATCH_SIZE, "Batch size", defaultValue=1024, minValue=2))
         self.addParameter(QgsProcessingParameterEnum(self.DEVICE, "Device", list(DEVICE_CHOICES), defaultValue=0))

@@ -15,8 +15,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from ..core.errors import CalliperError
-from ..core.location_encoders import LOCATION_ENCODERS
-from ..core.model import ModelSettings
+from ..core.model import ENCODER_LABELS, ModelSettings
 from ..core.pipeline import TrainJob, TrainOutcome, train_from_points
 from ..core.poi_text import DEFAULT_TEMPLATE, TextFields, TextTemplate, build_texts
 from ..core.train import TrainSettings
@@ -69,7 +68,8 @@ class TrainPanel(QWidget):
         self.text_model.setStorageMode(QgsFileWidget.GetDirectory)
         self.text_model.lineEdit().setPlaceholderText("packaged all-MiniLM-L6-v2")
         self.encoder = QComboBox()
-        self.encoder.addItems(list(LOCATION_ENCODERS))
+        for name, label in ENCODER_LABELS.items():
+            self.encoder.addItem(label, name)
         self.scales = QLabel("auto (from the layer's extent and POI spacing)")
         self.epochs, self.batch_size = QSpinBox(), QSpinBox()
         self.epochs.setRange(1, 10_000)
@@ -113,7 +113,7 @@ class TrainPanel(QWidget):
     def _restore(self) -> None:
         self.epochs.setValue(settings.load("train/epochs", 100, int))
         self.batch_size.setValue(settings.load("train/batch_size", 1024, int))
-        self.encoder.setCurrentText(settings.load("train/encoder", "grid"))
+        self.encoder.setCurrentIndex(max(self.encoder.findData(settings.load("train/encoder", "grid")), 0))
         self.include_name.setChecked(settings.load("train/include_name", "false") == "true")
         self.template.setText(settings.load("train/template", ""))
         self._layer_changed(self.layer.currentLayer())
@@ -138,7 +138,7 @@ class TrainPanel(QWidget):
                 match = next((n for g in guesses for n in names if n.lower() == g), None)
                 if match:
                     combo.setField(match)
-            self.output.setFilePath(default_model_folder(layer.name(), self.encoder.currentText()))
+            self.output.setFilePath(default_model_folder(layer.name(), self.encoder.currentData()))
         self.update_preview()
 
     def fields(self) -> TextFields:
@@ -183,7 +183,7 @@ class TrainPanel(QWidget):
             fields=self.fields(),
             out=Path(out),
             template=self.text_template(),
-            model=ModelSettings(encoder=self.encoder.currentText()),
+            model=ModelSettings(encoder=self.encoder.currentData()),
             train=TrainSettings(epochs=self.epochs.value(), batch_size=self.batch_size.value(), device=device),
             text_model=self.text_model.filePath().strip() or None,
             layer_name=f"the layer '{layer.name()}'",
@@ -192,7 +192,7 @@ class TrainPanel(QWidget):
     def _remember(self) -> None:
         settings.save("train/epochs", self.epochs.value())
         settings.save("train/batch_size", self.batch_size.value())
-        settings.save("train/encoder", self.encoder.currentText())
+        settings.save("train/encoder", self.encoder.currentData())
         settings.save("train/include_name", "true" if self.include_name.isChecked() else "false")
         settings.save("train/template", self.template.text())
 
