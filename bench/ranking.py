@@ -161,7 +161,7 @@ def main() -> None:
     print_table(results, {query_set.kind: len(query_set.texts) for query_set in queries})
     hit10 = {name: np.mean([results[kind][name]["hit@10"] for kind in results]) for name in models}
     gain = hit10["CaLLiPer + context graph"] - hit10["CaLLiPer alone"]
-    print(f"\nMean Hit@10 over query kinds: " + ", ".join(f"{name} {value:.3f}" for name, value in hit10.items()))
+    print("\nMean Hit@10 over query kinds: " + ", ".join(f"{name} {value:.3f}" for name, value in hit10.items()))
     print(f"Context graph vs CaLLiPer alone: {gain:+.3f} Hit@10 ({'meets' if gain > 0 else 'misses'} the target)")
     print(f"load after ranking: {os.getloadavg()[0]:.2f}")
     time_steps(folders["CaLLiPer + context graph"], folders["CaLLiPer alone"], points.xy[kept])

@@ -135,7 +135,8 @@ def describe_place(
     street_fact = None
     if street is not None and np.isfinite(street[0]):
         street_fact = StreetFact(round_distance(street[0]), int(street[1]))
-    parts = [relation_phrase(relation, subject) if relation else f"{with_article(subject or 'place')} with no other place within reach"]
+    noun = with_article(subject or "place")
+    parts = [relation_phrase(relation, subject) if relation else f"{noun} with no other place within reach"]
     if nearest:
         parts.append(nearest_phrase(nearest))
     if crowd:
@@ -184,7 +185,8 @@ def sentence(text: str) -> str:
 
 def relation_phrase(relation: Relation, subject: str | None = None) -> str:
     """'a pharmacy 80 m north of a bus station': direction and distance between two places."""
-    return f"{with_article(subject or 'place')} {relation.distance} m {relation.direction} of {with_article(relation.other_class)}"
+    noun, other = with_article(subject or "place"), with_article(relation.other_class)
+    return f"{noun} {relation.distance} m {relation.direction} of {other}"
 
 
 def nearest_phrase(fact: NearestOfClass) -> str:

@@ -12,7 +12,7 @@ loss a little optimistic; the ranking benchmark holds out whole POIs instead.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -21,12 +21,11 @@ from .atomic import check_output_path
 from .captions import describe_places
 from .context_graph import ContextSettings, StreetNetwork, read_streets
 from .context_model import ContextNet, ContextStore
-from .crs import crs_label
 from .errors import InputDataError
 from .jobs import JobControl
 from .model import CalliperNet
-from .model_files import ModelCard, save_model
-from .pipeline import TrainJob, TrainOutcome, _class_summary, _encoder_device, model_coordinates
+from .model_files import save_model
+from .pipeline import TrainJob, TrainOutcome, _encoder_device, model_coordinates, training_card
 from .poi_io import PointTable
 from .poi_text import PoiTexts, build_texts, clean_value
 from .scales import auto_scales
@@ -94,7 +93,9 @@ def train_context_from_points(
     encoder = TextEncoder(job.text_model, device=_encoder_device(job.train.device))
     n_texts = len(corpus.texts.texts)
     control.log(f"{corpus.texts.n_pois} POIs, {n_texts} distinct descriptions, {len(corpus.captions)} captions.")
-    vectors, n_encoded = encode_distinct(corpus.texts.texts + corpus.captions, encoder, TextEmbeddingCache(), control.part(0.0, 0.2))
+    vectors, n_encoded = encode_distinct(
+        corpus.texts.texts + corpus.captions, encoder, TextEmbeddingCache(), control.part(0.0, 0.2)
+    )
     store = ContextStore(corpus.coords, corpus.texts.text_index, vectors[:n_texts], corpus.streets)
     if use_graph:
         net = ContextNet(settings, vectors.shape[1], store)
@@ -108,34 +109,9 @@ def train_context_from_points(
         text_vectors=vectors,
     )
     result = train(net, data, job.train, control.part(0.2, 1.0), on_epoch)
-    card = ModelCard(
-        model=settings.as_dict(),
-        crs_wkt=corpus.crs.to_wkt(),
-        crs_label=crs_label(corpus.crs),
-        coordinate_kind=net.coordinate_kind,
-        text_dim=int(vectors.shape[1]),
-        text_model=encoder.name,
-        text_model_id=encoder.model_id,
-        text={**asdict(job.template), "fields": asdict(job.fields)},
-        training={
-            "source": job.points.source,
-            "layer": job.layer_name,
-            "n_pois": n,
-            "n_context_pois": n,
-            "n_captions": n,
-            "n_street_nodes": len(corpus.streets.xy),
-            "top_classes": _class_summary(job.points, job.fields, corpus.texts.kept),
-            "settings": asdict(job.train),
-            "device": result.device,
-        },
-        metrics={
-            "best_val_loss": result.best_val_loss,
-            "best_epoch": result.best_epoch,
-            "epochs_run": len(result.history),
-            "n_train_rows": result.n_train,
-            "n_val_rows": result.n_val,
-            "seconds": round(result.seconds, 2),
-        },
-    )
+    if result.device_note:
+        control.log(result.device_note)
+    card = training_card(job, settings, corpus.crs, net, encoder, corpus.texts, corpus.metric, result)
+    card.training.update(n_context_pois=n, n_captions=n, n_street_nodes=len(corpus.streets.xy))
     save_model(out, net.cpu(), card)
     return TrainOutcome(folder=out, card=card, result=result, n_encoded=n_encoded)

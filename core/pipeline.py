@@ -20,7 +20,7 @@ from .jobs import JobControl
 from .model import CONTEXT_ENCODER, CalliperNet, ModelSettings
 from .model_files import ModelCard, save_model
 from .poi_io import PointTable
-from .poi_text import TextFields, TextTemplate, build_texts
+from .poi_text import PoiTexts, TextFields, TextTemplate, build_texts
 from .scales import auto_scales
 from .text_encoder import TextEmbeddingCache, TextEncoder, encode_distinct
 from .train import EpochReport, TrainResult, TrainSettings, TrainingData, train
@@ -109,12 +109,22 @@ def train_from_points(
     result = train(net, data, job.train, control.part(0.2, 1.0), on_epoch)
     if result.device_note:
         control.log(result.device_note)
-    card = ModelCard(
+    card = training_card(job, settings, model_crs, net, encoder, texts, metric, result)
+    save_model(out, net.cpu(), card)
+    return TrainOutcome(folder=out, card=card, result=result, n_encoded=n_encoded)
+
+
+def training_card(
+    job: TrainJob, settings: ModelSettings, model_crs: object, net: CalliperNet, encoder: TextEncoder,
+    texts: PoiTexts, metric: np.ndarray, result: TrainResult,
+) -> ModelCard:
+    """The card of a model trained by ``job``: how to rebuild it, its CRS and texts, the data and the run."""
+    return ModelCard(
         model=settings.as_dict(),
         crs_wkt=model_crs.to_wkt(),
         crs_label=crs_label(model_crs),
         coordinate_kind=net.coordinate_kind,
-        text_dim=int(vectors.shape[1]),
+        text_dim=int(net.text_projection.in_features),
         text_model=encoder.name,
         text_model_id=encoder.model_id,
         text={**asdict(job.template), "fields": asdict(job.fields)},
@@ -140,8 +150,6 @@ def train_from_points(
             "seconds": round(result.seconds, 2),
         },
     )
-    save_model(out, net.cpu(), card)
-    return TrainOutcome(folder=out, card=card, result=result, n_encoded=n_encoded)
 
 
 def _encoder_device(requested: str) -> str:

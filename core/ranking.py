@@ -70,13 +70,13 @@ def benchmark_queries(
     """
     captions = describe_places(held_xy, held_classes, context_xy, context_classes, settings, streets, 1.0, seed)
     rows = np.arange(len(held_xy))
-    with_nearest = [row for row in rows if captions[row].nearest]
-    with_relation = [row for row in rows if captions[row].relation]
+    with_nearest = np.array([row for row in rows if captions[row].nearest], dtype=np.int64)
+    with_relation = np.array([row for row in rows if captions[row].relation], dtype=np.int64)
     return [
         QuerySet("description", list(held_texts), rows),
         QuerySet("caption", [caption.text for caption in captions], rows),
-        QuerySet("nearest POI of a type", [nearest_question(captions[r].nearest) for r in with_nearest], np.array(with_nearest, dtype=np.int64)),
-        QuerySet("direction/distance", [relation_question(captions[r].relation) for r in with_relation], np.array(with_relation, dtype=np.int64)),
+        QuerySet("nearest POI of a type", [nearest_question(captions[r].nearest) for r in with_nearest], with_nearest),
+        QuerySet("direction/distance", [relation_question(captions[r].relation) for r in with_relation], with_relation),
     ]
 
 

@@ -53,7 +53,10 @@ def test_benchmark_questions_hold_for_their_answer_place(demo_points):
     held, kept = order[:60], order[60:]
     settings = ContextSettings()
     texts = [f"A place of {c}" for c in classes[held]]
-    queries = {q.kind: q for q in benchmark_queries(demo_points.xy[held], classes[held], texts, demo_points.xy[kept], classes[kept], settings)}
+    generated = benchmark_queries(
+        demo_points.xy[held], classes[held], texts, demo_points.xy[kept], classes[kept], settings
+    )
+    queries = {query_set.kind: query_set for query_set in generated}
     assert list(queries) == ["description", "caption", "nearest POI of a type", "direction/distance"]
     assert queries["description"].texts == texts and queries["caption"].targets.tolist() == list(range(60))
     nearest = queries["nearest POI of a type"]
