@@ -44,3 +44,34 @@ def choose_device(requested: str = "auto") -> DeviceChoice:
     if requested == "auto":
         return DeviceChoice("cpu")
     return DeviceChoice("cpu", f"CUDA was requested but {detail}; running on the CPU instead.")
+
+
+CPU_BATCH = 1024
+"""The paper's batch: on a CPU a larger one only makes each step slower."""
+GPU_BATCH_MIN, GPU_BATCH_MAX = 8192, 32768
+# A step holds about six B x B float32 matrices (logits both ways, their softmax and
+# gradients) plus the towers' activations, about 16 KB a row at the default sizes.
+SIMILARITY_MATRICES = 6
+ACTIVATION_BYTES_PER_ROW = 16 * 1024
+GPU_MEMORY_SHARE = 0.5
+
+
+def batch_for_memory(free_bytes: int) -> int:
+    """The largest power-of-two batch in 8192..32768 whose step fits in half of ``free_bytes`` (8192 at least)."""
+    batch = GPU_BATCH_MAX
+    while batch > GPU_BATCH_MIN:
+        need = SIMILARITY_MATRICES * 4 * batch * batch + ACTIVATION_BYTES_PER_ROW * batch
+        if need <= GPU_MEMORY_SHARE * free_bytes:
+            break
+        batch //= 2
+    return batch
+
+
+def default_batch_size(device: str) -> int:
+    """The batch when none is given: the paper's on a CPU, as many negatives as free GPU memory allows on CUDA."""
+    if not device.startswith("cuda"):
+        return CPU_BATCH
+    import torch
+
+    free, _ = torch.cuda.mem_get_info(torch.device(device))
+    return batch_for_memory(free)

@@ -2,11 +2,17 @@
 
 POI table -> descriptions -> metric (or lon/lat) coordinates -> scales -> distinct
 text embeddings (cached) -> training -> model folder with its card.
+
+A table in memory (a QGIS layer) is described whole; a file given as a
+``streaming.PointSource`` is read chunk by chunk and its distinct texts' vectors go to
+a memory-mapped file, so a country's POIs train in the memory of their coordinates.
+Both give the same text ids, hence the same model.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import tempfile
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -15,22 +21,30 @@ import numpy as np
 
 from .atomic import check_output_path
 from .crs import LONLAT, choose_metric_crs, crs_label, to_crs
+from .devices import choose_device
+from .distributed import DistributedRun, start_distributed
 from .errors import InputDataError
 from .jobs import JobControl
 from .model import CONTEXT_ENCODER, CalliperNet, ModelSettings
 from .model_files import ModelCard, save_model
 from .poi_io import PointTable
-from .poi_text import PoiTexts, TextFields, TextTemplate, build_texts
+from .poi_text import PoiTexts, TextFields, TextTemplate
 from .scales import auto_scales
-from .text_encoder import TextEmbeddingCache, TextEncoder, encode_distinct
+from .streaming import TOP_CLASSES, PoiCorpus, PointSource, class_counts, stream_corpus, table_corpus
+from .text_encoder import TEXT_VECTOR_DTYPES, TextEmbeddingCache, TextEncoder, encode_distinct, encode_distinct_to_file
 from .train import EpochReport, TrainResult, TrainSettings, TrainingData, train
 
 
 @dataclass
 class TrainJob:
-    """Everything a training run needs; built by each front end from its own inputs."""
+    """Everything a training run needs; built by each front end from its own inputs.
 
-    points: PointTable
+    ``points`` is a table in memory, or a file to stream (``PointSource``: the CLI's
+    choice, so a file larger than memory trains). ``text_dtype`` float16 halves the
+    text-vector matrix.
+    """
+
+    points: PointTable | PointSource
     fields: TextFields
     out: Path
     template: TextTemplate = field(default_factory=TextTemplate)
@@ -39,6 +53,7 @@ class TrainJob:
     text_model: str | None = None
     layer_name: str = "the POI layer"
     overwrite: bool = False
+    text_dtype: str = "float32"
 
 
 @dataclass
@@ -64,9 +79,40 @@ def model_coordinates(points: PointTable, settings: ModelSettings) -> tuple[np.n
     return metric, metric, metric_crs
 
 
-def _class_summary(points: PointTable, fields: TextFields, kept: np.ndarray, top: int = 20) -> dict:
-    counts = Counter(points.attributes[fields.class_field].loc[kept].astype(str))
-    return dict(counts.most_common(top))
+def _class_summary(points: PointTable, fields: TextFields, kept: np.ndarray, top: int = TOP_CLASSES) -> dict:
+    return dict(class_counts(points.attributes, fields, kept).most_common(top))
+
+
+def poi_corpus(job: TrainJob, control: JobControl) -> PoiCorpus:
+    """The job's described POIs, streamed from a file or taken from the table; refused when nothing can be learnt."""
+    if isinstance(job.points, PointSource):
+        corpus = stream_corpus(job.points, job.fields, job.template, job.layer_name, control)
+    else:
+        corpus = table_corpus(job.points, job.fields, job.template, job.layer_name)
+    texts = corpus.texts
+    if texts.dropped:
+        control.log(f"{texts.dropped} POIs of {job.layer_name} have an empty required field and were left out.")
+    if texts.n_pois < 2:
+        raise InputDataError(f"{job.layer_name} has {texts.n_pois} POI(s) with a description; training needs at least 2.")
+    if len(texts.texts) < 2:
+        raise InputDataError(
+            f"Every POI of {job.layer_name} has the same description ('{texts.texts[0]}'), so there is nothing to "
+            f"tell places apart. Choose a class field with several values (field '{job.fields.class_field}')."
+        )
+    return corpus
+
+
+def _text_vectors(
+    job: TrainJob, texts: list[str], encoder: TextEncoder, control: JobControl, scratch: ExitStack
+) -> tuple[np.ndarray, int]:
+    """Distinct texts' vectors: in memory for a table, memory-mapped in a scratch folder for a streamed file."""
+    if job.text_dtype not in TEXT_VECTOR_DTYPES:
+        raise InputDataError(f"Text vectors are stored as {' or '.join(TEXT_VECTOR_DTYPES)} (got {job.text_dtype!r}).")
+    if isinstance(job.points, PointSource):
+        folder = Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="calliper-texts-")))
+        return encode_distinct_to_file(texts, encoder, folder / "vectors.npy", job.text_dtype, TextEmbeddingCache(), control)
+    vectors, n_encoded = encode_distinct(texts, encoder, TextEmbeddingCache(), control)
+    return vectors.astype(job.text_dtype, copy=False), n_encoded
 
 
 def train_from_points(
@@ -81,18 +127,12 @@ def train_from_points(
     job.model.validate()
     job.train.validate()
     out = check_output_path(job.out, job.overwrite, inputs=(job.points.source,))
-    texts = build_texts(job.points.attributes, job.fields, job.template, job.layer_name)
-    if texts.dropped:
-        control.log(f"{texts.dropped} POIs of {job.layer_name} have an empty required field and were left out.")
-    if texts.n_pois < 2:
-        raise InputDataError(f"{job.layer_name} has {texts.n_pois} POI(s) with a description; training needs at least 2.")
-    if len(texts.texts) < 2:
-        raise InputDataError(
-            f"Every POI of {job.layer_name} has the same description ('{texts.texts[0]}'), so there is nothing to "
-            f"tell places apart. Choose a class field with several values (field '{job.fields.class_field}')."
-        )
-    points = PointTable(job.points.xy[texts.kept], job.points.attributes.loc[texts.kept], job.points.crs, job.points.source)
-    coords, metric, model_crs = model_coordinates(points, job.model)
+    run = start_distributed(choose_device(job.train.device).is_cuda) if job.train.distributed else None
+    if run is not None and not run.is_main:
+        control = JobControl(is_cancelled=control.is_cancelled)  # one process speaks for the group
+    corpus = poi_corpus(job, control)
+    texts = corpus.texts
+    coords, metric, model_crs = model_coordinates(corpus.points, job.model)
     settings = ModelSettings(**asdict(job.model))
     if settings.min_lambda is None or settings.max_lambda is None:
         auto_min, auto_max = auto_scales(metric)
@@ -102,23 +142,43 @@ def train_from_points(
     settings.validate()
     encoder = TextEncoder(job.text_model, device=_encoder_device(job.train.device))
     control.log(f"{texts.n_pois} POIs, {len(texts.texts)} distinct descriptions.")
-    vectors, n_encoded = encode_distinct(texts.texts, encoder, TextEmbeddingCache(), control.part(0.0, 0.2))
-    control.log(f"Encoded {n_encoded} new descriptions ({len(texts.texts) - n_encoded} from the cache).")
-    net = CalliperNet(settings, text_dim=vectors.shape[1])
-    data = TrainingData(coords=coords, text_index=texts.text_index, text_vectors=vectors)
-    result = train(net, data, job.train, control.part(0.2, 1.0), on_epoch)
+    with ExitStack() as scratch:
+        vectors, n_encoded = _encode_once(job, texts.texts, encoder, control.part(0.0, 0.2), scratch, run)
+        control.log(f"Encoded {n_encoded} new descriptions ({len(texts.texts) - n_encoded} from the cache).")
+        net = CalliperNet(settings, text_dim=vectors.shape[1])
+        data = TrainingData(coords=coords, text_index=texts.text_index, text_vectors=vectors)
+        result = train(net, data, job.train, control.part(0.2, 1.0), on_epoch)
     if result.device_note:
         control.log(result.device_note)
-    card = training_card(job, settings, model_crs, net, encoder, texts, metric, result)
-    save_model(out, net.cpu(), card)
+    card = training_card(job, settings, model_crs, net, encoder, texts, metric, result, corpus.top_classes)
+    if run is None or run.is_main:
+        save_model(out, net.cpu(), card)
     return TrainOutcome(folder=out, card=card, result=result, n_encoded=n_encoded)
+
+
+def _encode_once(
+    job: TrainJob, texts: list[str], encoder: TextEncoder, control: JobControl, scratch: ExitStack,
+    run: DistributedRun | None,
+) -> tuple[np.ndarray, int]:
+    """Text vectors; in a process group the main process encodes first and the others then read its cache."""
+    if run is None:
+        return _text_vectors(job, texts, encoder, control, scratch)
+    if run.is_main:
+        vectors = _text_vectors(job, texts, encoder, control, scratch)
+    run.barrier()
+    if not run.is_main:
+        vectors = _text_vectors(job, texts, encoder, control, scratch)
+    return vectors
 
 
 def training_card(
     job: TrainJob, settings: ModelSettings, model_crs: object, net: CalliperNet, encoder: TextEncoder,
-    texts: PoiTexts, metric: np.ndarray, result: TrainResult,
+    texts: PoiTexts, metric: np.ndarray, result: TrainResult, top_classes: dict | None = None,
 ) -> ModelCard:
-    """The card of a model trained by ``job``: how to rebuild it, its CRS and texts, the data and the run."""
+    """The card of a model trained by ``job``: how to rebuild it, its CRS and texts, the data and the run.
+
+    ``top_classes`` defaults to the counts of ``job.points``' table (a streamed file has none in memory).
+    """
     return ModelCard(
         model=settings.as_dict(),
         crs_wkt=model_crs.to_wkt(),
@@ -136,9 +196,11 @@ def training_card(
             "n_dropped": texts.dropped,
             "n_distinct_texts": len(texts.texts),
             "extent": [float(v) for v in (*metric.min(axis=0), *metric.max(axis=0))],
-            "top_classes": _class_summary(job.points, job.fields, texts.kept),
-            "settings": asdict(job.train),
+            "top_classes": top_classes if top_classes is not None else _class_summary(job.points, job.fields, texts.kept),
+            "settings": {**asdict(job.train), "batch_size": result.batch_size},
             "device": result.device,
+            "processes": result.world_size,
+            "text_dtype": job.text_dtype,
         },
         metrics={
             "best_val_loss": result.best_val_loss,
@@ -153,6 +215,4 @@ def training_card(
 
 
 def _encoder_device(requested: str) -> str:
-    from .devices import choose_device
-
     return choose_device(requested).device

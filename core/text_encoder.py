@@ -22,6 +22,9 @@ from .jobs import JobControl
 
 DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2 (packaged)"
 ENCODE_BATCH = 256
+# Distinct texts looked up, encoded and written to a memory-mapped file per step.
+FILE_BATCH = 16_384
+TEXT_VECTOR_DTYPES = ("float32", "float16")
 
 
 def resolve_text_model(spec: str | None) -> Path:
@@ -159,18 +162,54 @@ class TextEncoder:
         return out
 
 
+def _encode_into(
+    out: np.ndarray, texts: list[str], encoder: TextEncoder, cache: TextEmbeddingCache, control: JobControl | None
+) -> int:
+    """Fill ``out[i]`` with the embedding of ``texts[i]`` (cached or freshly encoded); how many were encoded."""
+    cached = cache.lookup(encoder.model_id, texts)
+    missing = [i for i in range(len(texts)) if i not in cached]
+    for i, vector in cached.items():
+        out[i] = vector
+    if missing:
+        fresh = encoder.encode([texts[i] for i in missing], control)
+        out[missing] = fresh
+        cache.store(encoder.model_id, [texts[i] for i in missing], fresh)
+    return len(missing)
+
+
 def encode_distinct(
     texts: list[str], encoder: TextEncoder, cache: TextEmbeddingCache | None = None, control: JobControl | None = None
 ) -> tuple[np.ndarray, int]:
     """Embeddings of distinct ``texts`` (row i for texts[i]) and how many had to be encoded."""
-    cache = cache or TextEmbeddingCache()
-    cached = cache.lookup(encoder.model_id, texts)
-    missing = [i for i in range(len(texts)) if i not in cached]
     vectors = np.zeros((len(texts), encoder.dim), dtype=np.float32)
-    for i, vector in cached.items():
-        vectors[i] = vector
-    if missing:
-        fresh = encoder.encode([texts[i] for i in missing], control)
-        vectors[missing] = fresh
-        cache.store(encoder.model_id, [texts[i] for i in missing], fresh)
-    return vectors, len(missing)
+    return vectors, _encode_into(vectors, texts, encoder, cache or TextEmbeddingCache(), control)
+
+
+def encode_distinct_to_file(
+    texts: list[str],
+    encoder: TextEncoder,
+    path: Path,
+    dtype: str = "float32",
+    cache: TextEmbeddingCache | None = None,
+    control: JobControl | None = None,
+) -> tuple[np.ndarray, int]:
+    """Like ``encode_distinct``, into a memory-mapped array at ``path``: millions of texts never sit in RAM at once.
+
+    Texts go through the cache ``FILE_BATCH`` at a time; ``dtype`` float16 halves the
+    file (the vectors are L2-normalised, so half floats keep about three digits).
+    """
+    if dtype not in TEXT_VECTOR_DTYPES:
+        raise ValueError(f"dtype must be one of {TEXT_VECTOR_DTYPES}, got {dtype!r}")
+    control = control or JobControl()
+    cache = cache or TextEmbeddingCache()
+    vectors = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(len(texts), encoder.dim))
+    encoded = 0
+    for start in range(0, len(texts), FILE_BATCH):
+        part = control.part(start / len(texts), min(1.0, (start + FILE_BATCH) / len(texts)))
+        batch = np.zeros((len(texts[start : start + FILE_BATCH]), encoder.dim), dtype=np.float32)
+        encoded += _encode_into(batch, texts[start : start + FILE_BATCH], encoder, cache, part)
+        vectors[start : start + len(batch)] = batch
+    vectors.flush()
+    del vectors
+    # copy-on-write: torch can wrap it without a read-only warning, and the file stays as written
+    return np.load(path, mmap_mode="c"), encoded

@@ -16,7 +16,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .devices import choose_device
+from .devices import choose_device, default_batch_size
+from .distributed import DistributedRun, start_distributed, wrap_towers
 from .errors import InputDataError, SettingsError
 from .jobs import JobControl
 from .loss import contrastive_loss
@@ -27,10 +28,15 @@ MIN_VALIDATION_POIS = 20
 
 @dataclass
 class TrainSettings:
-    """Optimisation settings; defaults are the paper's (AdamW 1e-3, wd 0.01, batch 1024, 90/10)."""
+    """Optimisation settings; defaults are the paper's (AdamW 1e-3, wd 0.01, batch 1024 on a CPU, 90/10).
+
+    ``batch_size=None`` picks it for the device (``devices.default_batch_size``): 1024
+    on a CPU, 8192 to 32768 negatives from free memory on a GPU. With ``distributed``
+    the batch is the global one, split over the processes ``torchrun`` started.
+    """
 
     epochs: int = 100
-    batch_size: int = 1024
+    batch_size: int | None = None
     learning_rate: float = 1e-3
     weight_decay: float = 0.01
     val_fraction: float = 0.1
@@ -38,11 +44,12 @@ class TrainSettings:
     patience: int | None = None
     device: str = "auto"
     mixed_precision: bool = True
+    distributed: bool = False
 
     def validate(self) -> None:
         if self.epochs < 1:
             raise SettingsError(f"Epochs must be at least 1 (got {self.epochs}).")
-        if self.batch_size < 2:
+        if self.batch_size is not None and self.batch_size < 2:
             raise SettingsError(f"The batch size must be at least 2: contrastive training needs negatives (got {self.batch_size}).")
         if not 0.0 <= self.val_fraction < 0.9:
             raise SettingsError(f"The validation fraction must be in [0, 0.9) (got {self.val_fraction}).")
@@ -54,7 +61,11 @@ class TrainSettings:
 
 @dataclass
 class TrainingData:
-    """Coordinates (float64, in the model's CRS) and each POI's row in ``text_vectors``."""
+    """Coordinates (float64, in the model's CRS) and each POI's row in ``text_vectors``.
+
+    ``text_vectors`` may be float16 and memory-mapped (``encode_distinct_to_file``):
+    rows are read and widened to float32 per batch.
+    """
 
     coords: np.ndarray
     text_index: np.ndarray
@@ -83,6 +94,8 @@ class TrainResult:
     best_val_loss: float = math.inf
     device: str = "cpu"
     device_note: str = ""
+    batch_size: int = 0
+    world_size: int = 1
     stopped_early: bool = False
     n_train: int = 0
     n_val: int = 0
@@ -107,35 +120,54 @@ def _batches(indices: np.ndarray, batch_size: int, generator: np.random.Generato
 
 
 class _Tensors:
-    """The training arrays on the training device, gathered per batch without Python loops."""
+    """The training arrays on the training device, gathered per batch without Python loops.
+
+    On a CPU the arrays are wrapped, not copied, so a memory-mapped text matrix stays
+    on disk; on a GPU they are uploaded once (coordinates through pinned memory).
+    """
 
     def __init__(self, data: TrainingData, device: str) -> None:
         pin = device.startswith("cuda")
         coords = torch.from_numpy(np.ascontiguousarray(data.coords, dtype=np.float64))
         self.coords = (coords.pin_memory() if pin else coords).to(device)
-        self.text_index = torch.from_numpy(np.asarray(data.text_index, dtype=np.int64)).to(device)
-        self.text_vectors = torch.from_numpy(np.ascontiguousarray(data.text_vectors, dtype=np.float32)).to(device)
+        self.text_index = torch.from_numpy(np.asarray(data.text_index)).to(device)
+        vectors = data.text_vectors if data.text_vectors.dtype in (np.float16, np.float32) else data.text_vectors.astype(np.float32)
+        self.text_vectors = torch.from_numpy(vectors).to(device)
         self.device = device
 
     def batch(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         rows_t = torch.from_numpy(rows).to(self.device)
-        return self.coords[rows_t], self.text_vectors[self.text_index[rows_t]]
+        return self.coords[rows_t], self.text_vectors[self.text_index[rows_t].long()].float()
 
 
-def _loss(net: CalliperNet, coords: torch.Tensor, texts: torch.Tensor, autocast: bool) -> torch.Tensor:
-    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
-        location = net.encode_location(coords)
-        text = net.encode_text(texts)
-    return contrastive_loss(location.float(), text.float(), net.logit_scale)
+@dataclass
+class _Step:
+    """How one batch becomes a loss: the towers (under DDP when distributed) and, if so, this process's part."""
+
+    towers: torch.nn.Module
+    logit_scale: torch.Tensor
+    tensors: _Tensors
+    autocast: bool
+    run: DistributedRun | None = None
+
+    def loss(self, rows: np.ndarray) -> torch.Tensor:
+        """The contrastive loss of a global batch ``rows``; in several processes each encodes its shard only."""
+        local = rows if self.run is None else self.run.shard(rows)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast):
+            location, text = self.towers(*self.tensors.batch(local))
+        location, text = location.float(), text.float()
+        if self.run is not None:
+            location, text = self.run.gather(location, len(rows)), self.run.gather(text, len(rows))
+        return contrastive_loss(location, text, self.logit_scale)
 
 
 @torch.no_grad()
-def evaluate(net: CalliperNet, tensors: _Tensors, rows: np.ndarray, batch_size: int, autocast: bool = False) -> float:
+def _evaluate(step: _Step, rows: np.ndarray, batch_size: int) -> float:
     """Mean contrastive loss over fixed batches of ``rows`` (dropout off)."""
-    net.eval()
+    step.towers.eval()
     losses, weights = [], []
     for batch in _batches(rows, batch_size, None):
-        losses.append(float(_loss(net, *tensors.batch(batch), autocast)))
+        losses.append(float(step.loss(batch)))
         weights.append(len(batch))
     return float(np.average(losses, weights=weights))
 
@@ -154,30 +186,40 @@ def train(
     if n < 2:
         raise InputDataError(f"Training needs at least 2 POIs with a description (got {n}).")
     choice = choose_device(settings.device)
+    run = start_distributed(choice.is_cuda) if settings.distributed else None
+    device = run.device(choice.is_cuda) if run else choice.device
+    batch_size = settings.batch_size or default_batch_size(device)
+    if run is not None:
+        batch_size = run.smallest(batch_size)
+        if batch_size < 2 * run.world_size:
+            raise SettingsError(f"A batch of {batch_size} cannot give each of {run.world_size} processes 2 POIs.")
     torch.manual_seed(settings.seed)
-    net.to(choice.device)
-    tensors = _Tensors(data, choice.device)
+    net.to(device)
+    tensors = _Tensors(data, device)
     train_rows, val_rows = split_indices(n, settings.val_fraction, settings.seed)
     optimizer = torch.optim.AdamW(net.decay_groups(settings.weight_decay), lr=settings.learning_rate)
-    autocast = choice.is_cuda and settings.mixed_precision
+    step_of = _Step(wrap_towers(net, run, device), net.logit_scale, tensors, choice.is_cuda and settings.mixed_precision, run)
     shuffler = np.random.default_rng(settings.seed)
-    result = TrainResult(device=choice.device, device_note=choice.note, n_train=len(train_rows), n_val=len(val_rows))
+    result = TrainResult(
+        device=device, device_note=choice.note, n_train=len(train_rows), n_val=len(val_rows),
+        batch_size=batch_size, world_size=run.world_size if run else 1,
+    )
     best_state = copy.deepcopy(net.state_dict())
     started = time.perf_counter()
-    steps_per_epoch = len(_batches(train_rows, settings.batch_size, None))
+    steps_per_epoch = len(_batches(train_rows, batch_size, None))
     for epoch in range(1, settings.epochs + 1):
-        net.train()
+        step_of.towers.train()
         epoch_losses = []
-        for step, rows in enumerate(_batches(train_rows, settings.batch_size, shuffler)):
+        for step, rows in enumerate(_batches(train_rows, batch_size, shuffler)):
             control.check("Training")
-            loss = _loss(net, *tensors.batch(rows), autocast)
+            loss = step_of.loss(rows)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             epoch_losses.append(float(loss.detach()))
             done = ((epoch - 1) * steps_per_epoch + step + 1) / (settings.epochs * steps_per_epoch)
             control.report(done, f"Epoch {epoch}/{settings.epochs}, loss {epoch_losses[-1]:.4f}")
-        val_loss = evaluate(net, tensors, val_rows, settings.batch_size, autocast)
+        val_loss = _evaluate(step_of, val_rows, batch_size)
         if val_loss < result.best_val_loss:
             result.best_val_loss, result.best_epoch = val_loss, epoch
             best_state = copy.deepcopy(net.state_dict())

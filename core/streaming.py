@@ -1,0 +1,171 @@
+"""Reading a POI file chunk by chunk into what training needs, with memory that does not grow with the file.
+
+A country's POIs (tens of millions of rows) do not fit in memory as a table, and
+training needs little of it: float64 coordinates, one int32 text id per POI, the
+distinct descriptions and a class count for the model card. Chunks of rows are read
+(pyogrio row ranges for GDAL formats, pandas chunks for CSV), each is described by
+``poi_text.build_texts``, and its descriptions get global ids in order of first
+appearance: the ids and order ``build_texts`` gives the whole table, so a streamed
+corpus trains exactly like the table read whole.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+from pyproj import CRS
+
+from .crs import parse_crs
+from .errors import FieldError, InputDataError
+from .jobs import JobControl
+from .poi_io import (
+    CSV_SUFFIXES,
+    PointTable,
+    csv_coordinate_columns,
+    csv_points,
+    finite_points,
+    frame_points,
+    vector_read_error,
+)
+from .poi_text import PoiTexts, TextFields, TextTemplate, build_texts
+
+DEFAULT_CHUNK_ROWS = 100_000
+TOP_CLASSES = 20
+
+
+@dataclass
+class PointSource:
+    """A POI file that training reads chunk by chunk instead of whole (``TrainJob.points``)."""
+
+    path: Path
+    layer: str | None = None
+    csv_crs: str | None = None
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
+
+    @property
+    def source(self) -> str:
+        return str(self.path)
+
+    @property
+    def is_csv(self) -> bool:
+        return Path(self.path).suffix.lower() in CSV_SUFFIXES
+
+    @cached_property
+    def crs(self) -> CRS:
+        """The file's CRS (a CSV's is ``csv_crs``, default EPSG:4326)."""
+        path = self._existing_path()
+        if self.is_csv:
+            return parse_crs(self.csv_crs or "EPSG:4326", f"The CSV file {path.name}")
+        import pyogrio
+
+        try:
+            info = pyogrio.read_info(path, layer=self.layer)
+        except Exception as exc:  # pyogrio raises several unrelated types for unreadable files
+            raise vector_read_error(path, self.layer, exc) from exc
+        return parse_crs(info["crs"], f"The layer {path.name}")
+
+    def _existing_path(self) -> Path:
+        path = Path(self.path)
+        if not path.exists():
+            raise InputDataError(f"The file {path} does not exist.")
+        return path
+
+    def chunks(self) -> Iterator[PointTable]:
+        """Point tables of up to ``chunk_rows`` features each, in file order; rows without a position are dropped."""
+        if self.chunk_rows < 1:
+            raise ValueError(f"chunk_rows must be at least 1, got {self.chunk_rows}")
+        path, crs = self._existing_path(), self.crs
+        if self.is_csv:
+            columns = None
+            for table in pd.read_csv(path, encoding_errors="replace", chunksize=self.chunk_rows):
+                columns = columns or csv_coordinate_columns(list(table.columns), path.name)
+                yield finite_points(*csv_points(table, *columns), crs, str(path))
+            return
+        import pyogrio
+
+        start = 0
+        while True:
+            try:
+                frame = pyogrio.read_dataframe(path, layer=self.layer, skip_features=start, max_features=self.chunk_rows)
+            except Exception as exc:  # as above
+                raise vector_read_error(path, self.layer, exc) from exc
+            attributes, xy, converted = frame_points(frame)
+            yield finite_points(attributes, xy, crs, str(path), converted)
+            start += len(frame)
+            if len(frame) < self.chunk_rows:
+                return
+
+
+def iter_point_chunks(
+    path: str | Path, layer: str | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS, csv_crs: str | None = None
+) -> Iterator[PointTable]:
+    """Chunks of a point file, each a ``PointTable`` like ``read_points`` gives for the whole file."""
+    return PointSource(Path(path), layer, csv_crs, chunk_rows).chunks()
+
+
+@dataclass
+class PoiCorpus:
+    """The POIs training uses: kept positions, their descriptions, and the class counts for the card."""
+
+    points: PointTable
+    texts: PoiTexts
+    top_classes: dict[str, int]
+
+
+def class_counts(attributes: pd.DataFrame, fields: TextFields, kept: np.ndarray) -> Counter:
+    """How many kept POIs each class value has."""
+    return Counter(attributes[fields.class_field].loc[kept].astype(str))
+
+
+def table_corpus(points: PointTable, fields: TextFields, template: TextTemplate, layer_name: str) -> PoiCorpus:
+    """The corpus of a table already in memory (a QGIS layer, a small file)."""
+    texts = build_texts(points.attributes, fields, template, layer_name)
+    kept = PointTable(points.xy[texts.kept], points.attributes.loc[texts.kept], points.crs, points.source)
+    top = class_counts(points.attributes, fields, texts.kept).most_common(TOP_CLASSES)
+    return PoiCorpus(kept, texts, dict(top))
+
+
+def _chunk_texts(chunk: PointTable, fields: TextFields, template: TextTemplate, layer_name: str, first: bool) -> PoiTexts:
+    """Descriptions of one chunk; after the first chunk (which shows a missing field), an empty one is all dropped."""
+    try:
+        return build_texts(chunk.attributes, fields, template, layer_name)
+    except FieldError:
+        if first:
+            raise
+        nothing = np.zeros(len(chunk.xy), dtype=bool)
+        return PoiTexts(texts=[], text_index=np.zeros(0, dtype=np.int64), kept=nothing, dropped=len(chunk.xy))
+
+
+def stream_corpus(
+    source: PointSource, fields: TextFields, template: TextTemplate, layer_name: str, control: JobControl | None = None
+) -> PoiCorpus:
+    """The corpus of a file read chunk by chunk: only coordinates, int32 text ids and distinct texts are kept."""
+    control = control or JobControl()
+    ids: dict[str, int] = {}
+    xy_parts, index_parts, kept_parts = [], [], []
+    counts: Counter = Counter()
+    dropped = rows = 0
+    for number, chunk in enumerate(source.chunks()):
+        control.check("Reading POIs")
+        texts = _chunk_texts(chunk, fields, template, layer_name, first=number == 0)
+        # ids in order of first appearance, as pandas.factorize numbers the whole table's texts
+        global_ids = np.fromiter((ids.setdefault(text, len(ids)) for text in texts.texts), np.int32, len(texts.texts))
+        index_parts.append(global_ids[texts.text_index])
+        xy_parts.append(chunk.xy[texts.kept])
+        kept_parts.append(texts.kept)
+        counts.update(class_counts(chunk.attributes, fields, texts.kept))
+        dropped += texts.dropped
+        rows += len(chunk.xy)
+        control.log(f"Read {rows:,} POIs of {layer_name} ({len(ids):,} distinct descriptions so far).")
+    if not rows:
+        raise InputDataError(f"{layer_name} has no features with a usable position.")
+    xy = np.concatenate(xy_parts)
+    texts = PoiTexts(list(ids), np.concatenate(index_parts), np.concatenate(kept_parts), dropped)
+    points = PointTable(xy, pd.DataFrame(index=pd.RangeIndex(len(xy))), source.crs, source.source)
+    return PoiCorpus(points, texts, dict(counts.most_common(TOP_CLASSES)))
