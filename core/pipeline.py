@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
 
 from .atomic import check_output_path
 from .crs import LONLAT, choose_metric_crs, crs_label, to_crs
@@ -145,6 +146,7 @@ def train_from_points(
     with ExitStack() as scratch:
         vectors, n_encoded = _encode_once(job, texts.texts, encoder, control.part(0.0, 0.2), scratch, run)
         control.log(f"Encoded {n_encoded} new descriptions ({len(texts.texts) - n_encoded} from the cache).")
+        torch.manual_seed(job.train.seed)  # the initial weights too: the same job and seed give the same model
         net = CalliperNet(settings, text_dim=vectors.shape[1])
         data = TrainingData(coords=coords, text_index=texts.text_index, text_vectors=vectors)
         result = train(net, data, job.train, control.part(0.2, 1.0), on_epoch)

@@ -1,0 +1,90 @@
+"""Files read chunk by chunk give what the whole file gives: the same points, text ids and model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from calliper.core.devices import GPU_BATCH_MAX, GPU_BATCH_MIN, batch_for_memory
+from calliper.core.errors import FieldError
+from calliper.core.pipeline import TrainJob, train_from_points
+from calliper.core.poi_io import read_points
+from calliper.core.poi_text import TextFields, TextTemplate
+from calliper.core.streaming import PointSource, iter_point_chunks, stream_corpus, table_corpus
+from calliper.core.text_encoder import TextEncoder, encode_distinct, encode_distinct_to_file
+from calliper.core.train import TrainSettings
+
+FIELDS = TextFields("class", "category", "name")
+
+
+@pytest.fixture(scope="module")
+def demo_csv(demo_points, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("csv") / "pois.csv"
+    table = demo_points.attributes.assign(x=demo_points.xy[:, 0], y=demo_points.xy[:, 1])
+    table.to_csv(path, index=False)
+    return path
+
+
+def test_gpkg_chunks_put_together_equal_the_whole_file(demo_data, demo_points):
+    chunks = list(iter_point_chunks(demo_data.pois, chunk_rows=400))
+    assert [len(chunk.xy) for chunk in chunks] == [400, 400, 400, 400, len(demo_points.xy) - 1600]
+    np.testing.assert_array_equal(np.concatenate([chunk.xy for chunk in chunks]), demo_points.xy)
+    together = pd.concat([chunk.attributes for chunk in chunks], ignore_index=True)
+    pd.testing.assert_frame_equal(together, demo_points.attributes)
+    assert all(chunk.crs == demo_points.crs for chunk in chunks)
+
+
+def test_csv_chunks_put_together_equal_the_whole_file(demo_csv):
+    whole = read_points(demo_csv, csv_crs="EPSG:32635")
+    chunks = list(iter_point_chunks(demo_csv, chunk_rows=500, csv_crs="EPSG:32635"))
+    assert len(chunks) == 4
+    np.testing.assert_array_equal(np.concatenate([chunk.xy for chunk in chunks]), whole.xy)
+    assert list(pd.concat([c.attributes for c in chunks], ignore_index=True)["class"]) == list(whole.attributes["class"])
+
+
+def test_streamed_corpus_has_the_ids_order_and_counts_of_the_whole_table(demo_data, demo_points):
+    template = TextTemplate(include_name=True)
+    whole = table_corpus(demo_points, FIELDS, template, "the demo POIs")
+    streamed = stream_corpus(PointSource(Path(demo_data.pois), chunk_rows=250), FIELDS, template, "the demo POIs")
+    assert streamed.texts.texts == whole.texts.texts and len(whole.texts.texts) > 1000
+    np.testing.assert_array_equal(streamed.texts.text_index, whole.texts.text_index)
+    assert streamed.texts.text_index.dtype == np.int32
+    np.testing.assert_array_equal(streamed.points.xy, whole.points.xy)
+    assert streamed.top_classes == whole.top_classes and streamed.texts.dropped == whole.texts.dropped
+
+
+def test_a_missing_field_is_named_from_the_first_chunk(demo_data):
+    with pytest.raises(FieldError, match="'kind'"):
+        stream_corpus(PointSource(Path(demo_data.pois), chunk_rows=100), TextFields("kind"), TextTemplate(), "the demo POIs")
+
+
+def test_training_from_a_streamed_file_equals_training_from_the_table(demo_data, demo_points, tmp_path):
+    settings = TrainSettings(epochs=2, batch_size=512, device="cpu")
+    table = train_from_points(TrainJob(demo_points, FIELDS, tmp_path / "table", train=settings))
+    source = PointSource(Path(demo_data.pois), chunk_rows=300)
+    streamed = train_from_points(TrainJob(source, FIELDS, tmp_path / "streamed", train=settings, layer_name="the demo POIs"))
+    for key in ("n_pois", "n_distinct_texts", "extent", "top_classes", "source_crs"):
+        assert streamed.card.training[key] == table.card.training[key], key
+    assert [h.val_loss for h in streamed.result.history] == pytest.approx([h.val_loss for h in table.result.history], rel=1e-6)
+    assert streamed.card.training["settings"]["batch_size"] == 512
+
+
+def test_text_vectors_on_disk_equal_those_in_memory_and_half_floats_stay_close(demo_points, tmp_path):
+    texts = table_corpus(demo_points, FIELDS, TextTemplate(), "the demo POIs").texts.texts
+    encoder = TextEncoder()
+    in_memory, _ = encode_distinct(texts, encoder)
+    on_disk, encoded = encode_distinct_to_file(texts, encoder, tmp_path / "v32.npy")
+    half, _ = encode_distinct_to_file(texts, encoder, tmp_path / "v16.npy", dtype="float16")
+    assert isinstance(on_disk, np.memmap) and encoded == 0  # every text came from the cache filled just before
+    np.testing.assert_array_equal(on_disk, in_memory)
+    assert half.dtype == np.float16 and np.abs(half.astype(np.float32) - in_memory).max() < 1e-3
+
+
+def test_gpu_batch_grows_with_free_memory_within_its_bounds():
+    sizes = [batch_for_memory(gib * 2**30) for gib in (1, 8, 16, 40, 80)]
+    assert sizes == sorted(sizes)
+    assert sizes[0] == GPU_BATCH_MIN and sizes[-1] == GPU_BATCH_MAX
+    assert 6 * 4 * sizes[2] ** 2 <= 16 * 2**30 / 2  # the chosen batch's similarity matrices fit in half of 16 GiB
