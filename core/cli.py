@@ -14,7 +14,7 @@ from typing import Callable, Iterator, Sequence
 
 from .cli_landuse import add_classify, add_predict
 from .cli_maps import add_cluster, add_raster, add_similarity
-from .errors import CalliperError
+from .errors import CalliperError, SettingsError
 from .jobs import JobControl
 
 EXIT_BAD_INPUT = 2
@@ -63,26 +63,37 @@ def _add_train(commands) -> None:
     p.add_argument("--max-scale", type=float, help="largest scale in metres (default: auto from the data)")
     p.add_argument("--frequencies", type=int, default=32, help="number of scales (default 32)")
     p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--batch-size", type=int, default=1024)
+    p.add_argument("--batch-size", type=int, help="global batch (default: 1024 on a CPU, 8192-32768 from free GPU memory)")
     p.add_argument("--learning-rate", type=float, default=1e-3)
     p.add_argument("--patience", type=int, help="stop after this many epochs without a better validation loss")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--text-model", help="local sentence-transformers folder (default: packaged all-MiniLM-L6-v2)")
     p.add_argument("--csv-crs", help="CRS of a CSV file's coordinates (default EPSG:4326)")
+    p.add_argument("--chunk-rows", type=int, help="POIs read at a time: memory follows this, not the file (default 100,000)")
+    p.add_argument("--float16-texts", action="store_true", help="keep distinct text vectors as half floats (half the memory)")
+    p.add_argument("--distributed", action="store_true",
+                   help="one of several processes started by torchrun (e.g. torchrun --nproc_per_node=2 -m calliper.core.cli train --distributed ...)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
     p.add_argument("--out", required=True, help="model folder to write")
     p.set_defaults(run=_run_train)
 
 
 def _run_train(args: argparse.Namespace) -> None:
-    from .model import ModelSettings
+    from .model import CONTEXT_ENCODER, ModelSettings
     from .pipeline import TrainJob, train_from_points
     from .poi_io import read_points
     from .poi_text import TextFields, TextTemplate
+    from .streaming import DEFAULT_CHUNK_ROWS, PointSource
     from .train import TrainSettings
 
-    points = read_points(args.pois, args.layer, args.csv_crs)
+    if args.chunk_rows is not None and args.chunk_rows < 1:
+        raise SettingsError(f"--chunk-rows must be at least 1 (got {args.chunk_rows}).")
+    # the context graph needs every POI's attributes at once; the other encoders stream the file
+    if args.encoder == CONTEXT_ENCODER:
+        points = read_points(args.pois, args.layer, args.csv_crs)
+    else:
+        points = PointSource(Path(args.pois), args.layer, args.csv_crs, args.chunk_rows or DEFAULT_CHUNK_ROWS)
     job = TrainJob(
         points=points,
         fields=TextFields(args.class_field, args.category_field, args.name_field),
@@ -98,19 +109,24 @@ def _run_train(args: argparse.Namespace) -> None:
             patience=args.patience,
             device=args.device,
             seed=args.seed,
+            distributed=args.distributed,
         ),
         out=Path(args.out),
         text_model=args.text_model,
         layer_name=f"the layer {Path(args.pois).name}",
         overwrite=args.overwrite,
+        text_dtype="float16" if args.float16_texts else "float32",
     )
     with terminal_job("train") as control:
         outcome = train_from_points(job, control)
+    if not outcome.saved:
+        return  # another process of the group wrote the model and says so
     metrics = outcome.card.metrics
     print(
         f"Model written to {outcome.folder} (best validation loss {metrics['best_val_loss']:.4f} "
         f"at epoch {metrics['best_epoch']} of {metrics['epochs_run']}, {metrics['seconds']:.1f} s, "
-        f"{outcome.card.training['n_pois']} POIs, device {outcome.result.device})."
+        f"{outcome.card.training['n_pois']} POIs, device {outcome.result.device}, batch {outcome.result.batch_size}"
+        + (f" over {outcome.result.world_size} processes" if outcome.result.world_size > 1 else "") + ")."
     )
 
 

@@ -65,6 +65,8 @@ class TrainOutcome:
     card: ModelCard
     result: TrainResult
     n_encoded: int
+    saved: bool = True
+    """False in the processes of a distributed run that leave saving to the first."""
 
 
 def model_coordinates(points: PointTable, settings: ModelSettings) -> tuple[np.ndarray, np.ndarray, object]:
@@ -153,9 +155,10 @@ def train_from_points(
     if result.device_note:
         control.log(result.device_note)
     card = training_card(job, settings, model_crs, net, encoder, texts, metric, result, corpus.top_classes)
-    if run is None or run.is_main:
+    saved = run is None or run.is_main
+    if saved:
         save_model(out, net.cpu(), card)
-    return TrainOutcome(folder=out, card=card, result=result, n_encoded=n_encoded)
+    return TrainOutcome(folder=out, card=card, result=result, n_encoded=n_encoded, saved=saved)
 
 
 def _encode_once(
