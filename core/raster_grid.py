@@ -28,10 +28,10 @@ from pyproj import CRS, Transformer
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
-from .atomic import atomic_path
 from .crs import crs_label, parse_crs
 from .errors import SettingsError
 from .jobs import JobControl
+from .raster_blocks import BlockRequest, BlockResult, block_output, computed_blocks, describe_seconds, fingerprint
 
 DTYPES = ("uint8", "uint16", "int16", "int32", "float16", "float32")
 # Written as float32 with NBITS=16: GDAL stores IEEE half floats and reads them back as float32.
@@ -251,31 +251,47 @@ def _check_write_request(
         raise ValueError(f"mask shape {mask.shape} differs from the grid's {grid.shape}")
 
 
-def _block_values(
-    grid: RasterGrid, window: Window, band_count: int, compute: Callable[[np.ndarray], np.ndarray],
-    mask: PixelMask | None, nodata: float | None, dtype: np.dtype,
-) -> np.ndarray:
-    """(bands, h, w) values of one window; pixels outside the mask get ``nodata`` and are not computed."""
-    xy = grid.pixel_centres(window)
-    if mask is None:
-        keep = None
-    elif callable(mask):
-        keep = np.asarray(mask(xy), dtype=bool)
+def _block_requests(
+    grid: RasterGrid, windows: list[Window], indices: list[int], mask: PixelMask | None, control: JobControl
+) -> Iterator[BlockRequest]:
+    """The pixel centres of each block and which of them the mask keeps (all when there is no mask).
+
+    A cancel is honoured here, before a block is computed.
+    """
+    for index in indices:
+        control.check("Writing the raster")
+        xy = grid.pixel_centres(windows[index])
+        if mask is None:
+            keep = None
+        elif callable(mask):
+            keep = np.asarray(mask(xy), dtype=bool)
+        else:
+            keep = mask[windows[index].toslices()].ravel()
+        yield BlockRequest(index, windows[index], xy, keep)
+
+
+def _block_values(result: BlockResult, band_count: int, nodata: float | None, dtype: np.dtype) -> np.ndarray:
+    """(bands, h, w) values of one block; pixels outside the mask get ``nodata``."""
+    request = result.request
+    values = np.full((len(request.xy), band_count), nodata if nodata is not None else 0, dtype=dtype)
+    if request.keep is None:
+        values[:] = result.values
     else:
-        keep = mask[window.toslices()].ravel()
-    values = np.full((len(xy), band_count), nodata if nodata is not None else 0, dtype=dtype)
-    if keep is None:
-        values[:] = _computed(compute, xy, band_count)
-    elif keep.any():
-        values[keep] = _computed(compute, xy[keep], band_count)
-    return values.T.reshape(band_count, int(window.height), int(window.width))
+        values[request.keep] = result.values
+    return values.T.reshape(band_count, int(request.window.height), int(request.window.width))
 
 
-def _computed(compute: Callable[[np.ndarray], np.ndarray], xy: np.ndarray, band_count: int) -> np.ndarray:
-    values = np.asarray(compute(xy))
-    if values.shape != (len(xy), band_count):
-        raise ValueError(f"compute returned shape {values.shape}, expected {(len(xy), band_count)}")
-    return values
+def _resume_key(
+    key: str | None, grid: RasterGrid, profile: dict, mask: PixelMask | None, **settings: object
+) -> str | None:
+    """The fingerprint of a resumable write (``None``: not resumable)."""
+    if key is None:
+        return None
+    described = {name: value for name, value in profile.items() if name not in ("crs", "transform")}
+    return fingerprint(
+        {"key": key, "crs": grid.crs.to_wkt(), "transform": list(grid.transform)[:6], "profile": described, **settings},
+        mask if isinstance(mask, np.ndarray) else None,
+    )
 
 
 def write_raster_by_blocks(
@@ -293,6 +309,8 @@ def write_raster_by_blocks(
     overviews: bool = True,
     colormap: dict[int, tuple[int, ...]] | None = None,
     tags: dict[str, str] | None = None,
+    workers: int = 1,
+    resume_key: str | None = None,
 ) -> Path:
     """Write ``compute(xy) -> (N, band_count)`` over every pixel centre of ``grid`` into a GeoTIFF at ``out``.
 
@@ -301,23 +319,40 @@ def write_raster_by_blocks(
     ``colormap`` (value -> RGB(A)) makes band 1 paletted, with nearest-neighbour
     overviews; other rasters get averaged overviews. ``out`` is replaced if it
     exists: callers check it with ``check_output_path`` first.
+
+    ``workers`` > 1 computes blocks in that many processes (``compute`` must pickle).
+    A ``resume_key`` (any text naming what ``compute`` and a callable ``mask`` are)
+    makes the write resumable: interrupted, it keeps its finished blocks, and the same
+    call with the same key and settings computes only the others. The size is logged
+    up front and the time once the first block has been computed.
     """
     control = control or JobControl()
     _check_write_request(band_count, dtype, band_names, block_size, mask, nodata, grid)
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
     out = Path(out)
-    estimate_raster(grid, band_count, dtype).check_free_space(out.parent)
+    estimate = estimate_raster(grid, band_count, dtype)
+    estimate.check_free_space(out.parent)
     profile = _profile(grid, band_count, dtype, nodata, block_size)
     value_dtype = np.dtype(profile["dtype"])
     windows = list(grid.windows(block_size))
     factors = overview_factors(grid.width, grid.height, block_size) if overviews else []
     blocks_share = 1.0 - OVERVIEW_SHARE if factors else 1.0
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), atomic_path(out) as temporary:
-        with rasterio.open(temporary, "w", **profile) as dst:
-            for index, window in enumerate(windows):
-                control.check("Writing the raster")
-                block = _block_values(grid, window, band_count, compute, mask, nodata, value_dtype)
-                dst.write(block, window=window)
-                control.report(blocks_share * (index + 1) / len(windows), f"block {index + 1} of {len(windows)}")
+    key = _resume_key(resume_key, grid, profile, mask, band_names=band_names, tags=tags, colormap=colormap, factors=factors)
+    control.log(f"Raster of {len(windows)} blocks: {estimate.describe()}.")
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), block_output(out, key) as output:
+        todo = [index for index in range(len(windows)) if index not in output.done]
+        if output.done:
+            control.log(f"Resuming: {len(output.done)} of {len(windows)} blocks were computed before.")
+        with rasterio.open(output.path, "r+") if output.done else rasterio.open(output.path, "w", **profile) as dst:
+            requests = _block_requests(grid, windows, todo, mask, control)
+            for count, result in enumerate(computed_blocks(requests, compute, band_count, workers), start=1):
+                dst.write(_block_values(result, band_count, nodata, value_dtype), window=result.request.window)
+                output.done.add(result.request.index)
+                if count == 1 and len(todo) > 1:
+                    left = result.seconds * (len(todo) - 1) / workers
+                    control.log(f"About {describe_seconds(left)} left ({result.seconds:.2f} s per block, {workers} worker(s)).")
+                control.report(blocks_share * len(output.done) / len(windows), f"block {len(output.done)} of {len(windows)}")
             for band, name in enumerate(band_names or [], start=1):
                 dst.set_band_description(band, name)
             if colormap:

@@ -24,7 +24,7 @@ from .embed_points import embedding_columns
 from .errors import InputDataError, SettingsError
 from .inference import LOCATION_BATCH, embed_locations, model_crs
 from .jobs import JobControl
-from .model_files import LoadedModel, ModelCard
+from .model_files import LoadedModel, ModelCard, load_model
 from .raster_grid import PixelMask, RasterGrid, grid_from_extent, read_grid, write_raster_by_blocks
 
 EMBEDDING_DTYPES = ("float32", "float16")
@@ -122,15 +122,31 @@ def mask_from_layer(
     return lambda xy: shapely.contains_xy(area, xy[:, 0], xy[:, 1])
 
 
-def pixel_embedder(model: LoadedModel, grid_crs: object) -> Callable[[np.ndarray], np.ndarray]:
+class PixelEmbedder:
+    """``compute(xy)`` for ``write_raster_by_blocks``: embeddings of pixel centres given in the grid's CRS.
+
+    It pickles as its model folder and CRS, not its weights, so each worker process of
+    a parallel raster loads its own copy of the model (on the CPU) once.
+    """
+
+    def __init__(self, model: LoadedModel, grid_crs: object) -> None:
+        self.model: LoadedModel | None = model
+        self.folder = Path(model.folder)
+        self.points_crs = None if parse_crs(grid_crs) == model_crs(model) else parse_crs(grid_crs).to_wkt()
+        self.batch = CPU_BATCH if next(model.net.parameters()).device.type == "cpu" else LOCATION_BATCH
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "model": None, "batch": CPU_BATCH}
+
+    def __call__(self, xy: np.ndarray) -> np.ndarray:
+        if self.model is None:
+            self.model = load_model(self.folder)
+        return embed_locations(self.model, xy, crs=self.points_crs, batch_size=self.batch)
+
+
+def pixel_embedder(model: LoadedModel, grid_crs: object) -> PixelEmbedder:
     """``compute(xy)`` for ``write_raster_by_blocks``: embeddings of pixel centres given in ``grid_crs``."""
-    points_crs = None if parse_crs(grid_crs) == model_crs(model) else grid_crs
-    batch = CPU_BATCH if next(model.net.parameters()).device.type == "cpu" else LOCATION_BATCH
-
-    def compute(xy: np.ndarray) -> np.ndarray:
-        return embed_locations(model, xy, crs=points_crs, batch_size=batch)
-
-    return compute
+    return PixelEmbedder(model, grid_crs)
 
 
 def embedding_raster(
@@ -142,11 +158,17 @@ def embedding_raster(
     control: JobControl | None = None,
     overwrite: bool = False,
     attribution: str | None = OSM_ATTRIBUTION,
+    workers: int = 1,
+    resume_key: str | None = None,
 ) -> Path:
     """Write the model's embedding of every pixel centre: one band per dimension, NaN outside ``mask``.
 
     ``attribution`` credits the POI data the model learned from; the default is
-    OpenStreetMap's, the source of the demo and of most POI layers.
+    OpenStreetMap's, the source of the demo and of most POI layers. ``workers`` > 1
+    computes blocks in that many CPU processes (a model on a GPU uses one process and
+    large batches). A ``resume_key`` describing the mask (e.g. its layer and buffer)
+    makes the write resumable (``write_raster_by_blocks``); the model is part of the
+    raster's tags, so another model restarts it.
     """
     if dtype not in EMBEDDING_DTYPES:
         raise SettingsError(f"Embedding rasters are float32 or float16 (got {dtype!r}).")
@@ -161,9 +183,11 @@ def embedding_raster(
     if attribution:
         tags[TAG_ATTRIBUTION] = attribution
 
+    on_cpu = next(model.net.parameters()).device.type == "cpu"
     return write_raster_by_blocks(
         grid, out, dim, pixel_embedder(model, grid.crs), dtype=dtype, nodata=NODATA,
         band_names=embedding_columns(dim), mask=mask, control=control, tags=tags,
+        workers=workers if on_cpu else 1, resume_key=resume_key,
     )
 
 
