@@ -36,6 +36,9 @@ def add_raster(commands) -> None:
     p.add_argument("--float16", action="store_true", help="store half floats (half the size)")
     p.add_argument("--mask-layer", help="compute only inside its polygons or near its points/lines")
     p.add_argument("--mask-buffer", type=float, default=200.0, help="metres around mask points/lines (default 200)")
+    p.add_argument("--workers", type=int, default=1, help="CPU processes computing blocks (default 1; a GPU uses one)")
+    p.add_argument("--no-resume", action="store_true",
+                   help="start from nothing even if an interrupted run of the same command left finished blocks")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.set_defaults(run=_run_raster)
 
@@ -45,10 +48,14 @@ def _run_raster(args: argparse.Namespace) -> None:
     from .cli import terminal_job
     from .crs import crs_label
     from .model_files import load_model_for_maps
-    from .rasters import embedding_grid, embedding_raster, layer_extent, mask_from_layer, rgb_preview
+    from .rasters import (
+        embedding_grid, embedding_raster, layer_extent, mask_from_layer, mask_resume_key, rgb_preview,
+    )
 
     if args.extent_layer and args.extent_crs:
         raise SettingsError("--extent-crs applies to --extent only; an --extent-layer carries its own CRS.")
+    if args.workers < 1:
+        raise SettingsError(f"--workers must be at least 1 (got {args.workers}).")
     if args.rgb:
         check_output_path(args.rgb, args.overwrite, inputs=(args.out,))
     model = load_model_for_maps(args.model)
@@ -61,7 +68,8 @@ def _run_raster(args: argparse.Namespace) -> None:
     with terminal_job("raster") as control:
         out = embedding_raster(
             model, grid, args.out, "float16" if args.float16 else "float32", mask,
-            control.part(0.0, 0.9 if args.rgb else 1.0), args.overwrite,
+            control.part(0.0, 0.9 if args.rgb else 1.0), args.overwrite, workers=args.workers,
+            resume_key=None if args.no_resume else mask_resume_key(args.mask_layer, args.mask_buffer),
         )
         rgb = rgb_preview(out, args.rgb, control=control.part(0.9, 1.0), overwrite=args.overwrite) if args.rgb else None
     print(

@@ -122,6 +122,15 @@ def mask_from_layer(
     return lambda xy: shapely.contains_xy(area, xy[:, 0], xy[:, 1])
 
 
+def mask_resume_key(mask_path: str | Path | None, buffer: float, layer: str | None = None) -> str:
+    """What decides a mask's pixels, for ``embedding_raster(resume_key=...)``: the file, its age, layer and buffer."""
+    if not mask_path:
+        return "no mask"
+    path = Path(mask_path).absolute()
+    modified = path.stat().st_mtime_ns if path.exists() else 0
+    return f"mask {path} layer {layer or ''} modified {modified} buffer {buffer:g}"
+
+
 class PixelEmbedder:
     """``compute(xy)`` for ``write_raster_by_blocks``: embeddings of pixel centres given in the grid's CRS.
 

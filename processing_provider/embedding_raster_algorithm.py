@@ -16,7 +16,9 @@ from qgis.core import (
 from ..core.atomic import check_output_path
 from ..core.crs import crs_label
 from ..core.model_files import load_model_for_maps
-from ..core.rasters import DEFAULT_MASK_BUFFER, embedding_grid, embedding_raster, mask_from_layer, rgb_preview
+from ..core.rasters import (
+    DEFAULT_MASK_BUFFER, embedding_grid, embedding_raster, mask_from_layer, mask_resume_key, rgb_preview,
+)
 from .base import CalliperAlgorithm
 from .feedback import control_for, user_errors
 from .inputs import extent_value
@@ -26,6 +28,7 @@ from .layer_files import vector_file
 class EmbeddingRasterAlgorithm(CalliperAlgorithm):
     MODEL, EXTENT, PIXEL_SIZE, FLOAT16 = "MODEL", "EXTENT", "PIXEL_SIZE", "FLOAT16"
     MASK, MASK_BUFFER, OUTPUT, RGB_OUTPUT = "MASK", "MASK_BUFFER", "OUTPUT", "RGB_OUTPUT"
+    WORKERS, RESUME = "WORKERS", "RESUME"
     ALGORITHM_ID = "embeddingraster"
     TITLE = "Embedding raster"
     GROUP_ID = "maps"
@@ -38,7 +41,9 @@ class EmbeddingRasterAlgorithm(CalliperAlgorithm):
         "polygons, or within the mask buffer of its points and lines, are computed; the others are no data. "
         "The optional RGB preview shows the first three principal components as colours.\n\n"
         "A raster larger than the free disk space, or a pixel larger than the extent, is refused before "
-        "anything is computed."
+        "anything is computed.\n\n"
+        "Advanced: several CPU worker processes compute blocks in parallel; an interrupted run to the same "
+        "output with the same settings resumes from its finished blocks."
     )
 
     def initAlgorithm(self, config=None) -> None:
@@ -55,8 +60,11 @@ class EmbeddingRasterAlgorithm(CalliperAlgorithm):
             self.MASK_BUFFER, "Mask buffer around points and lines (metres)", QgsProcessingParameterNumber.Double,
             defaultValue=DEFAULT_MASK_BUFFER, minValue=0.01,
         )
-        buffer.setFlags(buffer.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-        self.addParameter(buffer)
+        workers = QgsProcessingParameterNumber(self.WORKERS, "CPU worker processes", defaultValue=1, minValue=1)
+        resume = QgsProcessingParameterBoolean(self.RESUME, "Resume an interrupted run to the same output", True)
+        for parameter in (buffer, workers, resume):
+            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            self.addParameter(parameter)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Embedding raster"))
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.RGB_OUTPUT, "RGB preview (first three principal components)", optional=True, createByDefault=True,
@@ -79,13 +87,17 @@ class EmbeddingRasterAlgorithm(CalliperAlgorithm):
                 f"{grid.width} x {grid.height} pixels of {pixel_size:g} m in {crs_label(grid.crs)}, "
                 f"{model.card.settings.embed_dim} bands."
             )
-            mask = None
+            mask, key = None, mask_resume_key(None, 0.0)
             if mask_file is not None:
                 buffer = self.parameterAsDouble(parameters, self.MASK_BUFFER, context)
                 mask = mask_from_layer(mask_file.path, grid, buffer, layer=mask_file.layer)
+                key = mask_resume_key(mask_file.path, buffer, mask_file.layer)
+            if not self.parameterAsBool(parameters, self.RESUME, context):
+                key = None
             dtype = "float16" if self.parameterAsBool(parameters, self.FLOAT16, context) else "float32"
             out = embedding_raster(
-                model, grid, out, dtype, mask, control.part(0.0, 0.9 if rgb_out else 1.0), overwrite=True
+                model, grid, out, dtype, mask, control.part(0.0, 0.9 if rgb_out else 1.0), overwrite=True,
+                workers=self.parameterAsInt(parameters, self.WORKERS, context), resume_key=key,
             )
             if rgb_out:
                 rgb_out = rgb_preview(out, rgb_out, control=control.part(0.9, 1.0), overwrite=True)
