@@ -1,0 +1,218 @@
+"""Image tiles for region embeddings: a raster read window by window, cut on a tile grid, normalised per band.
+
+Any GDAL raster works (an RGB orthophoto, a multispectral satellite scene, the
+demo's rendered OSM map). The tile grid is a ``RasterGrid`` whose pixels are the
+tiles, laid over the common extent of the image and the POIs in the image's CRS,
+so the region-embedding raster written later is that same grid. Tiles are read a
+row of tiles at a time, resampled to the chosen pixel count; a tile with too little
+data (outside the image, or the image's nodata) is skipped and counted.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from pyproj import CRS
+from rasterio.enums import Resampling
+from rasterio.windows import Window, from_bounds
+
+from .crs import crs_label, is_metric, parse_crs, to_crs
+from .errors import InputDataError, SettingsError
+from .jobs import JobControl
+from .raster_grid import RasterGrid, grid_from_extent
+
+MIN_TILE_PIXELS, MAX_TILE_PIXELS = 16, 512
+# Pixels read (per band, decimated) to estimate a band's mean and spread.
+STATISTICS_PIXELS = 1024 * 1024
+
+
+@dataclass
+class ImagerySettings:
+    """Which bands (1-based; None = all), the tile size on the ground and in pixels, and how much data a tile needs."""
+
+    bands: tuple[int, ...] | None = None
+    tile_metres: float = 64.0
+    tile_pixels: int = 64
+    min_valid_fraction: float = 0.5
+
+    def validate(self) -> None:
+        if not (math.isfinite(self.tile_metres) and self.tile_metres > 0):
+            raise SettingsError(f"The tile size must be a positive distance in metres (got {self.tile_metres}).")
+        if not MIN_TILE_PIXELS <= self.tile_pixels <= MAX_TILE_PIXELS:
+            raise SettingsError(
+                f"Tiles must be {MIN_TILE_PIXELS} to {MAX_TILE_PIXELS} pixels wide (got {self.tile_pixels})."
+            )
+        if not 0 < self.min_valid_fraction <= 1:
+            raise SettingsError(f"The share of data a tile needs must be in (0, 1] (got {self.min_valid_fraction}).")
+        if self.bands is not None and (not self.bands or min(self.bands) < 1):
+            raise SettingsError(f"Bands are numbered from 1 (got {list(self.bands)}).")
+
+    @property
+    def pixel_metres(self) -> float:
+        """Ground size of one tile pixel after resampling."""
+        return self.tile_metres / self.tile_pixels
+
+
+@dataclass
+class BandStatistics:
+    """Per-band mean and standard deviation of the image's valid pixels: tiles become (value - mean) / std."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    def normalise(self, values: np.ndarray) -> np.ndarray:
+        return (values - self.mean[:, None, None]) / self.std[:, None, None]
+
+
+@dataclass
+class ImageTiles:
+    """The kept tiles (N, bands, P, P) as float16, their flat indices in ``grid`` and how many were skipped."""
+
+    grid: RasterGrid
+    pixels: np.ndarray
+    index: np.ndarray
+    skipped: int
+
+    @property
+    def centres(self) -> np.ndarray:
+        """(N, 2) tile centres in the grid's CRS."""
+        rows, cols = np.divmod(self.index, self.grid.width)
+        a, _, c, _, e, f = self.grid.transform[:6]
+        return np.column_stack([c + (cols + 0.5) * a, f + (rows + 0.5) * e])
+
+
+def open_image(path: str | Path):
+    """Open a raster for reading; a missing, unreadable or CRS-less file raises an error naming it."""
+    path = Path(path)
+    if not path.exists():
+        raise InputDataError(f"The image {path} does not exist.")
+    try:
+        dataset = rasterio.open(path)
+    except rasterio.errors.RasterioIOError as exc:
+        raise InputDataError(f"Cannot read {path.name} as a raster.", str(exc)) from exc
+    if dataset.crs is None:
+        dataset.close()
+        raise InputDataError(f"The image {path.name} has no coordinate reference system. Georeference it first.")
+    return dataset
+
+
+def image_crs(dataset) -> CRS:
+    """The image's CRS, which must be in metres: tile sizes are metres on the ground."""
+    crs = parse_crs(dataset.crs.to_wkt(), f"The image {Path(dataset.name).name}")
+    if not is_metric(crs):
+        raise InputDataError(
+            f"The image {Path(dataset.name).name} is in {crs_label(crs)}, not a CRS in metres. "
+            "Reproject it (Raster > Projections > Warp) to a projected CRS such as its UTM zone."
+        )
+    return crs
+
+
+def chosen_bands(dataset, bands: tuple[int, ...] | None) -> list[int]:
+    """The 1-based bands to read: all when ``bands`` is None; a band the image lacks raises an error."""
+    if bands is None:
+        return list(range(1, dataset.count + 1))
+    missing = [band for band in bands if band > dataset.count]
+    if missing:
+        raise SettingsError(
+            f"The image {Path(dataset.name).name} has {dataset.count} band(s); band {missing[0]} does not exist."
+        )
+    return list(bands)
+
+
+def band_statistics(dataset, bands: list[int]) -> BandStatistics:
+    """Mean and spread of each band over a decimated read of the whole image (nodata left out)."""
+    step = max(1.0, math.sqrt(dataset.width * dataset.height / STATISTICS_PIXELS))
+    shape = (len(bands), max(1, int(dataset.height / step)), max(1, int(dataset.width / step)))
+    values = dataset.read(bands, out_shape=shape, masked=True, resampling=Resampling.nearest).astype(np.float64)
+    flat = values.reshape(len(bands), -1)
+    if np.ma.count(flat) == 0:
+        raise InputDataError(f"The image {Path(dataset.name).name} has no pixels with data.")
+    mean = flat.mean(axis=1).filled(0.0)
+    std = flat.std(axis=1).filled(1.0)
+    return BandStatistics(np.asarray(mean, np.float32), np.where(std > 1e-6, std, 1.0).astype(np.float32))
+
+
+def tile_grid(dataset, points_xy: np.ndarray, points_crs: CRS, tile_metres: float) -> RasterGrid:
+    """Tiles of ``tile_metres`` over the common extent of the image and the points, in the image's CRS."""
+    crs = image_crs(dataset)
+    xy = to_crs(points_xy, points_crs, crs)
+    xy = xy[np.isfinite(xy).all(axis=1)]
+    left, bottom, right, top = dataset.bounds
+    if len(xy):
+        extent = (max(left, xy[:, 0].min()), max(bottom, xy[:, 1].min()),
+                  min(right, xy[:, 0].max()), min(top, xy[:, 1].max()))
+    if not len(xy) or extent[0] >= extent[2] or extent[1] >= extent[3]:
+        raise InputDataError(
+            f"The POIs and the image {Path(dataset.name).name} do not overlap (image {left:.0f}, {bottom:.0f} to "
+            f"{right:.0f}, {top:.0f} in {crs_label(crs)}). Choose an image covering the POIs."
+        )
+    return grid_from_extent(extent, tile_metres, crs)
+
+
+def _row_of_tiles(dataset, grid: RasterGrid, row: int, bands: list[int], settings: ImagerySettings) -> np.ma.MaskedArray:
+    """(bands, P, width*P) of one row of tiles, resampled to the tile pixel size; masked where there is no data."""
+    size, p = grid.transform.a, settings.tile_pixels
+    xmin, _, xmax, ymax = grid.bounds
+    top, bottom = ymax - row * size, ymax - (row + 1) * size
+    strip = np.ma.masked_all((len(bands), p, grid.width * p), dtype=np.float32)
+    left, low, right, high = dataset.bounds
+    x0, x1, y0, y1 = max(xmin, left), min(xmax, right), max(bottom, low), min(top, high)
+    step = settings.pixel_metres
+    col0, col1 = round((x0 - xmin) / step), round((x1 - xmin) / step)
+    row0, row1 = round((top - y1) / step), round((top - y0) / step)
+    if col1 <= col0 or row1 <= row0:
+        return strip
+    window = from_bounds(x0, y0, x1, y1, dataset.transform)
+    values = dataset.read(
+        bands, window=window, out_shape=(len(bands), row1 - row0, col1 - col0), masked=True,
+        resampling=Resampling.bilinear, boundless=False,
+    )
+    strip[:, row0:row1, col0:col1] = values.astype(np.float32)
+    return strip
+
+
+def read_tiles(
+    dataset, grid: RasterGrid, settings: ImagerySettings, statistics: BandStatistics | None = None,
+    control: JobControl | None = None,
+) -> tuple[ImageTiles, BandStatistics]:
+    """Every tile of ``grid`` with enough data, normalised by ``statistics`` (default: the image's own)."""
+    control = control or JobControl()
+    settings.validate()
+    bands = chosen_bands(dataset, settings.bands)
+    statistics = statistics or band_statistics(dataset, bands)
+    p = settings.tile_pixels
+    kept, index, skipped = [], [], 0
+    for row in range(grid.height):
+        control.check("Reading image tiles")
+        strip = _row_of_tiles(dataset, grid, row, bands, settings)
+        for col in range(grid.width):
+            tile = strip[:, :, col * p : (col + 1) * p]
+            valid = ~np.ma.getmaskarray(tile).any(axis=0)
+            if valid.mean() < settings.min_valid_fraction:
+                skipped += 1
+                continue
+            # missing pixels of a kept tile become the band mean (0 once normalised)
+            kept.append(statistics.normalise(tile.filled(np.nan)).astype(np.float16))
+            kept[-1][:, ~valid] = 0.0
+            index.append(row * grid.width + col)
+        control.report((row + 1) / grid.height, f"row {row + 1} of {grid.height} of tiles")
+    if not kept:
+        raise InputDataError(
+            f"No tile of the image {Path(dataset.name).name} has data where the POIs are "
+            f"({skipped} tiles skipped). Check the image's nodata value and extent."
+        )
+    pixels = np.stack(kept)
+    return ImageTiles(grid, pixels, np.asarray(index, dtype=np.int64), skipped), statistics
+
+
+def tile_window(grid: RasterGrid, index: int, dataset) -> Window:
+    """The window of ``dataset`` under tile ``index`` of ``grid`` (for checks and previews)."""
+    row, col = divmod(int(index), grid.width)
+    size = grid.transform.a
+    xmin, _, _, ymax = grid.bounds
+    return from_bounds(xmin + col * size, ymax - (row + 1) * size, xmin + (col + 1) * size, ymax - row * size,
+                       dataset.transform)

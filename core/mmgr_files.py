@@ -1,0 +1,132 @@
+"""MMGR model folders: ``model.safetensors`` + ``card.json``, like a CaLLiPer model folder but its own format.
+
+The card holds what applying the model to an image needs besides the weights: the
+bands and their normalisation, the tile size, the CRS, the text model of the POI
+tower and the POI classes (to name clusters). Loading never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import atomic_path
+from .errors import ModelFileError
+from .imagery import BandStatistics, ImagerySettings
+from .mmgr_model import MMGRNet, MMGRSettings
+from .model_files import CARD_FILE, WEIGHTS_FILE, library_versions
+
+MMGR_FORMAT = "calliper-mmgr"
+MMGR_VERSION = 1
+
+
+@dataclass
+class MMGRCard:
+    """Network shape, imagery handling, CRS, text model, training summary and metrics of an MMGR model."""
+
+    model: dict
+    imagery: dict
+    crs_wkt: str
+    crs_label: str
+    text_model: str
+    text_model_id: str
+    text: dict
+    training: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)
+    created: str = ""
+    format: str = MMGR_FORMAT
+    format_version: int = MMGR_VERSION
+
+    @property
+    def settings(self) -> MMGRSettings:
+        return MMGRSettings(**self.model)
+
+    @property
+    def imagery_settings(self) -> ImagerySettings:
+        bands = self.imagery.get("bands")
+        return ImagerySettings(
+            bands=tuple(bands) if bands else None, tile_metres=self.imagery["tile_metres"],
+            tile_pixels=self.imagery["tile_pixels"], min_valid_fraction=self.imagery["min_valid_fraction"],
+        )
+
+    @property
+    def statistics(self) -> BandStatistics:
+        return BandStatistics(np.asarray(self.imagery["mean"], np.float32), np.asarray(self.imagery["std"], np.float32))
+
+
+@dataclass
+class LoadedMMGR:
+    """An MMGR network in eval mode with its card and folder."""
+
+    net: MMGRNet
+    card: MMGRCard
+    folder: Path
+
+
+def save_mmgr(folder: str | Path, net: MMGRNet, card: MMGRCard) -> Path:
+    """Write the folder atomically: a half-written model never appears."""
+    from safetensors.torch import save_file
+
+    card.versions = card.versions or library_versions()
+    card.created = card.created or datetime.now(timezone.utc).isoformat(timespec="seconds")
+    with atomic_path(Path(folder), directory=True) as temporary:
+        state = {name: tensor.detach().cpu().contiguous() for name, tensor in net.state_dict().items()}
+        save_file(state, str(temporary / WEIGHTS_FILE), metadata={"format": MMGR_FORMAT})
+        (temporary / CARD_FILE).write_text(json.dumps(asdict(card), indent=2, ensure_ascii=False), encoding="utf-8")
+    return Path(folder)
+
+
+def is_mmgr_folder(folder: str | Path) -> bool:
+    """Whether ``folder`` holds an MMGR card (not a CaLLiPer one)."""
+    try:
+        return json.loads((Path(folder) / CARD_FILE).read_text(encoding="utf-8")).get("format") == MMGR_FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def read_mmgr_card(folder: str | Path) -> MMGRCard:
+    """The card of an MMGR folder; anything wrong raises a ``ModelFileError`` saying what to do."""
+    folder = Path(folder)
+    if not is_mmgr_folder(folder):
+        raise ModelFileError(
+            f"{folder} is not an MMGR model folder (it needs a {CARD_FILE} of format '{MMGR_FORMAT}'). "
+            "Choose the folder written by 'Train MMGR' (Imagery tab or calliper mmgr-train)."
+        )
+    raw = json.loads((folder / CARD_FILE).read_text(encoding="utf-8"))
+    if raw.get("format_version") != MMGR_VERSION:
+        raise ModelFileError(
+            f"The MMGR model in {folder} has format version {raw.get('format_version')}; this version reads "
+            f"{MMGR_VERSION}. Retrain it."
+        )
+    try:
+        card = MMGRCard(**raw)
+        card.settings.validate()
+    except TypeError as exc:
+        raise ModelFileError(f"The MMGR card in {folder} is missing fields or has unknown ones.", str(exc)) from exc
+    return card
+
+
+def load_mmgr(folder: str | Path, device: str = "cpu") -> LoadedMMGR:
+    """Rebuild the network from the card and load its safetensors weights."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    card = read_mmgr_card(folder)
+    weights = folder / WEIGHTS_FILE
+    try:
+        state = load_file(str(weights), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelFileError(f"The weights file {weights} is missing, corrupt or truncated.", str(exc)) from exc
+    net = MMGRNet(card.settings)
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ModelFileError(f"The weights in {weights} do not match the network in its card.", str(exc)) from exc
+    net.to(device).eval()
+    return LoadedMMGR(net, card, folder)
