@@ -18,6 +18,7 @@ import numpy as np
 from .context_graph import ContextIndex, ContextSettings, Neighbourhood, StreetNetwork, nearest_street
 
 COMPASS = ("north", "north-east", "east", "south-east", "south", "south-west", "west", "north-west")
+FACTS = frozenset({"relation", "nearest", "crowd", "street"})
 # A street node this close with three or more segments makes the place "at a junction".
 JUNCTION_DISTANCE = 25.0
 
@@ -126,28 +127,37 @@ def describe_place(
     classes: np.ndarray,
     street: tuple[float, float] | None = None,
     about: str | None = None,
+    keep: frozenset[str] = FACTS,
 ) -> Caption:
-    """Caption of the place in ``row``: its nearest neighbour, the nearest POI of class ``about``, the crowd, its street."""
+    """Caption of the place in ``row`` stating the facts named in ``keep`` that it has.
+
+    Facts: ``relation`` (where it lies from its nearest neighbour), ``nearest`` (the
+    nearest POI of class ``about``), ``crowd`` (the commonest class around it) and
+    ``street`` (its nearest street node, a junction or how far). When none of the
+    chosen facts applies here, every fact that does is stated.
+    """
     valid = np.flatnonzero(neighbourhood.valid[row])
-    relation = relation_to(neighbourhood, row, int(valid[0]), classes) if len(valid) else None
-    nearest = nearest_of_class(neighbourhood, row, about, classes) if about else None
-    crowd = crowd_of(neighbourhood, row, classes)
+    relation = relation_to(neighbourhood, row, int(valid[0]), classes) if len(valid) and "relation" in keep else None
+    nearest = nearest_of_class(neighbourhood, row, about, classes) if about and "nearest" in keep else None
+    crowd = crowd_of(neighbourhood, row, classes) if "crowd" in keep else None
     street_fact = None
-    if street is not None and np.isfinite(street[0]):
+    if street is not None and np.isfinite(street[0]) and "street" in keep:
         street_fact = StreetFact(round_distance(street[0]), int(street[1]))
-    noun = with_article(subject or "place")
-    parts = [relation_phrase(relation, subject) if relation else f"{noun} with no other place within reach"]
+    statements = [relation_statement(relation)] if relation else []
     if nearest:
-        parts.append(nearest_phrase(nearest))
+        statements.append(nearest_phrase(nearest))
     if crowd:
-        parts.append(f"among {crowd.count} {plural(crowd.poi_class)}")
+        statements.append(f"among {crowd.count} {plural(crowd.poi_class)}")
     if street_fact:
-        parts.append(
+        statements.append(
             f"at a junction of {street_fact.degree} streets"
             if street[0] <= JUNCTION_DISTANCE and street_fact.degree >= 3
             else f"{street_fact.distance} m from the nearest street"
         )
-    return Caption(sentence(", ".join(parts)), relation, nearest, crowd, street_fact)
+    if not statements and keep != FACTS:  # none of the chosen facts applies here: state those that do
+        return describe_place(subject, neighbourhood, row, classes, street, about)
+    text = f"{with_article(subject or 'place')} {', '.join(statements) or 'with no other place within reach'}"
+    return Caption(sentence(text), relation, nearest, crowd, street_fact)
 
 
 def describe_places(
@@ -158,24 +168,32 @@ def describe_places(
     settings: ContextSettings,
     streets: StreetNetwork | None = None,
     subject_share: float = 1.0,
+    fact_share: float = 1.0,
     seed: int = 0,
 ) -> list[Caption]:
     """Captions of many places against the same context POIs.
 
     A share ``1 - subject_share`` of the captions call the place just "a place", so the
-    text about its surroundings alone must find it; the class of the "nearest ..."
-    statement is drawn among the neighbours' classes other than the nearest one's.
+    text about its surroundings alone must find it. Each fact is stated with
+    probability ``fact_share`` (at least one per caption), so short texts about one
+    aspect of the surroundings are learnt as well as full descriptions. The class of
+    the "nearest ..." statement is drawn among the neighbours' classes other than the
+    nearest one's.
     """
     rng = np.random.default_rng(seed)
     neighbourhood = ContextIndex(context_xy, settings).neighbours(query_xy)
     street_distance, street_degree = nearest_street(streets or StreetNetwork.empty(), query_xy)
+    facts = sorted(FACTS)
     captions = []
     for row in range(len(query_xy)):
         present = list(dict.fromkeys(context_classes[neighbourhood.index[row][neighbourhood.valid[row]]].tolist()))
         about = present[1 + rng.integers(len(present) - 1)] if len(present) > 1 else None
         subject = subjects[row] if rng.random() < subject_share else None
         street = (street_distance[row], street_degree[row]) if streets is not None and len(streets.xy) else None
-        captions.append(describe_place(subject, neighbourhood, row, context_classes, street, about))
+        chosen = rng.random(len(facts)) < fact_share
+        chosen[rng.integers(len(facts))] = True
+        keep = frozenset(fact for fact, kept in zip(facts, chosen) if kept)
+        captions.append(describe_place(subject, neighbourhood, row, context_classes, street, about, keep))
     return captions
 
 
@@ -183,10 +201,9 @@ def sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def relation_phrase(relation: Relation, subject: str | None = None) -> str:
-    """'a pharmacy 80 m north of a bus station': direction and distance between two places."""
-    noun, other = with_article(subject or "place"), with_article(relation.other_class)
-    return f"{noun} {relation.distance} m {relation.direction} of {other}"
+def relation_statement(relation: Relation) -> str:
+    """'80 m north of a bus station': direction and distance between two places."""
+    return f"{relation.distance} m {relation.direction} of {with_article(relation.other_class)}"
 
 
 def nearest_phrase(fact: NearestOfClass) -> str:
@@ -200,4 +217,4 @@ def nearest_question(fact: NearestOfClass) -> str:
 
 def relation_question(relation: Relation) -> str:
     """A grounding question about direction and distance between two places."""
-    return sentence(relation_phrase(relation))
+    return f"A place {relation_statement(relation)}"

@@ -65,8 +65,11 @@ def gather_nodes(values: Tensor, sources: Tensor) -> Tensor:
 class GraphAttention(nn.Module):
     """GATv2 attention with edge features over a fixed number of source nodes per target.
 
-    score(i, j) = a . LeakyReLU(W_t h_i + W_s h_j + W_e e_ij) per head; the new h_i is
-    the attention-weighted sum of W_s h_j, then a residual step with layer norm.
+    With m_ij = W_s h_j + E(e_ij), E a small MLP of the edge features:
+    score(i, j) = a . LeakyReLU(W_t h_i + m_ij) per head; the new h_i is the
+    attention-weighted sum of m_ij, then a residual step with layer norm. Putting the
+    edge in the message (not only in the score, as plain GATv2 does) lets "a taxi
+    10 m north" differ from "a taxi 200 m south" in what the place receives.
     """
 
     def __init__(self, width: int, heads: int) -> None:
@@ -74,7 +77,7 @@ class GraphAttention(nn.Module):
         self.heads = heads
         self.source = nn.Linear(width, width)
         self.target = nn.Linear(width, width)
-        self.edge = nn.Linear(EDGE_FEATURES, width, bias=False)
+        self.edge = nn.Sequential(nn.Linear(EDGE_FEATURES, width), nn.ReLU(), nn.Linear(width, width, bias=False))
         self.attention = nn.Parameter(torch.randn(heads, width // heads) * (width // heads) ** -0.5)
         self.out = nn.Linear(width, width)
         self.norm = nn.LayerNorm(width)
@@ -82,9 +85,9 @@ class GraphAttention(nn.Module):
     def forward(self, h: Tensor, targets: Tensor, sources: Tensor, edges: Tensor, mask: Tensor) -> Tensor:
         """New features of nodes ``targets`` (B, T) from ``sources`` (B, T, M) with ``edges`` and ``mask``."""
         b, t, m = sources.shape
-        messages = gather_nodes(self.source(h), sources)  # (B, T, M, W)
+        messages = gather_nodes(self.source(h), sources) + self.edge(edges)  # (B, T, M, W)
         here = gather_nodes(self.target(h), targets[..., None])  # (B, T, 1, W)
-        hidden = nn.functional.leaky_relu(messages + here + self.edge(edges), 0.2).view(b, t, m, self.heads, -1)
+        hidden = nn.functional.leaky_relu(messages + here, 0.2).view(b, t, m, self.heads, -1)
         score = (hidden * self.attention).sum(-1).masked_fill(~mask[..., None], float("-inf"))
         weights = torch.softmax(score, dim=2)[..., None]  # (B, T, M, H, 1)
         update = (weights * messages.view(b, t, m, self.heads, -1)).sum(2).reshape(b, t, -1)

@@ -34,6 +34,8 @@ from .train import EpochReport, TrainingData, train
 
 # Share of training captions that name the place's own class; the others say "a place".
 CAPTION_SUBJECT_SHARE = 0.5
+# Chance that a training caption states each fact of the place's graph (at least one is stated).
+CAPTION_FACT_SHARE = 0.5
 
 
 @dataclass
@@ -65,7 +67,7 @@ def context_corpus(job: TrainJob, control: JobControl) -> ContextCorpus:
         control.log(f"{len(streets.xy)} street nodes read from {context.streets}.")
     classes = points.attributes[job.fields.class_field].map(clean_value).to_numpy(dtype=object)
     captions = describe_places(
-        coords, classes, coords, classes, context, streets, CAPTION_SUBJECT_SHARE, job.train.seed
+        coords, classes, coords, classes, context, streets, CAPTION_SUBJECT_SHARE, CAPTION_FACT_SHARE, job.train.seed
     )
     return ContextCorpus(points, coords, metric, crs, classes, texts, streets, [caption.text for caption in captions])
 

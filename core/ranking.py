@@ -68,7 +68,7 @@ def benchmark_queries(
     Graphs are built against the context POIs only (never the held-out ones), so the
     statements are what a model trained on the context POIs could know.
     """
-    captions = describe_places(held_xy, held_classes, context_xy, context_classes, settings, streets, 1.0, seed)
+    captions = describe_places(held_xy, held_classes, context_xy, context_classes, settings, streets, seed=seed)
     rows = np.arange(len(held_xy))
     with_nearest = np.array([row for row in rows if captions[row].nearest], dtype=np.int64)
     with_relation = np.array([row for row in rows if captions[row].relation], dtype=np.int64)
