@@ -88,3 +88,15 @@ def test_gpu_batch_grows_with_free_memory_within_its_bounds():
     assert sizes == sorted(sizes)
     assert sizes[0] == GPU_BATCH_MIN and sizes[-1] == GPU_BATCH_MAX
     assert 6 * 4 * sizes[2] ** 2 <= 16 * 2**30 / 2  # the chosen batch's similarity matrices fit in half of 16 GiB
+
+
+def test_cli_trains_from_the_file_in_chunks_and_refuses_a_zero_chunk(demo_data, demo_points, tmp_path, capsys):
+    from calliper.core.cli import main
+
+    common = ["train", "--pois", str(demo_data.pois), "--class-field", "class", "--category-field", "category",
+              "--epochs", "1", "--device", "cpu", "--float16-texts"]
+    assert main([*common, "--chunk-rows", "0", "--out", str(tmp_path / "refused")]) == 2
+    assert "--chunk-rows" in capsys.readouterr().err
+    assert main([*common, "--chunk-rows", "500", "--out", str(tmp_path / "model")]) == 0
+    card = (tmp_path / "model" / "card.json").read_text()
+    assert f'"n_pois": {len(demo_points.xy)}' in card and '"text_dtype": "float16"' in card and '"batch_size": 1024' in card
