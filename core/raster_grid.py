@@ -3,7 +3,9 @@
 Every map Calliper paints (embeddings, similarity, clusters, land-use classes) is a
 function of where a pixel is. This module owns the grid and the writing, so a map
 only supplies ``compute(xy)``: memory stays flat whatever the raster's size, a cancel
-is honoured between blocks, and a partial file never appears (atomic write).
+is honoured between blocks, and a partial file never appears at the output path
+(atomic write; a resumable write keeps its finished blocks in a hidden file beside
+it, see ``raster_blocks``). Blocks may be computed in worker processes.
 
 Files are tiled GeoTIFFs compressed with ZSTD and a predictor. Embeddings are float
 noise to a compressor (DEFLATE and ZSTD both reach about 80 %), and ZSTD level 1
