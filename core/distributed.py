@@ -59,7 +59,8 @@ class DistributedRun:
         """The smallest of ``value`` over all processes (so every process picks the same setting)."""
         import torch.distributed as dist
 
-        tensor = torch.tensor([value], dtype=torch.int64)
+        nccl = dist.get_backend() == "nccl"  # NCCL reduces GPU tensors only
+        tensor = torch.tensor([value], dtype=torch.int64, device=self.device(nccl))
         dist.all_reduce(tensor, op=dist.ReduceOp.MIN)
         return int(tensor.item())
 
