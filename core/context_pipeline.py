@@ -16,19 +16,20 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
+import torch
 
 from .atomic import check_output_path
 from .captions import describe_places
 from .context_graph import ContextSettings, StreetNetwork, read_streets
 from .context_model import ContextNet, ContextStore
-from .errors import InputDataError
 from .jobs import JobControl
 from .model import CalliperNet
 from .model_files import save_model
-from .pipeline import TrainJob, TrainOutcome, _encoder_device, model_coordinates, training_card
-from .poi_io import PointTable
-from .poi_text import PoiTexts, build_texts, clean_value
+from .pipeline import TrainJob, TrainOutcome, _encoder_device, model_coordinates, poi_corpus, training_card
+from .poi_io import read_points
+from .poi_text import clean_value
 from .scales import auto_scales
+from .streaming import PoiCorpus, PointSource
 from .text_encoder import TextEmbeddingCache, TextEncoder, encode_distinct
 from .train import EpochReport, TrainingData, train
 
@@ -40,36 +41,35 @@ CAPTION_FACT_SHARE = 0.5
 
 @dataclass
 class ContextCorpus:
-    """Kept POIs in the model CRS, their classes and descriptions, the streets and one caption per POI."""
+    """The described POIs in the model CRS with their classes, the streets and one caption per POI."""
 
-    points: PointTable
+    pois: PoiCorpus
     coords: np.ndarray
     metric: np.ndarray
     crs: object
     classes: np.ndarray
-    texts: PoiTexts
     streets: StreetNetwork
     captions: list[str]
 
 
 def context_corpus(job: TrainJob, control: JobControl) -> ContextCorpus:
-    """Describe and caption the job's POIs; the streets come from ``streets`` in the encoder options."""
-    texts = build_texts(job.points.attributes, job.fields, job.template, job.layer_name)
-    if texts.n_pois < 2:
-        raise InputDataError(f"{job.layer_name} has {texts.n_pois} POI(s) with a description; training needs at least 2.")
-    if texts.dropped:
-        control.log(f"{texts.dropped} POIs of {job.layer_name} have an empty required field and were left out.")
-    points = PointTable(job.points.xy[texts.kept], job.points.attributes.loc[texts.kept], job.points.crs, job.points.source)
-    coords, metric, crs = model_coordinates(points, replace(job.model, encoder="grid"))
+    """Describe and caption the job's POIs; the streets come from ``streets`` in the encoder options.
+
+    Captions need every POI's class at once, so a file given to stream is read whole.
+    """
+    if isinstance(job.points, PointSource):
+        job = replace(job, points=read_points(job.points.path, job.points.layer, job.points.csv_crs))
+    pois = poi_corpus(job, control)
+    coords, metric, crs = model_coordinates(pois.points, replace(job.model, encoder="grid"))
     context = ContextSettings(**job.model.encoder_options)
     streets = read_streets(context.streets, crs) if context.streets else StreetNetwork.empty()
     if context.streets:
         control.log(f"{len(streets.xy)} street nodes read from {context.streets}.")
-    classes = points.attributes[job.fields.class_field].map(clean_value).to_numpy(dtype=object)
+    classes = pois.points.attributes[job.fields.class_field].map(clean_value).to_numpy(dtype=object)
     captions = describe_places(
         coords, classes, coords, classes, context, streets, CAPTION_SUBJECT_SHARE, CAPTION_FACT_SHARE, job.train.seed
     )
-    return ContextCorpus(points, coords, metric, crs, classes, texts, streets, [caption.text for caption in captions])
+    return ContextCorpus(pois, coords, metric, crs, classes, streets, [caption.text for caption in captions])
 
 
 def train_context_from_points(
@@ -93,27 +93,29 @@ def train_context_from_points(
         auto_min, auto_max = auto_scales(corpus.metric)
         settings.min_lambda, settings.max_lambda = settings.min_lambda or auto_min, settings.max_lambda or auto_max
     encoder = TextEncoder(job.text_model, device=_encoder_device(job.train.device))
-    n_texts = len(corpus.texts.texts)
-    control.log(f"{corpus.texts.n_pois} POIs, {n_texts} distinct descriptions, {len(corpus.captions)} captions.")
+    texts = corpus.pois.texts
+    n_texts = len(texts.texts)
+    control.log(f"{texts.n_pois} POIs, {n_texts} distinct descriptions, {len(corpus.captions)} captions.")
     vectors, n_encoded = encode_distinct(
-        corpus.texts.texts + corpus.captions, encoder, TextEmbeddingCache(), control.part(0.0, 0.2)
+        texts.texts + corpus.captions, encoder, TextEmbeddingCache(), control.part(0.0, 0.2)
     )
-    store = ContextStore(corpus.coords, corpus.texts.text_index, vectors[:n_texts], corpus.streets)
+    store = ContextStore(corpus.coords, texts.text_index, vectors[:n_texts], corpus.streets)
+    torch.manual_seed(job.train.seed)  # the initial weights too: the same job and seed give the same model
     if use_graph:
         net = ContextNet(settings, vectors.shape[1], store)
     else:
         settings = replace(settings, encoder="grid", encoder_options={})
         net = CalliperNet(settings, vectors.shape[1])
-    n = corpus.texts.n_pois
+    n = texts.n_pois
     data = TrainingData(
         coords=np.concatenate([corpus.coords, corpus.coords]),
-        text_index=np.concatenate([corpus.texts.text_index, n_texts + np.arange(n)]),
+        text_index=np.concatenate([texts.text_index, n_texts + np.arange(n)]),
         text_vectors=vectors,
     )
     result = train(net, data, job.train, control.part(0.2, 1.0), on_epoch)
     if result.device_note:
         control.log(result.device_note)
-    card = training_card(job, settings, corpus.crs, net, encoder, corpus.texts, corpus.metric, result)
+    card = training_card(job, settings, corpus.crs, net, encoder, texts, corpus.metric, result, corpus.pois.top_classes)
     card.training.update(n_context_pois=n, n_captions=n, n_street_nodes=len(corpus.streets.xy))
     save_model(out, net.cpu(), card)
     return TrainOutcome(folder=out, card=card, result=result, n_encoded=n_encoded)
