@@ -39,7 +39,9 @@ def _extent(text: str) -> tuple[float, float, float, float]:
 
 
 def _add_study_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, help="model folder written by 'calliper train'")
+    p.add_argument("--model", help="CaLLiPer model folder written by 'calliper train'")
+    p.add_argument("--region-raster",
+                   help="region-embedding raster (e.g. from 'calliper mmgr-train'); with --model both are concatenated")
     p.add_argument("--labels", required=True, help="labelled polygons or points (GeoPackage, GeoJSON, Shapefile)")
     p.add_argument("--labels-layer", help="layer name inside the label file")
     p.add_argument("--out-dir", required=True, help="folder for predictions.gpkg, metrics.json and report.html")
@@ -72,6 +74,20 @@ def _study_options(args: argparse.Namespace, min_class_size: int = 2) -> dict:
     }
 
 
+def _features(args: argparse.Namespace):
+    """What the study scores: the CaLLiPer model, the region raster's embeddings, or both side by side."""
+    from .errors import SettingsError
+    from .model_files import load_model
+    from .unit_features import CalliperFeatures, ConcatFeatures, RasterFeatures
+
+    if not (args.model or args.region_raster):
+        raise SettingsError("Give the embeddings to study: --model (CaLLiPer), --region-raster (MMGR), or both.")
+    parts = ([RasterFeatures(Path(args.region_raster))] if args.region_raster else []) + (
+        [CalliperFeatures(load_model(args.model))] if args.model else []
+    )
+    return parts[0] if len(parts) == 1 else ConcatFeatures(parts)
+
+
 def _print_outcome(result) -> None:
     from .probe_report import metrics_table
 
@@ -90,7 +106,7 @@ def add_classify(commands) -> None:
     p.add_argument("--label-field", required=True, help="field holding each feature's class")
     p.add_argument("--min-class-size", type=int, default=2, help="classes with fewer features are left out (default 2)")
     p.add_argument("--extent", type=_extent, help="xmin,ymin,xmax,ymax of a class raster (in --extent-crs)")
-    p.add_argument("--extent-crs", help="CRS of --extent (default: the model's CRS, see its card)")
+    p.add_argument("--extent-crs", help="CRS of --extent (default: the CRS of the model or region raster)")
     p.add_argument("--pixel-size", type=float, help="pixel size of the class raster, in metres")
     p.set_defaults(run=_run_classify)
 
@@ -98,15 +114,14 @@ def add_classify(commands) -> None:
 def _run_classify(args: argparse.Namespace) -> None:
     from .cli import terminal_job
     from .landuse import ClassifySettings, classify
-    from .model_files import load_model
 
     settings = ClassifySettings.from_options(
         **_study_options(args, args.min_class_size),
         extent=args.extent, extent_crs=args.extent_crs, pixel_size=args.pixel_size,
     )
-    model = load_model(args.model)
+    features = _features(args)
     with terminal_job("classify") as control:
-        result = classify(model, args.labels, args.label_field, Path(args.out_dir), settings, control)
+        result = classify(features, args.labels, args.label_field, Path(args.out_dir), settings, control)
     _print_outcome(result)
 
 
@@ -123,11 +138,10 @@ def add_predict(commands) -> None:
 def _run_predict(args: argparse.Namespace) -> None:
     from .cli import terminal_job
     from .landuse import StudySettings, predict_values
-    from .model_files import load_model
 
     fields = [name.strip() for name in args.fields.split(",") if name.strip()]
-    model = load_model(args.model)
+    features = _features(args)
     with terminal_job("predict") as control:
         settings = StudySettings.from_options(**_study_options(args))
-        result = predict_values(model, args.labels, fields, Path(args.out_dir), settings, control)
+        result = predict_values(features, args.labels, fields, Path(args.out_dir), settings, control)
     _print_outcome(result)

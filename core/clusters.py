@@ -4,6 +4,8 @@ Pixels are grouped by their embeddings (k-means fitted on a pixel sample, so mem
 does not grow with the raster). Because location and text share one space, each
 cluster's centre can be compared with the descriptions of the classes the model
 was trained on: its legend reads "restaurant / cafe / bar", not "cluster 3".
+Any model that embeds class descriptions can name them (a ``ClusterNamer``: an MMGR
+model embeds each as a one-POI set); without one, clusters are "cluster N".
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable, Union
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
@@ -26,6 +29,9 @@ from .rasters import TAG_KIND, EmbeddingReader
 
 CLUSTER_NODATA = 255
 MAX_CLUSTERS = 254
+
+ClusterNamer = Callable[[np.ndarray, int], list[list[str]]]
+"""``names(centres (k, D), names_per_cluster)`` -> for each centre, its names, best first."""
 
 
 @dataclass
@@ -93,13 +99,34 @@ def naming_model_folder(embedding_tif: str | Path, folder: str | Path | None = N
     return recorded
 
 
+def class_descriptions(names: list[str]) -> list[str]:
+    """The description of each class alone ("A place of cafe"), as clusters are named by them."""
+    return [fill_template(CLASS_ONLY_TEMPLATE, {"class": clean_value(name)}) for name in names]
+
+
+def closest_names(centres: np.ndarray, names: list[str], vectors: np.ndarray, names_per_cluster: int) -> list[list[str]]:
+    """For each centre, the ``names`` whose ``vectors`` (normalised) are most similar to its direction, best first."""
+    directions = centres / np.linalg.norm(centres, axis=1, keepdims=True)
+    scores = directions @ vectors.T
+    return [[names[j] for j in np.argsort(-row)[:names_per_cluster]] for row in scores]
+
+
 def name_clusters(model: LoadedModel, centres: np.ndarray, names_per_cluster: int) -> list[list[str]]:
     """For each centre, the POI classes whose description ("A place of cafe") is most similar to it, best first."""
     names = class_names(model)
-    texts = [fill_template(CLASS_ONLY_TEMPLATE, {"class": clean_value(name)}) for name in names]
-    directions = centres / np.linalg.norm(centres, axis=1, keepdims=True)
-    scores = directions @ embed_texts(model, texts).T
-    return [[names[j] for j in np.argsort(-row)[:names_per_cluster]] for row in scores]
+    return closest_names(centres, names, embed_texts(model, class_descriptions(names)), names_per_cluster)
+
+
+def numbered_names(centres: np.ndarray, names_per_cluster: int) -> list[list[str]]:
+    """"cluster 0", "cluster 1", ...: the names when no model can describe the clusters."""
+    return [[f"cluster {value}"] for value in range(len(centres))]
+
+
+def cluster_namer(model: "LoadedModel | ClusterNamer | None") -> ClusterNamer:
+    """The namer of a CaLLiPer model, a namer given as it is, or numbered names."""
+    if isinstance(model, LoadedModel):
+        return lambda centres, n: name_clusters(model, centres, n)
+    return model if callable(model) else numbered_names
 
 
 def nearest_centre(vectors: np.ndarray, centres: np.ndarray) -> np.ndarray:
@@ -145,11 +172,11 @@ def qgis_style(legend: list[LegendEntry]) -> str:
 """
 
 
-def _legend(model: LoadedModel, centres: np.ndarray, shares: np.ndarray, names_per_cluster: int) -> list[LegendEntry]:
+def _legend(namer: ClusterNamer, centres: np.ndarray, shares: np.ndarray, names_per_cluster: int) -> list[LegendEntry]:
     colours = category_colormap(len(centres))
     return [
         LegendEntry(value, "#{:02x}{:02x}{:02x}".format(*colours[value][:3]), names, round(float(shares[value]), 4))
-        for value, names in enumerate(name_clusters(model, centres, names_per_cluster))
+        for value, names in enumerate(namer(centres, names_per_cluster))
     ]
 
 
@@ -182,12 +209,16 @@ def _write_text(path: Path, text: str) -> None:
 def cluster_raster(
     embedding_tif: str | Path,
     out: str | Path,
-    model: LoadedModel,
+    model: Union[LoadedModel, ClusterNamer, None],
     settings: ClusterSettings | None = None,
     control: JobControl | None = None,
     overwrite: bool = False,
 ) -> ClusterResult:
-    """Write a paletted uint8 cluster raster (255 = nodata) plus ``.json`` legend and ``.qml`` style beside it."""
+    """Write a paletted uint8 cluster raster (255 = nodata) plus ``.json`` legend and ``.qml`` style beside it.
+
+    ``model`` names the clusters: a CaLLiPer model (checked against the raster), any ``ClusterNamer``
+    (e.g. an MMGR model's), or None for "cluster N".
+    """
     settings = settings or ClusterSettings()
     control = control or JobControl()
     settings.validate()
@@ -195,13 +226,15 @@ def cluster_raster(
     legend_file = check_output_path(out.with_suffix(".json"), overwrite, inputs=(embedding_tif,))
     style_file = check_output_path(out.with_suffix(".qml"), overwrite, inputs=(embedding_tif,))
     with EmbeddingReader(embedding_tif) as reader:
-        reader.check_model(model, control.log)
+        if isinstance(model, LoadedModel):
+            reader.check_model(model, control.log)
         control.report(0.0, "fitting k-means on a pixel sample")
         centres, shares = _fit_centres(reader, settings)
-        legend = _legend(model, centres, shares, settings.names_per_cluster)
+        legend = _legend(cluster_namer(model), centres, shares, settings.names_per_cluster)
+        naming = model.folder if isinstance(model, LoadedModel) else reader.model_folder
         _write_clusters(reader, centres, legend, out, control.part(0.1, 1.0))
     document = {
-        "raster": str(out), "source": str(embedding_tif), "model": str(model.folder), "k": settings.k,
+        "raster": str(out), "source": str(embedding_tif), "model": str(naming) if naming else None, "k": settings.k,
         "seed": settings.seed, "legend": [asdict(entry) | {"label": entry.label} for entry in legend],
     }
     _write_text(legend_file, json.dumps(document, indent=2, ensure_ascii=False))

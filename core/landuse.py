@@ -1,10 +1,11 @@
 """Land-use classification and value prediction from a model's embeddings, as map layers.
 
-One study = labels -> three feature sets (CaLLiPer, coordinates only, POI
-counts) -> the same probe, splits and seeds for each -> scores -> a probe trained
+One study = labels -> three feature sets (the studied embeddings, coordinates
+only, POI counts) -> the same probe, splits and seeds for each -> scores -> a probe trained
 on every labelled unit -> predictions written back onto the label geometries (and,
-for classes, a class raster over an extent). All outputs of a run appear together
-or not at all: they are written into a hidden staging folder and moved into place
+for classes, a class raster over an extent). The studied embeddings come from a
+``FeatureSource``: a CaLLiPer model, an MMGR region raster, or both concatenated.
+All outputs of a run appear together or not at all: they are written into a hidden staging folder and moved into place
 only once every file is complete, so a cancelled or failed run leaves nothing.
 """
 
@@ -18,7 +19,7 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, Sequence, Union
 
 import numpy as np
 
@@ -26,14 +27,15 @@ from .atomic import check_output_path
 from .crs import parse_crs
 from .errors import SettingsError
 from .evaluation import MethodScores, evaluate_methods, fit_on_all
-from .inference import embed_locations, model_crs
 from .jobs import JobControl
 from .labels import LabelSet, LabelSettings, load_labels
 from .model_files import LoadedModel
 from .probe_report import write_report
 from .probes import FittedProbe, ProbeSettings
 from .splits import SplitSettings
-from .unit_features import coordinate_features, default_poi_source, embed_units, poi_count_features
+from .unit_features import (
+    FeatureSource, coordinate_features, default_poi_source, embed_units, feature_source, poi_count_features,
+)
 from .vector_io import write_geopackage
 
 PREDICTIONS_FILE = "predictions.gpkg"
@@ -92,7 +94,7 @@ class StudySettings:
 
 @dataclass
 class ClassifySettings(StudySettings):
-    """A study of classes, plus an optional class raster over ``extent`` (in ``extent_crs``, default the model's)."""
+    """A study of classes, plus an optional class raster over ``extent`` (in ``extent_crs``, default the features')."""
 
     extent: tuple[float, float, float, float] | None = None
     extent_crs: str | None = None
@@ -123,6 +125,7 @@ class ClassifyResult(StudyResult):
 
 @dataclass
 class _Study:
+    source: FeatureSource
     labels: LabelSet
     embeddings: np.ndarray
     scores: dict[str, MethodScores]
@@ -142,22 +145,23 @@ def _collecting(control: JobControl, notes: list[str]) -> JobControl:
 
 
 def _run_study(
-    model: LoadedModel, labels_path: str | Path, task: str, fields: tuple[str, ...],
+    source: FeatureSource, labels_path: str | Path, task: str, fields: tuple[str, ...],
     settings: StudySettings, control: JobControl,
 ) -> _Study:
     notes: list[str] = []
     control = _collecting(control, notes)
-    pois = Path(settings.pois) if settings.pois else default_poi_source(model)
-    class_field = settings.poi_class_field or model.card.text["fields"]["class_field"]
+    pois = Path(settings.pois) if settings.pois else default_poi_source(source)
+    class_field = settings.poi_class_field or source.poi_class_field
+    if not class_field:
+        raise SettingsError("Name the class field of the POI layer for the POI-count baseline (--poi-field).")
     labels = load_labels(
-        labels_path, task, fields, model_crs(model), model.card.training.get("extent"),
-        settings.labels, settings.labels_layer, control,
+        labels_path, task, fields, source.crs, source.extent, settings.labels, settings.labels_layer, control,
     )
-    calliper = embed_units(model, labels, control.part(0.0, 0.1))
+    embeddings = embed_units(source, labels, control.part(0.0, 0.1))
     rows = labels.rows
     poi_counts = poi_count_features(labels, pois, class_field, settings.poi_radii)
     features = {
-        "calliper": calliper[rows],
+        source.name: embeddings[rows],
         "coords_only": coordinate_features(labels)[rows],
         "poi_counts": {radius: x[rows] for radius, x in poi_counts.items()},
     }
@@ -166,11 +170,11 @@ def _run_study(
         features, labels.targets, task, n_outputs, labels.metric_anchors[rows],
         settings.split, settings.probe, control.part(0.1, 0.9),
     )
-    probe = fit_on_all(features["calliper"], labels.targets, task, n_outputs, settings.split, settings.probe)
-    return _Study(labels, calliper, scores, probe, pois, notes)
+    probe = fit_on_all(features[source.name], labels.targets, task, n_outputs, settings.split, settings.probe)
+    return _Study(source, labels, embeddings, scores, probe, pois, notes)
 
 
-def _metrics_document(model: LoadedModel, labels_path, settings: StudySettings, study: _Study) -> dict:
+def _metrics_document(labels_path, settings: StudySettings, study: _Study) -> dict:
     """metrics.json: {"split", "methods": {method: {metric: {"mean", "std"}}}} plus what explains them."""
     labels = study.labels
     document = {
@@ -180,7 +184,8 @@ def _metrics_document(model: LoadedModel, labels_path, settings: StudySettings, 
         "fields": list(labels.fields),
         "n_units": int(len(labels.rows)),
         "labels": str(Path(labels_path).absolute()),
-        "model": str(model.folder),
+        "model": str(study.source.folder),
+        "features": study.source.name,
         "protocol": {
             "split_description": settings.split.describe(),
             "block_size_m": settings.split.block_size if settings.split.kind == "spatial" else None,
@@ -239,9 +244,7 @@ def _prediction_frame(study: _Study, control: JobControl):
     return frame
 
 
-def _write_class_raster(
-    model: LoadedModel, study: _Study, settings: ClassifySettings, paths: dict[str, Path], control: JobControl
-) -> None:
+def _write_class_raster(study: _Study, settings: ClassifySettings, paths: dict[str, Path], control: JobControl) -> None:
     """Band 1: most likely class (paletted, 255 = no data); band 2: its probability in percent.
 
     One file keeps class and confidence aligned; both bands are uint8 because a
@@ -254,7 +257,7 @@ def _write_class_raster(
     names = study.labels.names
     if len(names) >= CLASS_NODATA:
         raise SettingsError(f"A class raster holds at most {CLASS_NODATA - 1} classes; the labels have {len(names)}.")
-    extent_crs = parse_crs(settings.extent_crs, "The extent") if settings.extent_crs else model_crs(model)
+    extent_crs = parse_crs(settings.extent_crs, "The extent") if settings.extent_crs else study.source.crs
     grid = grid_from_extent(settings.extent, settings.pixel_size, study.labels.metric_crs, extent_crs=extent_crs)
     colours = category_colormap(len(names))
     shares = {name: count / len(study.labels.rows) for name, count in study.labels.class_counts.items()}
@@ -264,14 +267,19 @@ def _write_class_raster(
     ]
 
     def compute(xy: np.ndarray) -> np.ndarray:
-        probabilities = study.probe.predict(embed_locations(model, xy, crs=grid.crs))
-        return np.column_stack([probabilities.argmax(axis=1), np.rint(100 * probabilities.max(axis=1))])
+        vectors = study.source.embed(xy, grid.crs)
+        valid = np.isfinite(vectors).all(axis=1)
+        values = np.full((len(xy), 2), CLASS_NODATA, dtype=np.uint8)
+        if valid.any():
+            probabilities = study.probe.predict(vectors[valid].astype(np.float32))
+            values[valid] = np.column_stack([probabilities.argmax(axis=1), np.rint(100 * probabilities.max(axis=1))])
+        return values
 
     write_raster_by_blocks(
         grid, paths["classes"], 2, compute, dtype="uint8", nodata=CLASS_NODATA,
         band_names=["class", "probability_percent"], control=control, colormap=colours,
         tags={
-            TAG_KIND: "landuse_classes", TAG_MODEL: str(model.folder), "classes": json.dumps(dict(enumerate(names))),
+            TAG_KIND: "landuse_classes", TAG_MODEL: str(study.source.folder), "classes": json.dumps(dict(enumerate(names))),
             **{f"class_{value}": name for value, name in enumerate(names)},
         },
     )
@@ -304,14 +312,15 @@ def _write_tables(study: _Study, metrics: dict, paths: dict[str, Path], control:
 
 
 def classify(
-    model: LoadedModel,
+    model: Union[LoadedModel, FeatureSource],
     labels_path: str | Path,
     label_field: str,
     out_dir: str | Path,
     settings: ClassifySettings | None = None,
     control: JobControl | None = None,
 ) -> ClassifyResult:
-    """Score CaLLiPer and the baselines on the classes of ``label_field``; write predictions, metrics, report.
+    """Score the embeddings of ``model`` (a CaLLiPer model or any ``FeatureSource``) and the baselines on the
+    classes of ``label_field``; write predictions, metrics, report.
 
     With ``settings.extent``, also a class raster (classes.tif) and its QGIS style (classes.qml).
     """
@@ -322,18 +331,18 @@ def classify(
     if settings.extent is not None:
         names.update(classes=CLASS_RASTER_FILE, style=CLASS_STYLE_FILE)
     targets = _output_paths(out_dir, names, settings, labels_path)
-    study = _run_study(model, labels_path, "class", (label_field,), settings, control.part(0.0, 0.8))
-    metrics = _metrics_document(model, labels_path, settings, study)
+    study = _run_study(feature_source(model), labels_path, "class", (label_field,), settings, control.part(0.0, 0.8))
+    metrics = _metrics_document(labels_path, settings, study)
     with _staged(targets) as paths:
         if "classes" in paths:
-            _write_class_raster(model, study, settings, paths, control.part(0.8, 1.0))
+            _write_class_raster(study, settings, paths, control.part(0.8, 1.0))
         _write_tables(study, metrics, paths, control)
     control.report(1.0, "done")
     return ClassifyResult(outputs=targets, metrics=metrics, classes=list(study.labels.names))
 
 
 def predict_values(
-    model: LoadedModel,
+    model: Union[LoadedModel, FeatureSource],
     labels_path: str | Path,
     fields: Sequence[str],
     out_dir: str | Path,
@@ -350,8 +359,8 @@ def predict_values(
     task = "value" if len(fields) == 1 else "distribution"
     names = {"predictions": PREDICTIONS_FILE, "metrics": METRICS_FILE, "report": REPORT_FILE}
     targets = _output_paths(out_dir, names, settings, labels_path)
-    study = _run_study(model, labels_path, task, fields, settings, control.part(0.0, 0.9))
-    metrics = _metrics_document(model, labels_path, settings, study)
+    study = _run_study(feature_source(model), labels_path, task, fields, settings, control.part(0.0, 0.9))
+    metrics = _metrics_document(labels_path, settings, study)
     with _staged(targets) as paths:
         _write_tables(study, metrics, paths, control)
     control.report(1.0, "done")

@@ -21,7 +21,7 @@ from .devices import choose_device
 from .errors import SettingsError
 from .imagery import ImagerySettings, ImageTiles, open_image, read_tiles, tile_grid
 from .jobs import JobControl
-from .mmgr_files import MMGRCard, save_mmgr
+from .mmgr_files import LoadedMMGR, MMGRCard, save_mmgr
 from .mmgr_loss import LossWeights, mmgr_loss
 from .mmgr_model import MMGRNet, MMGRSettings
 from .pipeline import poi_corpus
@@ -116,6 +116,11 @@ class MMGROutcome:
     tiles: ImageTiles
     embeddings: np.ndarray
     poi_sets: PoiSets
+
+    @property
+    def model(self) -> LoadedMMGR:
+        """The trained network (eval mode) with its card, as ``load_mmgr`` would return it."""
+        return LoadedMMGR(self.net.eval(), self.card, self.folder)
 
 
 def poi_sets(tiles: ImageTiles, xy: np.ndarray, text_index: np.ndarray, vectors: np.ndarray) -> PoiSets:

@@ -18,8 +18,9 @@ from .embed_points import embedding_columns
 from .errors import InputDataError
 from .imagery import ImageTiles, open_image, read_tiles
 from .jobs import JobControl
-from .mmgr_files import LoadedMMGR, MMGRCard
-from .poi_text import CLASS_ONLY_TEMPLATE, clean_value, fill_template
+from .clusters import ClusterNamer, class_descriptions, closest_names, numbered_names
+from .mmgr_files import LoadedMMGR, MMGRCard, is_mmgr_folder, load_mmgr
+from .model_files import LoadedModel
 from .raster_grid import grid_from_extent, write_raster_by_blocks
 from .rasters import NODATA, TAG_ATTRIBUTION, TAG_KIND, TAG_MODEL, TAG_MODEL_CREATED, TAG_MODEL_SUMMARY
 from .similarity import SimilarityQuery
@@ -114,8 +115,15 @@ def mmgr_cluster_names(model: LoadedMMGR, centres: np.ndarray, names_per_cluster
     """For each cluster centre, the POI classes of the card whose one-POI set is most similar, best first."""
     classes = list(model.card.training.get("top_classes", {}))
     if not classes:
-        return [[f"cluster {value}"] for value in range(len(centres))]
-    texts = [fill_template(CLASS_ONLY_TEMPLATE, {"class": clean_value(name)}) for name in classes]
-    directions = centres / np.linalg.norm(centres, axis=1, keepdims=True)
-    scores = directions @ embed_phrases(model, texts).T
-    return [[classes[j] for j in np.argsort(-row)[:names_per_cluster]] for row in scores]
+        return numbered_names(centres, names_per_cluster)
+    return closest_names(centres, classes, embed_phrases(model, class_descriptions(classes)), names_per_cluster)
+
+
+def cluster_namer_for(folder: str | Path) -> ClusterNamer | LoadedModel:
+    """What names the clusters of a raster written by the model in ``folder``: an MMGR namer or the CaLLiPer model."""
+    if is_mmgr_folder(folder):
+        model = load_mmgr(folder)
+        return lambda centres, n: mmgr_cluster_names(model, centres, n)
+    from .model_files import load_model_for_maps
+
+    return load_model_for_maps(folder)

@@ -2,7 +2,8 @@
 
 Location and text embeddings share one normalised space, so each map is one dot
 product per pixel with a single query vector, read from the existing embedding
-raster rather than recomputed by the model.
+raster rather than recomputed by the model. A place can also be queried by the
+raster's own pixel there, which needs no model at all (MMGR region rasters).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import check_output_path
-from .crs import crs_label, parse_crs
+from .crs import crs_label, parse_crs, to_crs
 from .errors import InputDataError
 from .inference import embed_locations, embed_texts
 from .jobs import JobControl
@@ -47,6 +48,19 @@ def raster_location_query(
     return location_query(model, xy, crs)
 
 
+def raster_point_query(embedding_tif: str | Path, xy: tuple[float, float], crs: object | None = None) -> SimilarityQuery:
+    """The raster's own vector at a point given in ``crs`` (default: the raster's CRS); no model needed."""
+    with EmbeddingReader(embedding_tif) as reader:
+        source = parse_crs(crs, "The point") if crs is not None else reader.grid.crs
+        vector = reader.vectors_at(to_crs(np.array([xy], dtype=np.float64), source, reader.grid.crs))[0]
+    if not np.isfinite(vector).all():
+        raise InputDataError(
+            f"The point {xy[0]:.8g}, {xy[1]:.8g} ({crs_label(source)}) has no embedding in "
+            f"{Path(embedding_tif).name} (outside it, or a tile without data). Pick a point on the raster."
+        )
+    return SimilarityQuery(vector / np.linalg.norm(vector), f"pixel at {xy[0]:.8g}, {xy[1]:.8g} ({crs_label(source)})")
+
+
 def text_query(model: LoadedModel, phrase: str) -> SimilarityQuery:
     """The projected embedding of a phrase, e.g. "nightlife"."""
     phrase = " ".join(str(phrase).split())
@@ -66,18 +80,23 @@ def feature_query(model: LoadedModel, path: str | Path, fid: int, layer: str | N
 
 
 def similarity_raster(
-    model: LoadedModel,
+    model: LoadedModel | None,
     embedding_tif: str | Path,
     query: SimilarityQuery,
     out: str | Path,
     control: JobControl | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """One float32 band on the embedding raster's grid: the cosine similarity of each pixel with ``query``."""
+    """One float32 band on the embedding raster's grid: the cosine similarity of each pixel with ``query``.
+
+    ``model`` (the CaLLiPer model the query came from) is checked against the raster; None skips the check
+    (a query from the raster itself, or from an MMGR model).
+    """
     control = control or JobControl()
     out = check_output_path(out, overwrite, inputs=(embedding_tif,))
     with EmbeddingReader(embedding_tif) as reader:
-        reader.check_model(model, control.log)
+        if model is not None:
+            reader.check_model(model, control.log)
         vector = np.asarray(query.vector, dtype=np.float32)
 
         def compute(xy: np.ndarray) -> np.ndarray:
