@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .context_graph import ContextIndex, ContextSettings, Neighbourhood, StreetNetwork, nearest_street
+from .context_graph import ContextIndex, ContextSettings, Neighbourhood, StreetNetwork
 
 COMPASS = ("north", "north-east", "east", "south-east", "south", "south-west", "west", "north-west")
 FACTS = frozenset({"relation", "nearest", "crowd", "street"})
@@ -182,7 +182,7 @@ def describe_places(
     """
     rng = np.random.default_rng(seed)
     neighbourhood = ContextIndex(context_xy, settings).neighbours(query_xy)
-    street_distance, street_degree = nearest_street(streets or StreetNetwork.empty(), query_xy)
+    street_distance, street_degree = (streets or StreetNetwork.empty()).nearest(query_xy)
     facts = sorted(FACTS)
     captions = []
     for row in range(len(query_xy)):

@@ -16,11 +16,16 @@ its graph during training (the trivial leak) and the model would learn to copy i
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import InputDataError, SettingsError
+
+if TYPE_CHECKING:
+    from scipy.spatial import cKDTree
 
 STREET_FEATURES = 2
 EDGE_FEATURES = 3
@@ -82,6 +87,20 @@ class StreetNetwork:
     def empty(cls) -> StreetNetwork:
         return cls(np.zeros((0, 2)), np.zeros(0, dtype=np.float32))
 
+    @cached_property
+    def tree(self) -> cKDTree:
+        from scipy.spatial import cKDTree
+
+        return cKDTree(self.xy)
+
+    def nearest(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Metres to the nearest street node and how many segments meet there (inf and 0 without streets)."""
+        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        if not len(self.xy):
+            return np.full(len(xy), np.inf), np.zeros(len(xy), dtype=np.float32)
+        distance, nearest = self.tree.query(xy)
+        return distance, self.degree[nearest]
+
 
 def offsets(from_xy: np.ndarray, to_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distance (metres) and bearing (degrees clockwise from north, in [0, 360)) from ``from_xy`` to ``to_xy``."""
@@ -123,20 +142,9 @@ class ContextIndex:
         return Neighbourhood(index, distance, np.where(index >= 0, bearing, 0.0))
 
 
-def nearest_street(streets: StreetNetwork, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Metres to the nearest street node and how many segments meet there (inf and 0 without streets)."""
-    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-    if not len(streets.xy):
-        return np.full(len(xy), np.inf), np.zeros(len(xy), dtype=np.float32)
-    from scipy.spatial import cKDTree
-
-    distance, nearest = cKDTree(streets.xy).query(xy)
-    return distance, streets.degree[nearest]
-
-
 def street_features(streets: StreetNetwork, xy: np.ndarray) -> np.ndarray:
     """(N, 2) float32 node features: log(1 + metres to the nearest street node) and its degree; zeros without streets."""
-    distance, degree = nearest_street(streets, xy)
+    distance, degree = streets.nearest(xy)
     if not len(streets.xy):
         return np.zeros((len(distance), STREET_FEATURES), dtype=np.float32)
     return np.column_stack([np.log1p(distance), degree]).astype(np.float32)

@@ -111,6 +111,7 @@ class ContextNet(CalliperNet):
         self.register_buffer("context_xy", torch.from_numpy(np.asarray(store.xy, dtype=np.float64)))
         self.register_buffer("context_text_index", torch.from_numpy(np.asarray(store.text_index, dtype=np.int64)))
         self.register_buffer("context_text_vectors", torch.from_numpy(np.asarray(store.text_vectors, dtype=np.float32)))
+        # Street nodes are kept as buffers so they are saved; neighbours' street features are computed once.
         self.register_buffer("street_xy", torch.from_numpy(np.asarray(store.streets.xy, dtype=np.float64)))
         self.register_buffer("street_degree", torch.from_numpy(np.asarray(store.streets.degree, dtype=np.float32)))
         self.streets = store.streets

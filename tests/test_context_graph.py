@@ -10,7 +10,7 @@ import rasterio
 import torch
 
 from calliper.core.captions import compass, describe_place, describe_places, round_distance
-from calliper.core.context_graph import ContextIndex, ContextSettings, nearest_street, offsets, read_streets
+from calliper.core.context_graph import ContextIndex, ContextSettings, offsets, read_streets
 from calliper.core.context_model import ContextNet, edge_features
 from calliper.core.errors import SettingsError
 from calliper.core.model import ModelSettings
@@ -101,7 +101,7 @@ def test_caption_statements_are_true_for_the_graph_they_came_from(demo_points, c
     xy = demo_points.xy
     rows = np.random.default_rng(0).choice(len(xy), 150, replace=False)
     captions = describe_places(xy[rows], classes[rows], xy, classes, settings, streets, 0.5, fact_share=0.6, seed=3)
-    street_distance, street_degree = nearest_street(streets, xy[rows])
+    street_distance, street_degree = streets.nearest(xy[rows])
     checked = dict.fromkeys(("relation", "nearest", "crowd", "street"), 0)
     for caption, row, s_dist, s_deg in zip(captions, rows, street_distance, street_degree):
         distance, bearing = offsets(xy[row], xy)  # from the place to every POI
