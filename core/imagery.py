@@ -18,7 +18,7 @@ import numpy as np
 import rasterio
 from pyproj import CRS
 from rasterio.enums import Resampling
-from rasterio.windows import Window, from_bounds
+from rasterio.windows import from_bounds
 
 from .crs import crs_label, is_metric, parse_crs, to_crs
 from .errors import InputDataError, SettingsError
@@ -208,11 +208,3 @@ def read_tiles(
     pixels = np.stack(kept)
     return ImageTiles(grid, pixels, np.asarray(index, dtype=np.int64), skipped), statistics
 
-
-def tile_window(grid: RasterGrid, index: int, dataset) -> Window:
-    """The window of ``dataset`` under tile ``index`` of ``grid`` (for checks and previews)."""
-    row, col = divmod(int(index), grid.width)
-    size = grid.transform.a
-    xmin, _, _, ymax = grid.bounds
-    return from_bounds(xmin + col * size, ymax - (row + 1) * size, xmin + (col + 1) * size, ymax - row * size,
-                       dataset.transform)

@@ -7,6 +7,7 @@ it unchanged. One pixel is one tile; skipped tiles are nodata.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,8 @@ from .atomic import check_output_path
 from .demo_data import OSM_ATTRIBUTION
 from .embed_points import embedding_columns
 from .errors import InputDataError
-from .imagery import ImageTiles, open_image, read_tiles
+from .crs import parse_crs
+from .imagery import ImageTiles, image_crs, open_image, read_tiles
 from .jobs import JobControl
 from .clusters import ClusterNamer, class_descriptions, closest_names, numbered_names
 from .mmgr_files import LoadedMMGR, MMGRCard, is_mmgr_folder, load_mmgr
@@ -68,12 +70,22 @@ def write_region_raster(
     )
 
 
+def aligned_extent(card: MMGRCard, bounds: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """``bounds`` grown to the tile lines of the training grid, so the same place gives the same tile."""
+    size = card.imagery["tile_metres"]
+    train_left, _, _, train_top = card.training["extent"]
+    left = train_left + math.floor((bounds[0] - train_left) / size) * size
+    top = train_top + math.ceil((bounds[3] - train_top) / size) * size
+    return left, bounds[1], bounds[2], top
+
+
 def region_raster(
     model: LoadedMMGR, image: str | Path, out: str | Path, control: JobControl | None = None, overwrite: bool = False,
 ) -> Path:
     """Apply a trained MMGR model to every tile of ``image`` (any extent) and write the region-embedding raster.
 
-    Tiles are cut and normalised as in training (the card's bands, size and band statistics).
+    Tiles are cut and normalised as in training (the card's bands, size and band
+    statistics) and, in the training CRS, on the training grid's lines.
     """
     from .mmgr_train import embed_tiles
 
@@ -86,7 +98,11 @@ def region_raster(
                 f"The image {Path(image).name} has {dataset.count} band(s) but the model reads bands "
                 f"{model.card.imagery['bands']}. Choose an image like the one it was trained on."
             )
-        grid = grid_from_extent(tuple(dataset.bounds), settings.tile_metres, dataset.crs.to_wkt())
+        crs = image_crs(dataset)
+        bounds = tuple(dataset.bounds)
+        if crs == parse_crs(model.card.crs_wkt):
+            bounds = aligned_extent(model.card, bounds)
+        grid = grid_from_extent(bounds, settings.tile_metres, crs)
         tiles, _ = read_tiles(dataset, grid, settings, model.card.statistics, control.part(0.0, 0.3))
     embeddings = embed_tiles(model.net, tiles.pixels, control.part(0.3, 0.9))
     return write_region_raster(model, tiles, embeddings, out, control.part(0.9, 1.0), overwrite=True)
