@@ -162,6 +162,9 @@ def test_context_changes_the_embedding_only_through_the_neighbours(context_model
     with torch.no_grad():
         alone = torch.nn.functional.normalize(model.net.location(torch.from_numpy(xy)), dim=-1).numpy()
     assert not np.allclose(embedded, alone, atol=1e-3)  # the graph read-out contributes
+    # No POI sees itself (the training leak): its own row is never among its neighbours.
+    own = model.net.index.neighbours(demo_points.xy).index
+    assert not (own == np.arange(len(own))[:, None]).any()
     # A place far from every context POI has an empty graph: only the query node speaks.
     far = xy[:1] + 50_000.0
     assert (model.net.index.neighbours(far).index == -1).all()
