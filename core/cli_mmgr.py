@@ -99,6 +99,7 @@ def add_mmgr_train(commands) -> None:
     p.add_argument("--backbone-weights", help="local weights file of that backbone (never downloaded)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's; 1 is fastest for small tiles on a busy machine)")
     p.add_argument("--text-model", help="local sentence-transformers folder (default: packaged all-MiniLM-L6-v2)")
     p.add_argument("--out", required=True, help="model folder to write")
     p.add_argument("--raster", help="also write the region-embedding raster (one pixel per tile)")
@@ -124,7 +125,7 @@ def _run_mmgr_train(args: argparse.Namespace) -> None:
         imagery=ImagerySettings(bands=args.bands, tile_metres=args.tile_metres, tile_pixels=args.tile_pixels),
         train=MMGRTrainSettings(
             epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, device=args.device,
-            seed=args.seed,
+            seed=args.seed, cpu_threads=args.threads,
             loss=LossWeights(temperature=args.temperature, tie=args.tie_weight if args.calliper_model else 0.0),
         ),
         image_encoder=args.image_encoder,

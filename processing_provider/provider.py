@@ -11,6 +11,8 @@ from .classify_algorithm import ClassifyAlgorithm
 from .cluster_algorithm import ClusterAlgorithm
 from .embed_points_algorithm import EmbedPointsAlgorithm
 from .embedding_raster_algorithm import EmbeddingRasterAlgorithm
+from .mmgr_region_raster_algorithm import MMGRRegionRasterAlgorithm
+from .mmgr_train_algorithm import MMGRTrainAlgorithm
 from .predict_algorithm import PredictAlgorithm
 from .similarity_algorithm import SimilarityAlgorithm
 from .train_algorithm import TrainModelAlgorithm
@@ -19,6 +21,7 @@ ALGORITHMS = (
     TrainModelAlgorithm, EmbedPointsAlgorithm,
     EmbeddingRasterAlgorithm, SimilarityAlgorithm, ClusterAlgorithm,
     ClassifyAlgorithm, PredictAlgorithm,
+    MMGRTrainAlgorithm, MMGRRegionRasterAlgorithm,
 )
 
 

@@ -103,6 +103,7 @@ class CalliperDock(QgsDockWidget):
         self.train_panel = None
         self.maps_panel = None
         self.classify_panel = None
+        self.imagery_panel = None
         self.model_picker: ModelPicker | None = None
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -135,5 +136,9 @@ class CalliperDock(QgsDockWidget):
 
         self.classify_panel = ClassifyPanel(self.iface, self.model_picker.load)
         self.tabs.addTab(self.classify_panel, "Classify")
+        from .imagery_panel import ImageryPanel
+
+        self.imagery_panel = ImageryPanel(self.iface, self.model_picker.folder)
+        self.tabs.addTab(self.imagery_panel, "Imagery")
         self.body_layout.addWidget(self.tabs)
         return True
