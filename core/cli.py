@@ -15,6 +15,7 @@ from typing import Callable, Iterator, Sequence
 from .cli_landuse import add_classify, add_predict
 from .cli_maps import add_cluster, add_raster, add_similarity
 from .cli_mmgr import add_mmgr_train, add_region_raster, add_render_osm
+from .cli_ranking import add_rank
 from .errors import CalliperError, SettingsError
 from .jobs import JobControl
 
@@ -166,7 +167,7 @@ def _run_demo(args: argparse.Namespace) -> None:
 
 COMMANDS: tuple[Callable, ...] = (
     _add_train, _add_embed_points, _add_demo, add_classify, add_predict, add_raster, add_similarity, add_cluster,
-    add_render_osm, add_mmgr_train, add_region_raster,
+    add_render_osm, add_mmgr_train, add_region_raster, add_rank,
 )
 
 

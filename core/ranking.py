@@ -9,6 +9,7 @@ scored equal to another candidate ranks behind it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -104,3 +105,34 @@ def model_scores(model: LoadedModel, texts: list[str], candidates_xy: np.ndarray
     from .inference import embed_locations, embed_texts
 
     return embed_texts(model, texts) @ embed_locations(model, candidates_xy, crs).T
+
+
+def rank_points_file(
+    model: LoadedModel, text: str, points_path: str | Path, layer: str | None = None, out: str | Path | None = None,
+    overwrite: bool = False,
+):
+    """The features of a point layer ranked for ``text``: a GeoDataFrame with ``score`` and ``rank`` columns, best
+    first; written to ``out`` (GeoPackage) when given."""
+    import geopandas as gpd
+
+    from .atomic import check_output_path
+    from .errors import InputDataError
+    from .poi_io import read_points
+    from .vector_io import write_geopackage
+
+    if not " ".join(str(text).split()):
+        raise InputDataError("The text to rank places for is empty. Type a few words describing a place.")
+    if out is not None:
+        out = check_output_path(out, overwrite, inputs=(points_path,))
+    table = read_points(points_path, layer)
+    scores = model_scores(model, [text], table.xy, table.crs)[0]
+    frame = gpd.GeoDataFrame(
+        table.attributes.assign(score=scores.astype(np.float64)),
+        geometry=gpd.points_from_xy(table.xy[:, 0], table.xy[:, 1]),
+        crs=table.crs,
+    )
+    frame = frame.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
+    frame["rank"] = np.arange(1, len(frame) + 1)
+    if out is not None:
+        write_geopackage(frame, out, Path(out).stem)
+    return frame

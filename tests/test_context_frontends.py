@@ -28,6 +28,17 @@ def test_cli_trains_a_context_model_with_streets_and_embeds_points_with_it(demo_
     assert main(["embed-points", "--model", str(model), "--points", str(demo_data.pois), "--out", str(out)]) == 0
     embedded = gpd.read_file(out)
     assert len(embedded) == demo_data.n_pois and "emb_127" in embedded.columns
+    capsys.readouterr()
+    ranked_file = tmp_path / "ranked.gpkg"
+    text = "A place of restaurant among restaurants"
+    assert main(["rank", "--model", str(model), "--points", str(demo_data.pois), "--text", text, "--top", "3",
+                 "--out", str(ranked_file)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    ranked = gpd.read_file(ranked_file)
+    assert ranked["rank"].tolist() == list(range(1, demo_data.n_pois + 1))
+    assert (ranked["score"].diff().dropna() <= 0).all() and -1.0 <= ranked["score"].min() <= ranked["score"].max() <= 1.0
+    assert [line.split()[0] for line in printed[:3]] == ["1", "2", "3"]
+    assert f"{ranked['score'][0]:.4f}" in printed[0]
 
 
 def test_cli_refuses_streets_for_an_encoder_without_a_context_graph(demo_data, tmp_path, capsys):
