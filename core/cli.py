@@ -189,7 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"calliper: error: {error.message}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("calliper: interrupted; no partial output was kept.", file=sys.stderr)
+        print("calliper: interrupted; no partial output was kept (an embedding raster keeps its finished blocks "
+              "hidden beside the output: the same command resumes it).", file=sys.stderr)
         return 130
     return 0
 
