@@ -24,7 +24,7 @@ from .atomic import check_output_path
 from .crs import LONLAT, choose_metric_crs, crs_label, to_crs
 from .devices import choose_device
 from .distributed import DistributedRun, start_distributed
-from .errors import InputDataError
+from .errors import InputDataError, SettingsError
 from .jobs import JobControl
 from .model import CONTEXT_ENCODER, CalliperNet, ModelSettings
 from .model_files import ModelCard, save_model
@@ -109,10 +109,10 @@ def _text_vectors(
     job: TrainJob, texts: list[str], encoder: TextEncoder, control: JobControl, scratch: ExitStack
 ) -> tuple[np.ndarray, int]:
     """Distinct texts' vectors: in memory for a table, memory-mapped in a scratch folder for a streamed file."""
-    if job.text_dtype not in TEXT_VECTOR_DTYPES:
-        raise InputDataError(f"Text vectors are stored as {' or '.join(TEXT_VECTOR_DTYPES)} (got {job.text_dtype!r}).")
     if isinstance(job.points, PointSource):
-        folder = Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="calliper-texts-")))
+        # Windows cannot delete a file still mapped; the folder is then left to the temp cleaner
+        scratch_dir = tempfile.TemporaryDirectory(prefix="calliper-texts-", ignore_cleanup_errors=True)
+        folder = Path(scratch.enter_context(scratch_dir))
         return encode_distinct_to_file(texts, encoder, folder / "vectors.npy", job.text_dtype, TextEmbeddingCache(), control)
     vectors, n_encoded = encode_distinct(texts, encoder, TextEmbeddingCache(), control)
     return vectors.astype(job.text_dtype, copy=False), n_encoded
@@ -129,6 +129,8 @@ def train_from_points(
     control = control or JobControl()
     job.model.validate()
     job.train.validate()
+    if job.text_dtype not in TEXT_VECTOR_DTYPES:
+        raise SettingsError(f"Text vectors are stored as {' or '.join(TEXT_VECTOR_DTYPES)} (got {job.text_dtype!r}).")
     out = check_output_path(job.out, job.overwrite, inputs=(job.points.source,))
     run = start_distributed(choose_device(job.train.device).is_cuda) if job.train.distributed else None
     if run is not None and not run.is_main:

@@ -131,7 +131,9 @@ class _Tensors:
         coords = torch.from_numpy(np.ascontiguousarray(data.coords, dtype=np.float64))
         self.coords = (coords.pin_memory() if pin else coords).to(device)
         self.text_index = torch.from_numpy(np.asarray(data.text_index)).to(device)
-        vectors = data.text_vectors if data.text_vectors.dtype in (np.float16, np.float32) else data.text_vectors.astype(np.float32)
+        vectors = data.text_vectors
+        if vectors.dtype not in (np.float16, np.float32):
+            vectors = vectors.astype(np.float32)
         self.text_vectors = torch.from_numpy(vectors).to(device)
         self.device = device
 
