@@ -155,11 +155,11 @@ class ContextNet(CalliperNet):
         )
         node_valid = torch.cat([torch.ones_like(valid[:, :1]), valid], dim=1)
         query_edges, neighbour_edges = self._edges(node_xy, node_valid)
-        for layer in self.layers:
-            query_h = layer(h, *query_edges)
-            neighbour_h = layer(h, *neighbour_edges)
-            h = torch.cat([query_h, neighbour_h], dim=1)
-        return nn.functional.normalize(base + self.readout(h[:, 0]), dim=-1)
+        *inner, last = self.layers
+        for layer in inner:
+            h = torch.cat([layer(h, *query_edges), layer(h, *neighbour_edges)], dim=1)
+        # Only the query node is read out, so the last layer updates it alone.
+        return nn.functional.normalize(base + self.readout(last(h, *query_edges)[:, 0]), dim=-1)
 
     def _edges(self, node_xy: Tensor, node_valid: Tensor) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
         """(targets, sources, edge features, mask) for the query row and for the neighbour rows.
