@@ -135,7 +135,7 @@ def train_from_points(
     run = start_distributed(choose_device(job.train.device).is_cuda) if job.train.distributed else None
     if run is not None and not run.is_main:
         control = JobControl(is_cancelled=control.is_cancelled)  # one process speaks for the group
-    corpus = poi_corpus(job, control)
+    corpus = poi_corpus(job, control.part(0.0, 0.1))
     texts = corpus.texts
     coords, metric, model_crs = model_coordinates(corpus.points, job.model)
     settings = ModelSettings(**asdict(job.model))
@@ -148,7 +148,7 @@ def train_from_points(
     encoder = TextEncoder(job.text_model, device=_encoder_device(job.train.device))
     control.log(f"{texts.n_pois} POIs, {len(texts.texts)} distinct descriptions.")
     with ExitStack() as scratch:
-        vectors, n_encoded = _encode_once(job, texts.texts, encoder, control.part(0.0, 0.2), scratch, run)
+        vectors, n_encoded = _encode_once(job, texts.texts, encoder, control.part(0.1, 0.2), scratch, run)
         control.log(f"Encoded {n_encoded} new descriptions ({len(texts.texts) - n_encoded} from the cache).")
         torch.manual_seed(job.train.seed)  # the initial weights too: the same job and seed give the same model
         net = CalliperNet(settings, text_dim=vectors.shape[1])

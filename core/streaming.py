@@ -57,18 +57,30 @@ class PointSource:
         return Path(self.path).suffix.lower() in CSV_SUFFIXES
 
     @cached_property
-    def crs(self) -> CRS:
-        """The file's CRS (a CSV's is ``csv_crs``, default EPSG:4326)."""
+    def _info(self) -> dict:
+        """GDAL's description of the layer (CRS, feature count); empty for a CSV."""
         path = self._existing_path()
         if self.is_csv:
-            return parse_crs(self.csv_crs or "EPSG:4326", f"The CSV file {path.name}")
+            return {}
         import pyogrio
 
         try:
-            info = pyogrio.read_info(path, layer=self.layer)
+            return pyogrio.read_info(path, layer=self.layer)
         except Exception as exc:  # pyogrio raises several unrelated types for unreadable files
             raise vector_read_error(path, self.layer, exc) from exc
-        return parse_crs(info["crs"], f"The layer {path.name}")
+
+    @property
+    def crs(self) -> CRS:
+        """The file's CRS (a CSV's is ``csv_crs``, default EPSG:4326)."""
+        if self.is_csv:
+            return parse_crs(self.csv_crs or "EPSG:4326", f"The CSV file {Path(self.path).name}")
+        return parse_crs(self._info["crs"], f"The layer {Path(self.path).name}")
+
+    @property
+    def feature_count(self) -> int | None:
+        """How many features the file holds, when GDAL knows without reading them (not for CSV)."""
+        count = self._info.get("features", -1)
+        return count if count >= 0 else None
 
     def _existing_path(self) -> Path:
         path = Path(self.path)
@@ -151,6 +163,7 @@ def stream_corpus(
     xy_parts, index_parts, kept_parts = [], [], []
     counts: Counter = Counter()
     dropped = rows = 0
+    total = source.feature_count
     for number, chunk in enumerate(source.chunks()):
         control.check("Reading POIs")
         texts = _chunk_texts(chunk, fields, template, layer_name, first=number == 0)
@@ -161,10 +174,12 @@ def stream_corpus(
         kept_parts.append(texts.kept)
         counts.update(class_counts(chunk.attributes, fields, texts.kept))
         dropped += texts.dropped
-        rows += len(chunk.xy)
-        control.log(f"Read {rows:,} POIs of {layer_name} ({len(ids):,} distinct descriptions so far).")
-    if not rows:
+        rows += len(chunk.xy) + chunk.dropped_no_geometry
+        if total:
+            control.report(rows / total, f"Read {rows:,} of {total:,} POIs")
+    if not sum(len(kept) for kept in kept_parts):
         raise InputDataError(f"{layer_name} has no features with a usable position.")
+    control.log(f"Read {rows:,} POIs of {layer_name} in chunks of {source.chunk_rows:,}: {len(ids):,} distinct descriptions.")
     xy = np.concatenate(xy_parts)
     texts = PoiTexts(list(ids), np.concatenate(index_parts), np.concatenate(kept_parts), dropped)
     points = PointTable(xy, pd.DataFrame(index=pd.RangeIndex(len(xy))), source.crs, source.source)
