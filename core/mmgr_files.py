@@ -70,63 +70,63 @@ class LoadedMMGR:
 
 def save_mmgr(folder: str | Path, net: MMGRNet, card: MMGRCard) -> Path:
     """Write the folder atomically: a half-written model never appears."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save_model
 
     card.versions = card.versions or library_versions()
     card.created = card.created or datetime.now(timezone.utc).isoformat(timespec="seconds")
     with atomic_path(Path(folder), directory=True) as temporary:
-        state = {name: tensor.detach().cpu().contiguous() for name, tensor in net.state_dict().items()}
-        save_file(state, str(temporary / WEIGHTS_FILE), metadata={"format": MMGR_FORMAT})
+        save_model(net.cpu(), str(temporary / WEIGHTS_FILE), metadata={"format": MMGR_FORMAT})
         (temporary / CARD_FILE).write_text(json.dumps(asdict(card), indent=2, ensure_ascii=False), encoding="utf-8")
     return Path(folder)
 
 
+def _raw_card(folder: Path) -> dict | None:
+    """The JSON of an MMGR card in ``folder``; None when there is no readable card of the MMGR format."""
+    try:
+        raw = json.loads((folder / CARD_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return raw if isinstance(raw, dict) and raw.get("format") == MMGR_FORMAT else None
+
+
 def is_mmgr_folder(folder: str | Path) -> bool:
     """Whether ``folder`` holds an MMGR card (not a CaLLiPer one)."""
-    try:
-        return json.loads((Path(folder) / CARD_FILE).read_text(encoding="utf-8")).get("format") == MMGR_FORMAT
-    except (OSError, ValueError, AttributeError):
-        return False
+    return _raw_card(Path(folder)) is not None
 
 
 def read_mmgr_card(folder: str | Path) -> MMGRCard:
     """The card of an MMGR folder; anything wrong raises a ``ModelFileError`` saying what to do."""
     folder = Path(folder)
-    if not is_mmgr_folder(folder):
-        raise ModelFileError(
-            f"{folder} is not an MMGR model folder (it needs a {CARD_FILE} of format '{MMGR_FORMAT}'). "
-            "Choose the folder written by 'Train MMGR' (Imagery tab or calliper mmgr-train)."
-        )
-    raw = json.loads((folder / CARD_FILE).read_text(encoding="utf-8"))
-    if raw.get("format_version") != MMGR_VERSION:
-        raise ModelFileError(
-            f"The MMGR model in {folder} has format version {raw.get('format_version')}; this version reads "
-            f"{MMGR_VERSION}. Retrain it."
-        )
-    try:
-        card = MMGRCard(**raw)
-        card.settings.validate()
-    except TypeError as exc:
-        raise ModelFileError(f"The MMGR card in {folder} is missing fields or has unknown ones.", str(exc)) from exc
-    return card
+    raw = _raw_card(folder)
+    if raw is None:
+        problem = (f"{folder} is not an MMGR model folder (it needs a {CARD_FILE} of format '{MMGR_FORMAT}'). "
+                   "Choose the folder written by 'Train MMGR' (Imagery tab or calliper mmgr-train).")
+    elif raw.get("format_version") != MMGR_VERSION:
+        problem = (f"The MMGR model in {folder} has format version {raw.get('format_version')}; this version "
+                   f"reads {MMGR_VERSION}. Retrain it.")
+    else:
+        try:
+            card = MMGRCard(**raw)
+            card.settings.validate()
+            return card
+        except TypeError as exc:
+            raise ModelFileError(f"The MMGR card in {folder} is missing fields or has unknown ones.", str(exc)) from exc
+    raise ModelFileError(problem)
 
 
 def load_mmgr(folder: str | Path, device: str = "cpu") -> LoadedMMGR:
-    """Rebuild the network from the card and load its safetensors weights."""
+    """Rebuild the network from the card and fill it from its safetensors weights (names and shapes checked)."""
     from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from safetensors.torch import load_model
 
-    folder = Path(folder)
     card = read_mmgr_card(folder)
-    weights = folder / WEIGHTS_FILE
-    try:
-        state = load_file(str(weights), device="cpu")
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ModelFileError(f"The weights file {weights} is missing, corrupt or truncated.", str(exc)) from exc
     net = MMGRNet(card.settings)
+    weights = Path(folder) / WEIGHTS_FILE
     try:
-        net.load_state_dict(state)
-    except RuntimeError as exc:
-        raise ModelFileError(f"The weights in {weights} do not match the network in its card.", str(exc)) from exc
-    net.to(device).eval()
-    return LoadedMMGR(net, card, folder)
+        load_model(net, str(weights), strict=True)
+    except (SafetensorError, OSError, RuntimeError) as exc:
+        raise ModelFileError(
+            f"The weights file {weights} is missing, corrupt, or does not match the network in its card. Retrain.",
+            str(exc),
+        ) from exc
+    return LoadedMMGR(net.to(device).eval(), card, Path(folder))

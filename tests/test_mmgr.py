@@ -305,3 +305,18 @@ def test_landuse_study_scores_region_embeddings_alone_and_concatenated_with_call
     assert covered.mean() > 0.8
     expected = np.hstack(parts) / np.sqrt(2.0)  # both halves are unit vectors
     np.testing.assert_allclose(embed_units(fused, labels)[covered], expected[covered], atol=1e-5)
+
+
+def test_a_pretrained_backbone_is_only_ever_read_from_a_local_file(tmp_path):
+    from calliper.core.errors import MissingDependencyError, SettingsError
+    from calliper.core.mmgr_model import MMGRNet, MMGRSettings
+
+    settings = MMGRSettings(
+        bands=3, tile_pixels=64, text_dim=384, image_encoder="torchvision",
+        backbone={"name": "resnet18", "weights": str(tmp_path / "resnet18.pth")},
+    )
+    # without torchvision: which package to install; with it: the missing local weights (never a download)
+    with pytest.raises((MissingDependencyError, SettingsError), match="torchvision|weights file .* does not exist"):
+        MMGRNet(settings)
+    with pytest.raises(SettingsError, match="Unknown image encoder 'resnet'"):
+        MMGRNet(MMGRSettings(bands=3, tile_pixels=64, text_dim=384, image_encoder="resnet"))
