@@ -123,7 +123,10 @@ def iter_point_chunks(
 
 @dataclass
 class PoiCorpus:
-    """The POIs training uses: kept positions, their descriptions, and the class counts for the card."""
+    """The POIs training uses: kept positions, their descriptions, and the class counts for the card.
+
+    A streamed file's ``points.attributes`` has no columns: its rows were described and let go.
+    """
 
     points: PointTable
     texts: PoiTexts
