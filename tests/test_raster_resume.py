@@ -62,6 +62,25 @@ def test_interrupted_raster_resumes_without_recomputing_and_equals_an_uninterrup
         assert src.overviews(1) == reference.overviews(1) and src.tags()["kind"] == "test"
 
 
+def test_cancelled_pool_keeps_the_blocks_it_wrote_and_a_single_process_finishes_them(tmp_path):
+    import json
+
+    whole = write(tmp_path / "whole.tif", CountingCompute())
+    out, written = tmp_path / "pooled.tif", []
+    control = JobControl(progress=lambda fraction, message: written.append(message), is_cancelled=lambda: len(written) >= 3)
+    pooled = CountingCompute()
+    with pytest.raises(CancelledError):
+        write_raster_by_blocks(GRID, out, 2, pooled, block_size=BLOCK, control=control, workers=2,
+                               resume_key="two waves", tags={"kind": "test"})
+    assert pooled.blocks == 0  # its copies in the worker processes did the computing
+    done = json.loads((tmp_path / ".pooled.tif.blocks.json").read_text())["blocks"]
+    assert len(done) >= 3
+    rest = CountingCompute()
+    write(out, rest)
+    assert rest.blocks == N_BLOCKS - len(done)
+    np.testing.assert_array_equal(read_all(out), read_all(whole))
+
+
 def test_a_changed_setting_restarts_the_interrupted_raster_from_nothing(tmp_path):
     out, first = tmp_path / "changed.tif", CountingCompute()
     with pytest.raises(CancelledError):

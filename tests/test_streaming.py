@@ -10,6 +10,7 @@ import pytest
 
 from calliper.core.devices import GPU_BATCH_MAX, GPU_BATCH_MIN, batch_for_memory
 from calliper.core.errors import FieldError
+from calliper.core.model import ModelSettings
 from calliper.core.pipeline import TrainJob, train_from_points
 from calliper.core.poi_io import read_points
 from calliper.core.poi_text import TextFields, TextTemplate
@@ -63,9 +64,12 @@ def test_a_missing_field_is_named_from_the_first_chunk(demo_data):
 
 def test_training_from_a_streamed_file_equals_training_from_the_table(demo_data, demo_points, tmp_path):
     settings = TrainSettings(epochs=2, batch_size=512, device="cpu")
-    table = train_from_points(TrainJob(demo_points, FIELDS, tmp_path / "table", train=settings))
+    small = ModelSettings(hidden=64, n_blocks=1)
+    table = train_from_points(TrainJob(demo_points, FIELDS, tmp_path / "table", model=small, train=settings))
     source = PointSource(Path(demo_data.pois), chunk_rows=300)
-    streamed = train_from_points(TrainJob(source, FIELDS, tmp_path / "streamed", train=settings, layer_name="the demo POIs"))
+    streamed = train_from_points(
+        TrainJob(source, FIELDS, tmp_path / "streamed", model=small, train=settings, layer_name="the demo POIs")
+    )
     for key in ("n_pois", "n_distinct_texts", "extent", "top_classes", "source_crs"):
         assert streamed.card.training[key] == table.card.training[key], key
     assert [h.val_loss for h in streamed.result.history] == pytest.approx([h.val_loss for h in table.result.history], rel=1e-6)
