@@ -51,7 +51,9 @@ class TrainModelAlgorithm(CalliperAlgorithm):
         self.addParameter(QgsProcessingParameterString(self.TEMPLATE, "Description template (empty: the paper's)", optional=True))
         self.addParameter(QgsProcessingParameterEnum(self.ENCODER, "Location encoder", list(ENCODER_LABELS.values()), defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(self.EPOCHS, "Epochs", defaultValue=100, minValue=1))
-        self.addParameter(QgsProcessingParameterNumber(self.BATCH_SIZE, "Batch size", defaultValue=1024, minValue=2))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.BATCH_SIZE, "Batch size (0: 1024 on a CPU, 8192-32768 from free GPU memory)", defaultValue=0, minValue=0,
+        ))
         self.addParameter(QgsProcessingParameterEnum(self.DEVICE, "Device", list(DEVICE_CHOICES), defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(self.SEED, "Random seed", defaultValue=42))
         self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT, "Model folder"))
@@ -71,7 +73,7 @@ class TrainModelAlgorithm(CalliperAlgorithm):
                 model=ModelSettings(encoder=ENCODERS[self.parameterAsEnum(parameters, self.ENCODER, context)]),
                 train=TrainSettings(
                     epochs=self.parameterAsInt(parameters, self.EPOCHS, context),
-                    batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
+                    batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context) or None,
                     device=DEVICE_CHOICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
                     seed=self.parameterAsInt(parameters, self.SEED, context),
                 ),
