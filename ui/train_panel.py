@@ -73,7 +73,8 @@ class TrainPanel(QWidget):
         self.scales = QLabel("auto (from the layer's extent and POI spacing)")
         self.epochs, self.batch_size = QSpinBox(), QSpinBox()
         self.epochs.setRange(1, 10_000)
-        self.batch_size.setRange(2, 1_000_000)
+        self.batch_size.setRange(0, 1_000_000)
+        self.batch_size.setSpecialValueText("auto (1024 on a CPU, from free memory on a GPU)")
         self.device = QComboBox()
         self.output = QgsFileWidget()
         self.output.setStorageMode(QgsFileWidget.SaveFile)
@@ -112,7 +113,7 @@ class TrainPanel(QWidget):
 
     def _restore(self) -> None:
         self.epochs.setValue(settings.load("train/epochs", 100, int))
-        self.batch_size.setValue(settings.load("train/batch_size", 1024, int))
+        self.batch_size.setValue(settings.load("train/batch_size", 0, int))
         self.encoder.setCurrentIndex(max(self.encoder.findData(settings.load("train/encoder", "grid")), 0))
         self.include_name.setChecked(settings.load("train/include_name", "false") == "true")
         self.template.setText(settings.load("train/template", ""))
@@ -184,7 +185,7 @@ class TrainPanel(QWidget):
             out=Path(out),
             template=self.text_template(),
             model=ModelSettings(encoder=self.encoder.currentData()),
-            train=TrainSettings(epochs=self.epochs.value(), batch_size=self.batch_size.value(), device=device),
+            train=TrainSettings(epochs=self.epochs.value(), batch_size=self.batch_size.value() or None, device=device),
             text_model=self.text_model.filePath().strip() or None,
             layer_name=f"the layer '{layer.name()}'",
         )
