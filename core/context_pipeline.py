@@ -41,13 +41,12 @@ CAPTION_FACT_SHARE = 0.5
 
 @dataclass
 class ContextCorpus:
-    """The described POIs in the model CRS with their classes, the streets and one caption per POI."""
+    """The described POIs in the model CRS, the streets and one caption per POI."""
 
     pois: PoiCorpus
     coords: np.ndarray
     metric: np.ndarray
     crs: object
-    classes: np.ndarray
     streets: StreetNetwork
     captions: list[str]
 
@@ -69,7 +68,7 @@ def context_corpus(job: TrainJob, control: JobControl) -> ContextCorpus:
     captions = describe_places(
         coords, classes, coords, classes, context, streets, CAPTION_SUBJECT_SHARE, CAPTION_FACT_SHARE, job.train.seed
     )
-    return ContextCorpus(pois, coords, metric, crs, classes, streets, [caption.text for caption in captions])
+    return ContextCorpus(pois, coords, metric, crs, streets, [caption.text for caption in captions])
 
 
 def train_context_from_points(

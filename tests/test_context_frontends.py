@@ -12,7 +12,8 @@ from calliper.core.cli import main
 CONTEXT_LABEL = "grid + context graph"
 
 
-def test_cli_trains_a_context_model_with_streets_and_embeds_points_with_it(demo_data, tmp_path, capsys):
+def test_cli_trains_a_context_model_with_streets_and_embeds_points_with_it(trained, demo_data, tmp_path, capsys):
+    """(After ``trained``, which must be the first to encode the demo descriptions: test_training checks it.)"""
     from calliper.core.demo_data import helsinki_pbf
 
     model = tmp_path / "context_model"

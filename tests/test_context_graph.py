@@ -33,8 +33,12 @@ def classes(demo_points):
 
 
 @pytest.fixture(scope="module")
-def context_model(demo_points, tmp_path_factory):
-    """A context-graph model trained briefly on the demo POIs with the extract's streets, loaded back."""
+def context_model(trained, demo_points, tmp_path_factory):
+    """A context-graph model trained briefly on the demo POIs with the extract's streets, loaded back.
+
+    Built after ``trained``: that session model must be the first to encode the demo
+    descriptions into the session's text cache (test_training checks it).
+    """
     from calliper.core.demo_data import helsinki_pbf
     from calliper.core.model_files import load_model
     from calliper.core.pipeline import TrainJob, train_from_points
