@@ -132,11 +132,11 @@ def add_cluster(commands) -> None:
 def _run_cluster(args: argparse.Namespace) -> None:
     from .cli import terminal_job
     from .clusters import ClusterSettings, cluster_raster, naming_model_folder
-    from .model_files import load_model_for_maps
+    from .region_maps import cluster_namer_for
 
-    model = load_model_for_maps(str(naming_model_folder(args.embedding, args.model)))
+    namer = cluster_namer_for(naming_model_folder(args.embedding, args.model))
     with terminal_job("cluster") as control:
-        result = cluster_raster(args.embedding, args.out, model, ClusterSettings(k=args.k), control, args.overwrite)
+        result = cluster_raster(args.embedding, args.out, namer, ClusterSettings(k=args.k), control, args.overwrite)
     print(f"Cluster map written to {result.raster} (legend {result.legend_file}, QGIS style {result.style_file}):")
     for entry in result.legend:
         print(f"  {entry.value:3d}  {entry.colour}  {entry.label}  ({100 * entry.share:.0f} % of pixels)")

@@ -11,7 +11,7 @@ from qgis.core import (
 )
 
 from ..core.clusters import MAX_CLUSTERS, ClusterSettings, cluster_raster, naming_model_folder
-from ..core.model_files import load_model_for_maps
+from ..core.region_maps import cluster_namer_for
 from .base import CalliperAlgorithm
 from .feedback import control_for, user_errors
 from .layer_files import raster_file
@@ -28,7 +28,8 @@ class ClusterAlgorithm(CalliperAlgorithm):
         "sample) and names each by the POI classes whose descriptions are closest to it, e.g. "
         "'restaurant / cafe / bar'. The output is a paletted raster (255 = no data) with a legend "
         "(.json) and a QGIS style (.qml) beside it, which QGIS uses to show the names.\n\n"
-        "The model names the clusters; without one, the model recorded in the embedding raster is used."
+        "The model names the clusters; without one, the model recorded in the embedding raster is used. "
+        "A region raster from MMGR (imagery + POIs) is named by its MMGR model."
     )
 
     def initAlgorithm(self, config=None) -> None:
@@ -50,8 +51,8 @@ class ClusterAlgorithm(CalliperAlgorithm):
         settings = ClusterSettings(k=self.parameterAsInt(parameters, self.K, context))
         with user_errors():
             folder = naming_model_folder(embedding, self.parameterAsFile(parameters, self.MODEL, context) or None)
-            model = load_model_for_maps(folder)
-            result = cluster_raster(embedding, out, model, settings, control_for(feedback), overwrite=True)
+            namer = cluster_namer_for(folder)  # a CaLLiPer model, or an MMGR model for a region raster
+            result = cluster_raster(embedding, out, namer, settings, control_for(feedback), overwrite=True)
         keep_style_on_completion(context, out)  # the key Processing loads it under
         for entry in result.legend:
             feedback.pushInfo(f"{entry.value:3d}  {entry.colour}  {entry.label}  ({100 * entry.share:.0f} % of pixels)")

@@ -280,6 +280,17 @@ def test_phrase_and_point_similarity_and_named_clusters_on_the_region_raster(mmg
     assert [entry.label for entry in plain.legend] == ["cluster 0", "cluster 1", "cluster 2"]
 
 
+def test_cluster_command_names_a_region_raster_with_the_mmgr_model_recorded_in_it(mmgr, region, tmp_path, capsys):
+    from calliper.core.cli import main
+
+    assert main(["cluster", "--embedding", str(region), "--k", "3", "--out", str(tmp_path / "clusters.tif")]) == 0
+    legend = json.loads((tmp_path / "clusters.json").read_text())
+    entries = legend["legend"] if isinstance(legend, dict) else legend
+    classes = set(mmgr.card.training["top_classes"])
+    assert len(entries) == 3 and all(set(entry["names"]) <= classes and entry["names"] for entry in entries)
+    assert "Cluster map written" in capsys.readouterr().out
+
+
 def test_landuse_study_scores_region_embeddings_alone_and_concatenated_with_calliper(
     mmgr, region, demo_model, demo_data, tmp_path
 ):
