@@ -8,37 +8,26 @@ tower and the POI classes (to name clusters). Loading never unpickles anything.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_path
 from .errors import ModelFileError
 from .imagery import BandStatistics, ImagerySettings
 from .mmgr_model import MMGRNet, MMGRSettings
-from .model_files import CARD_FILE, WEIGHTS_FILE, library_versions
+from .model_files import CARD_FILE, WEIGHTS_FILE, CardRecord, write_model_folder
 
 MMGR_FORMAT = "calliper-mmgr"
 MMGR_VERSION = 1
 
 
-@dataclass
-class MMGRCard:
+@dataclass(kw_only=True)
+class MMGRCard(CardRecord):
     """Network shape, imagery handling, CRS, text model, training summary and metrics of an MMGR model."""
 
     model: dict
     imagery: dict
-    crs_wkt: str
-    crs_label: str
-    text_model: str
-    text_model_id: str
-    text: dict
-    training: dict = field(default_factory=dict)
-    metrics: dict = field(default_factory=dict)
-    versions: dict = field(default_factory=dict)
-    created: str = ""
     format: str = MMGR_FORMAT
     format_version: int = MMGR_VERSION
 
@@ -69,15 +58,10 @@ class LoadedMMGR:
 
 
 def save_mmgr(folder: str | Path, net: MMGRNet, card: MMGRCard) -> Path:
-    """Write the folder atomically: a half-written model never appears."""
+    """Write the MMGR model folder (safetensors weights + card) atomically."""
     from safetensors.torch import save_model
 
-    card.versions = card.versions or library_versions()
-    card.created = card.created or datetime.now(timezone.utc).isoformat(timespec="seconds")
-    with atomic_path(Path(folder), directory=True) as temporary:
-        save_model(net.cpu(), str(temporary / WEIGHTS_FILE), metadata={"format": MMGR_FORMAT})
-        (temporary / CARD_FILE).write_text(json.dumps(asdict(card), indent=2, ensure_ascii=False), encoding="utf-8")
-    return Path(folder)
+    return write_model_folder(folder, card, lambda path: save_model(net.cpu(), str(path), metadata={"format": MMGR_FORMAT}))
 
 
 def _raw_card(folder: Path) -> dict | None:

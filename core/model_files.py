@@ -12,6 +12,7 @@ import platform
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from .atomic import atomic_path
 from .errors import ModelFileError
@@ -23,15 +24,12 @@ WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "card.json"
 
 
-@dataclass
-class ModelCard:
-    """Everything needed to rebuild, apply and explain a trained model."""
+@dataclass(kw_only=True)
+class CardRecord:
+    """What every model card of ours says besides its network: CRS, text model, provenance, metrics."""
 
-    model: dict
     crs_wkt: str
     crs_label: str
-    coordinate_kind: str
-    text_dim: int
     text_model: str
     text_model_id: str
     text: dict
@@ -39,6 +37,15 @@ class ModelCard:
     metrics: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
     created: str = ""
+
+
+@dataclass(kw_only=True)
+class ModelCard(CardRecord):
+    """Everything needed to rebuild, apply and explain a trained model."""
+
+    model: dict
+    coordinate_kind: str
+    text_dim: int
     format: str = CARD_FORMAT
     format_version: int = CARD_VERSION
 
@@ -70,18 +77,26 @@ def library_versions() -> dict:
     return versions
 
 
-def save_model(folder: str | Path, net: CalliperNet, card: ModelCard) -> Path:
-    """Write the model folder atomically (a half-written model never appears)."""
-    from safetensors.torch import save_file
-
+def write_model_folder(folder: str | Path, card: CardRecord, write_weights: Callable[[Path], None]) -> Path:
+    """Stamp the card (library versions, time) and write weights + card.json atomically: a half-written model never appears."""
     card.versions = card.versions or library_versions()
     card.created = card.created or datetime.now(timezone.utc).isoformat(timespec="seconds")
     folder = Path(folder)
     with atomic_path(folder, directory=True) as temporary:
-        state = {name: tensor.detach().cpu().contiguous() for name, tensor in net.state_dict().items()}
-        save_file(state, str(temporary / WEIGHTS_FILE), metadata={"format": CARD_FORMAT})
-        (temporary / CARD_FILE).write_text(json.dumps(asdict(card), indent=2, ensure_ascii=False))
+        write_weights(temporary / WEIGHTS_FILE)
+        (temporary / CARD_FILE).write_text(json.dumps(asdict(card), indent=2, ensure_ascii=False), encoding="utf-8")
     return folder
+
+
+def save_model(folder: str | Path, net: CalliperNet, card: ModelCard) -> Path:
+    """Write a CaLLiPer model folder (safetensors weights + card)."""
+    from safetensors.torch import save_file
+
+    def write_weights(path: Path) -> None:
+        state = {name: tensor.detach().cpu().contiguous() for name, tensor in net.state_dict().items()}
+        save_file(state, str(path), metadata={"format": CARD_FORMAT})
+
+    return write_model_folder(folder, card, write_weights)
 
 
 def read_card(folder: str | Path) -> ModelCard:

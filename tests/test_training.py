@@ -19,14 +19,20 @@ def test_training_lowers_validation_loss(trained):
     assert trained.card.metrics["best_epoch"] == int(np.argmin([h.val_loss for h in history])) + 1
 
 
-def test_second_training_encodes_no_text(trained, demo_points, tmp_path):
+def test_second_training_encodes_no_text(demo_points, tmp_path, monkeypatch):
     from calliper.core.pipeline import TrainJob, train_from_points
     from calliper.core.poi_text import TextFields
     from calliper.core.train import TrainSettings
 
-    assert trained.n_encoded == trained.card.training["n_distinct_texts"] > 100
-    job = TrainJob(demo_points, TextFields("class", "category", "name"), tmp_path / "m2", train=TrainSettings(epochs=1))
-    assert train_from_points(job).n_encoded == 0
+    monkeypatch.setenv("CALLIPER_CACHE_DIR", str(tmp_path / "empty-cache"))  # independent of other tests' encodings
+
+    def run(name: str):
+        job = TrainJob(demo_points, TextFields("class", "category", "name"), tmp_path / name, train=TrainSettings(epochs=1))
+        return train_from_points(job)
+
+    first = run("m1")
+    assert first.n_encoded == first.card.training["n_distinct_texts"] > 100
+    assert run("m2").n_encoded == 0
 
 
 def test_same_class_locations_end_up_closer_than_different_classes(demo_model, demo_points):
