@@ -74,20 +74,6 @@ def _study_options(args: argparse.Namespace, min_class_size: int = 2) -> dict:
     }
 
 
-def _features(args: argparse.Namespace):
-    """What the study scores: the CaLLiPer model, the region raster's embeddings, or both side by side."""
-    from .errors import SettingsError
-    from .model_files import load_model
-    from .unit_features import CalliperFeatures, ConcatFeatures, RasterFeatures
-
-    if not (args.model or args.region_raster):
-        raise SettingsError("Give the embeddings to study: --model (CaLLiPer), --region-raster (MMGR), or both.")
-    parts = ([RasterFeatures(Path(args.region_raster))] if args.region_raster else []) + (
-        [CalliperFeatures(load_model(args.model))] if args.model else []
-    )
-    return parts[0] if len(parts) == 1 else ConcatFeatures(parts)
-
-
 def _print_outcome(result) -> None:
     from .probe_report import metrics_table
 
@@ -114,12 +100,13 @@ def add_classify(commands) -> None:
 def _run_classify(args: argparse.Namespace) -> None:
     from .cli import terminal_job
     from .landuse import ClassifySettings, classify
+    from .unit_features import study_features
 
     settings = ClassifySettings.from_options(
         **_study_options(args, args.min_class_size),
         extent=args.extent, extent_crs=args.extent_crs, pixel_size=args.pixel_size,
     )
-    features = _features(args)
+    features = study_features(args.model, args.region_raster)
     with terminal_job("classify") as control:
         result = classify(features, args.labels, args.label_field, Path(args.out_dir), settings, control)
     _print_outcome(result)
@@ -138,9 +125,10 @@ def add_predict(commands) -> None:
 def _run_predict(args: argparse.Namespace) -> None:
     from .cli import terminal_job
     from .landuse import StudySettings, predict_values
+    from .unit_features import study_features
 
     fields = [name.strip() for name in args.fields.split(",") if name.strip()]
-    features = _features(args)
+    features = study_features(args.model, args.region_raster)
     with terminal_job("predict") as control:
         settings = StudySettings.from_options(**_study_options(args))
         result = predict_values(features, args.labels, fields, Path(args.out_dir), settings, control)

@@ -227,3 +227,17 @@ def poi_count_features(
         weighted = TfidfTransformer().fit_transform(unit_means(counts, labels))
         features[f"{radius:g} m"] = weighted.toarray().astype(np.float32)
     return features
+
+
+def study_features(model_folder: str | Path | None, region_raster: str | Path | None) -> FeatureSource:
+    """What a study scores: a CaLLiPer model, a region raster's embeddings (MMGR), or both side by side."""
+    from .model_files import load_model
+
+    if not (model_folder or region_raster):
+        raise SettingsError(
+            "Give the embeddings to study: a CaLLiPer model folder, a region raster (MMGR), or both."
+        )
+    parts: list[FeatureSource] = [RasterFeatures(Path(region_raster))] if region_raster else []
+    if model_folder:
+        parts.append(CalliperFeatures(load_model(model_folder)))
+    return parts[0] if len(parts) == 1 else ConcatFeatures(parts)

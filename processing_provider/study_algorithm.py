@@ -22,6 +22,7 @@ from qgis.core import (
     QgsProcessingParameterFile,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
     QgsProcessingParameterVectorLayer,
 )
@@ -29,13 +30,13 @@ from qgis.core import (
 from ..core.jobs import JobControl
 from ..core.labels import SAMPLING_KINDS
 from ..core.landuse import StudyResult
-from ..core.model_files import LoadedModel, load_model
 from ..core.probe_report import metrics_table
 from ..core.probes import PAPER_SEEDS, PROBE_KINDS, parse_seeds
 from ..core.splits import SPLIT_KINDS
+from ..core.unit_features import FeatureSource, study_features
 from .base import CalliperAlgorithm
 from .feedback import control_for, user_errors
-from .layer_files import vector_file
+from .layer_files import raster_file, vector_file
 
 STUDY_HELP = (
     "The study compares the model's embeddings with two baselines (coordinates only; POI counts around each "
@@ -45,7 +46,9 @@ STUDY_HELP = (
     "feature of the layer.\n\n"
     "Outputs, in the output folder: predictions.gpkg (the label layer with the predictions, loaded when the "
     "algorithm finishes), metrics.json and report.html (scores of every method, protocol, notes). The POI "
-    "layer for the POI-count baseline defaults to the one the model was trained on."
+    "layer for the POI-count baseline defaults to the one the model was trained on.\n\n"
+    "Embeddings studied: the CaLLiPer model, a region raster (MMGR, imagery + POIs), or both concatenated "
+    "(give both). At least one is needed."
 )
 
 
@@ -55,7 +58,8 @@ def advanced(parameter: QgsProcessingParameterDefinition) -> QgsProcessingParame
 
 
 class StudyAlgorithm(CalliperAlgorithm):
-    MODEL, LABELS, SPLIT, BLOCK_SIZE, PROBE, SEEDS = "MODEL", "LABELS", "SPLIT", "BLOCK_SIZE", "PROBE", "SEEDS"
+    MODEL, REGION_RASTER, LABELS = "MODEL", "REGION_RASTER", "LABELS"
+    SPLIT, BLOCK_SIZE, PROBE, SEEDS = "SPLIT", "BLOCK_SIZE", "PROBE", "SEEDS"
     POIS, POI_FIELD, SAMPLING, SAMPLES, OUTPUT_FOLDER = "POIS", "POI_FIELD", "SAMPLING", "SAMPLES", "OUTPUT_FOLDER"
     PREDICTIONS, METRICS, REPORT = "PREDICTIONS", "METRICS", "REPORT"
     GROUP_ID = "landuse"
@@ -69,7 +73,7 @@ class StudyAlgorithm(CalliperAlgorithm):
         return []
 
     def run_study(
-        self, model: LoadedModel, labels: str, out_dir: Path, options: dict, parameters, context, control: JobControl
+        self, model: FeatureSource, labels: str, out_dir: Path, options: dict, parameters, context, control: JobControl
     ) -> StudyResult:
         """Build the core settings from ``options`` (``StudySettings.from_options``) plus own parameters, and run."""
         raise NotImplementedError
@@ -83,7 +87,12 @@ class StudyAlgorithm(CalliperAlgorithm):
         return {}
 
     def initAlgorithm(self, config=None) -> None:
-        self.addParameter(QgsProcessingParameterFile(self.MODEL, "Model folder", behavior=QgsProcessingParameterFile.Folder))
+        self.addParameter(QgsProcessingParameterFile(
+            self.MODEL, "Model folder (CaLLiPer)", behavior=QgsProcessingParameterFile.Folder, optional=True,
+        ))
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            self.REGION_RASTER, "Region raster (MMGR; with a model, both are concatenated)", optional=True,
+        ))
         self.addParameter(QgsProcessingParameterVectorLayer(
             self.LABELS, "Labelled layer (polygons or points)", [QgsProcessing.TypeVectorAnyGeometry],
         ))
@@ -139,8 +148,10 @@ class StudyAlgorithm(CalliperAlgorithm):
                 "labels_layer": labels.layer,
                 "overwrite": True,  # Processing asks before overwriting; temporary folders are new
             }
-            model = load_model(self.parameterAsFile(parameters, self.MODEL, context))
-            result = self.run_study(model, labels.path, out_dir, options, parameters, context, control_for(feedback))
+            region_layer = self.parameterAsRasterLayer(parameters, self.REGION_RASTER, context)
+            region = raster_file(region_layer, "region raster") if region_layer else None
+            features = study_features(self.parameterAsFile(parameters, self.MODEL, context) or None, region)
+            result = self.run_study(features, labels.path, out_dir, options, parameters, context, control_for(feedback))
         feedback.pushInfo("Scores on the test features (mean ± std over the seeds):\n" + metrics_table(result.metrics))
         predictions = str(result.outputs["predictions"])
         self.load_on_completion(context, predictions, self.layer_name(parameters, context), self.PREDICTIONS)

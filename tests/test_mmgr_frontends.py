@@ -60,7 +60,7 @@ def test_cli_refuses_a_phrase_without_its_output_and_a_study_without_embeddings(
     assert "--phrase and --similarity go together" in capsys.readouterr().err
     assert main(["classify", "--labels", str(demo_data.landuse), "--label-field", "landuse",
                  "--out-dir", str(tmp_path / "s")]) == 2
-    assert "--region-raster" in capsys.readouterr().err
+    assert "region raster" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
 
 
@@ -84,6 +84,27 @@ def test_processing_trains_mmgr_and_applies_it_with_a_phrase(processing, image, 
         values, tags = src.read(1), src.tags()
     assert tags["calliper_kind"] == "similarity" and "restaurant" in tags["calliper_query"]
     assert np.nanmax(np.abs(values)) <= 1.0 + 1e-5 and np.isfinite(values).any()
+
+
+def test_processing_studies_land_use_on_a_region_raster_concatenated_with_calliper(
+    processing, image, demo_data, trained, tmp_path  # noqa: F811
+):
+    from qgis.core import QgsProcessingException
+
+    region = tmp_path / "region.tif"
+    processing.run("calliper:mmgrtrain", {
+        "IMAGE": str(image.path), "POIS": str(demo_data.pois), "CLASS_FIELD": "class", "TILE_METRES": 64,
+        "TILE_PIXELS": 16, "EPOCHS": 2, "OUTPUT_MODEL": str(tmp_path / "model"), "OUTPUT": str(region),
+    })
+    study = {"LABELS": str(demo_data.landuse), "LABEL_FIELD": "landuse", "SEEDS": "42", "MIN_CLASS_SIZE": 10,
+             "POIS": str(demo_data.pois)}
+    result = processing.run("calliper:classify", {
+        **study, "MODEL": str(trained.folder), "REGION_RASTER": str(region), "OUTPUT_FOLDER": str(tmp_path / "fused"),
+    })
+    metrics = json.loads(open(result["METRICS"], encoding="utf-8").read())
+    assert metrics["features"] == "mmgr+calliper" and "mmgr+calliper" in metrics["methods"]
+    with pytest.raises(QgsProcessingException, match="CaLLiPer model folder, a region raster"):
+        processing.run("calliper:classify", {**study, "OUTPUT_FOLDER": str(tmp_path / "none")})
 
 
 def test_imagery_tab_trains_and_adds_styled_region_layers(qgis_iface, qgis_new_project, image, demo_data, tmp_path):  # noqa: F811
