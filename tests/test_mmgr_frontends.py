@@ -107,7 +107,7 @@ def test_processing_studies_land_use_on_a_region_raster_concatenated_with_callip
         processing.run("calliper:classify", {**study, "OUTPUT_FOLDER": str(tmp_path / "none")})
 
 
-def test_imagery_tab_trains_and_adds_styled_region_layers(qgis_iface, qgis_new_project, image, demo_data, tmp_path):  # noqa: F811
+def test_imagery_tab_trains_and_adds_styled_region_layers(qgis_iface, qgis_new_project, image, demo_data, trained, tmp_path):  # noqa: F811
     from qgis.core import QgsProject, QgsRasterLayer, QgsVectorLayer
 
     from calliper.ui.dock import CalliperDock
@@ -144,5 +144,21 @@ def test_imagery_tab_trains_and_adds_styled_region_layers(qgis_iface, qgis_new_p
     group = QgsProject.instance().layerTreeRoot().findGroup(f"Calliper: {panel.model_folder.name}")
     similarity = [node.layer() for node in group.findLayers() if node.layer().name() == "Tiles like 'a park'"]
     assert len(similarity) == 1 and similarity[0].renderer().type() == "singlebandpseudocolor"
+
+    # the Classify tab studies land use on the region raster concatenated with the CaLLiPer model
+    landuse = QgsVectorLayer(str(demo_data.landuse), "landuse", "ogr")
+    QgsProject.instance().addMapLayer(landuse)
+    dock.model_picker.set_model(str(trained.folder))
+    classify = dock.classify_panel
+    classify.labels.setLayer(landuse)
+    classify.region.setLayer(layers["Region embedding (128 bands)"])
+    classify.label_field.setField("landuse")
+    classify.min_class_size.setValue(10)
+    classify.class_raster.setChecked(False)
+    classify.output_dir.setFilePath(str(tmp_path / "landuse"))
+    classify.classify_button.click()
+    assert wait_for(lambda: classify.task is None, 300), classify.status.text()
+    metrics = json.loads((tmp_path / "landuse" / "metrics.json").read_text())
+    assert metrics["features"] == "mmgr+calliper" and classify.status.text().startswith("Macro F1 ")
     QgsProject.instance().removeAllMapLayers()
     dock.deleteLater()

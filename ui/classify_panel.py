@@ -22,11 +22,23 @@ from ..core.labels import LabelSettings
 from ..core.landuse import ClassifySettings, StudyResult, classify, predict_values
 from ..core.probes import ProbeSettings
 from ..core.splits import SplitSettings
-from ..processing_provider.layer_files import vector_file
+from ..core.unit_features import CalliperFeatures, ConcatFeatures, RasterFeatures
+from ..processing_provider.layer_files import raster_file, vector_file
 from . import settings
 from .log import show_error
 from .output_layers import add_raster, add_vector
 from .tasks import CoreTask, TaskProgress
+
+
+def study_source(model, region_layer):
+    """The model alone, or the region raster (MMGR) concatenated with it when one is chosen."""
+    if region_layer is None:
+        return model
+    try:
+        region = raster_file(region_layer, "region raster")
+    except QgsProcessingException as error:
+        raise InputDataError(str(error)) from error
+    return ConcatFeatures([RasterFeatures(Path(region)), CalliperFeatures(model)])
 
 
 def label_source(layer) -> tuple[str, str | None]:
@@ -70,6 +82,11 @@ class ClassifyPanel(QWidget):
         form = QFormLayout()
         self.labels = QgsMapLayerComboBox()
         self.labels.setFilters(QgsMapLayerProxyModel.VectorLayer)
+        self.region = QgsMapLayerComboBox()
+        self.region.setFilters(QgsMapLayerProxyModel.RasterLayer)
+        self.region.setAllowEmptyLayer(True)
+        self.region.setLayer(None)
+        self.region.setToolTip("A region raster from the Imagery tab (MMGR): its embeddings join the model's.")
         self.target = QComboBox()
         self.target.addItems(TARGETS)
         self.label_field = QgsFieldComboBox()
@@ -95,7 +112,8 @@ class ClassifyPanel(QWidget):
         self.output_dir = QgsFileWidget()
         self.output_dir.setStorageMode(QgsFileWidget.GetDirectory)
         self.output_dir.setFilePath(settings.load("classify/output_dir", str(Path.home() / "calliper_outputs" / "landuse")))
-        for label, widget in (("Label layer", self.labels), ("Target", self.target), ("Field", self.label_field),
+        for label, widget in (("Label layer", self.labels), ("Also region raster", self.region),
+                              ("Target", self.target), ("Field", self.label_field),
                               ("Share fields", self.share_fields), ("Probe", self.probe),
                               ("Split", self.split), ("Block size", self.block_size),
                               ("Smallest class", self.min_class_size), ("", self.class_raster),
@@ -157,6 +175,7 @@ class ClassifyPanel(QWidget):
             path, layer_name = label_source(layer)
             study = self.study_settings(model)
             study.labels_layer = layer_name
+            source = study_source(model, self.region.currentLayer())
         except CalliperError as error:
             show_error(self.iface, error)
             self.status.setText(error.message)
@@ -177,7 +196,7 @@ class ClassifyPanel(QWidget):
             if "classes" in result.outputs:
                 add_raster(result.outputs["classes"], f"{name} classes", "classes", model.folder, model.card)
             metric, label = PRIMARY_METRIC[result.metrics.get("task", "class")]
-            score = result.metrics["methods"]["calliper"][metric]
+            score = result.metrics["methods"][result.metrics["features"]][metric]
             self.status.setText(f"{label} {score['mean']:.3f} ± {score['std']:.3f}; report: {result.outputs['report']}")
             self.report_dialog = ReportDialog(Path(result.outputs["report"]), self)
             self.report_dialog.show()
@@ -190,8 +209,8 @@ class ClassifyPanel(QWidget):
 
         def work(control, publish):
             if is_class:
-                return classify(model, path, fields[0], out_dir, study, control)
-            return predict_values(model, path, fields, out_dir, study, control)
+                return classify(source, path, fields[0], out_dir, study, control)
+            return predict_values(source, path, fields, out_dir, study, control)
 
         self.task = CoreTask("Calliper: classify" if is_class else "Calliper: predict values", work, done, failed)
         self.progress.watch(self.task)
