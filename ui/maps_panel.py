@@ -21,6 +21,7 @@ from qgis.PyQt.QtWidgets import (
 
 from ..core.clusters import ClusterSettings, cluster_raster
 from ..core.errors import CalliperError
+from ..core.model import CONTEXT_ENCODER
 from ..core.model_files import LoadedModel
 from ..core.raster_grid import estimate_raster
 from ..core.rasters import embedding_grid, embedding_raster, rgb_preview
@@ -33,6 +34,9 @@ from .tasks import CoreTask, TaskProgress
 # Measured by bench/raster_speed.py on a 2-core CPU (whole write, compression included);
 # only used for the "about N s" hint.
 CPU_PIXELS_PER_SECOND = 70_000
+# The context-graph encoder gathers each pixel's neighbourhood: 1,500 to 6,000
+# locations/s in bench/ranking.py on the same CPU.
+CONTEXT_PIXELS_PER_SECOND = 4_000
 
 
 def slug(text: str) -> str:
@@ -129,7 +133,8 @@ class MapsPanel(QWidget):
             self.size_hint.setText(error.message)
             return
         estimate = estimate_raster(grid, model.card.settings.embed_dim, "float32")
-        seconds = estimate.pixels / CPU_PIXELS_PER_SECOND
+        rate = CONTEXT_PIXELS_PER_SECOND if model.card.settings.encoder == CONTEXT_ENCODER else CPU_PIXELS_PER_SECOND
+        seconds = estimate.pixels / rate
         megabytes = estimate.bytes_uncompressed / 1e6
         self.size_hint.setText(f"{grid.width} x {grid.height} pixels, {megabytes:.1f} MB uncompressed, about {seconds:.0f} s")
 
