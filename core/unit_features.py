@@ -48,7 +48,7 @@ class FeatureSource(Protocol):
     pois: Path | None
     poi_class_field: str | None
 
-    def embed(self, xy: np.ndarray, crs: object | None = None) -> np.ndarray: ...
+    def embed(self, xy: np.ndarray, crs: object | None = None, control: JobControl | None = None) -> np.ndarray: ...
 
 
 @dataclass
@@ -79,8 +79,8 @@ class CalliperFeatures:
     def poi_class_field(self) -> str | None:
         return self.model.card.text["fields"]["class_field"]
 
-    def embed(self, xy: np.ndarray, crs: object | None = None) -> np.ndarray:
-        return embed_locations(self.model, xy, crs=crs)
+    def embed(self, xy: np.ndarray, crs: object | None = None, control: JobControl | None = None) -> np.ndarray:
+        return embed_locations(self.model, xy, crs=crs, control=control)
 
 
 @dataclass
@@ -112,7 +112,7 @@ class RasterFeatures:
     def extent(self) -> list[float] | None:
         return [float(v) for v in self.grid.bounds]
 
-    def embed(self, xy: np.ndarray, crs: object | None = None) -> np.ndarray:
+    def embed(self, xy: np.ndarray, crs: object | None = None, control: JobControl | None = None) -> np.ndarray:
         from .rasters import EmbeddingReader
 
         xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
@@ -136,11 +136,13 @@ class ConcatFeatures:
         known = next((part for part in self.parts if part.pois is not None), first)
         self.pois, self.poi_class_field = known.pois, known.poi_class_field
 
-    def embed(self, xy: np.ndarray, crs: object | None = None) -> np.ndarray:
+    def embed(self, xy: np.ndarray, crs: object | None = None, control: JobControl | None = None) -> np.ndarray:
         crs = crs if crs is not None else self.crs
+        control = control or JobControl()
         blocks = []
-        for part in self.parts:
-            values = part.embed(xy, crs).astype(np.float64)
+        for index, part in enumerate(self.parts):
+            share = control.part(index / len(self.parts), (index + 1) / len(self.parts))
+            values = part.embed(xy, crs, share).astype(np.float64)
             blocks.append(values / np.linalg.norm(values, axis=1, keepdims=True).clip(min=1e-12))
         return np.concatenate(blocks, axis=1)
 
@@ -150,11 +152,15 @@ def feature_source(model: Union[LoadedModel, FeatureSource]) -> FeatureSource:
     return CalliperFeatures(model) if isinstance(model, LoadedModel) else model
 
 
-def unit_means(values: np.ndarray, labels: LabelSet) -> np.ndarray:
-    """(U, F) mean over each unit's points of per-point ``values`` (P, F)."""
+def unit_means(values: np.ndarray, labels: LabelSet, valid: np.ndarray | None = None) -> np.ndarray:
+    """(U, F) mean over each unit's points of per-point ``values`` (P, F).
+
+    Points outside ``valid`` (a boolean mask) are left out; a unit with none left gets zeros.
+    """
+    owner = labels.owner if valid is None else labels.owner[valid]
     sums = np.zeros((len(labels.anchors), values.shape[1]))
-    np.add.at(sums, labels.owner, values)
-    return sums / np.bincount(labels.owner, minlength=len(labels.anchors))[:, None]
+    np.add.at(sums, owner, values if valid is None else values[valid])
+    return sums / np.maximum(np.bincount(owner, minlength=len(labels.anchors)), 1)[:, None]
 
 
 def embed_units(source: FeatureSource, labels: LabelSet, control: JobControl | None = None) -> np.ndarray:
@@ -165,16 +171,14 @@ def embed_units(source: FeatureSource, labels: LabelSet, control: JobControl | N
     """
     control = control or JobControl()
     control.check("Embedding the labelled units")
-    values = np.asarray(source.embed(labels.points, labels.model_crs), dtype=np.float64)
+    values = np.asarray(source.embed(labels.points, labels.model_crs, control), dtype=np.float64)
     valid = np.isfinite(values).all(axis=1)
-    sums = np.zeros((len(labels.anchors), values.shape[1]))
-    np.add.at(sums, labels.owner[valid], values[valid])
-    counts = np.bincount(labels.owner[valid], minlength=len(labels.anchors))
-    missing = int((counts[labels.rows] == 0).sum())
+    covered = np.bincount(labels.owner[valid], minlength=len(labels.anchors))
+    missing = int((covered[labels.rows] == 0).sum())
     if missing:
         control.log(f"{missing} labelled units have no {source.name} embedding (outside its raster, or in a tile "
                     "without data); they get zero features.")
-    means = sums / np.maximum(counts, 1)[:, None]
+    means = unit_means(values, labels, valid)
     norms = np.linalg.norm(means, axis=1, keepdims=True)
     control.report(1.0)
     return (means / np.where(norms > 0, norms, 1.0)).astype(np.float32)
