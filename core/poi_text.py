@@ -122,10 +122,24 @@ def _role_columns(attributes: pd.DataFrame, fields: TextFields, names: list[str]
     return columns
 
 
+def empty_field_error(column: str, layer: str) -> FieldError:
+    return FieldError(
+        f"The field '{column}' of {layer} is empty for every feature. Choose a field that describes the POIs."
+    )
+
+
 def build_texts(
-    attributes: pd.DataFrame, fields: TextFields, settings: TextTemplate | None = None, layer: str = "the POI layer"
+    attributes: pd.DataFrame,
+    fields: TextFields,
+    settings: TextTemplate | None = None,
+    layer: str = "the POI layer",
+    require_values: bool = True,
 ) -> PoiTexts:
-    """Describe every POI; drop (and count) those whose required fields are empty."""
+    """Describe every POI; drop (and count) those whose required fields are empty.
+
+    ``require_values=False`` is for one chunk of a file: an all-empty chunk is all dropped,
+    and the caller judges the whole file.
+    """
     settings = settings or TextTemplate()
     base, by_category = _effective_templates(fields, settings)
     used = placeholders(base)
@@ -136,11 +150,8 @@ def build_texts(
     columns = _role_columns(attributes, fields, used, layer)
     values = pd.DataFrame({name: attributes[column].map(clean_value) for name, column in columns.items()})
     for name in required_placeholders(base):
-        if not (values[name] != "").any():
-            raise FieldError(
-                f"The field '{columns[name]}' of {layer} is empty for every feature. "
-                "Choose a field that describes the POIs."
-            )
+        if require_values and not (values[name] != "").any():
+            raise empty_field_error(columns[name], layer)
     codes, combos = pd.MultiIndex.from_frame(values).factorize()
     texts_per_combo = []
     for combo in combos:

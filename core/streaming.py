@@ -22,7 +22,7 @@ import pandas as pd
 from pyproj import CRS
 
 from .crs import parse_crs
-from .errors import FieldError, InputDataError
+from .errors import InputDataError
 from .jobs import JobControl
 from .poi_io import (
     CSV_SUFFIXES,
@@ -33,7 +33,7 @@ from .poi_io import (
     frame_points,
     vector_read_error,
 )
-from .poi_text import PoiTexts, TextFields, TextTemplate, build_texts
+from .poi_text import PoiTexts, TextFields, TextTemplate, build_texts, empty_field_error
 
 DEFAULT_CHUNK_ROWS = 100_000
 TOP_CLASSES = 20
@@ -146,17 +146,6 @@ def table_corpus(points: PointTable, fields: TextFields, template: TextTemplate,
     return PoiCorpus(kept, texts, dict(top))
 
 
-def _chunk_texts(chunk: PointTable, fields: TextFields, template: TextTemplate, layer_name: str, first: bool) -> PoiTexts:
-    """Descriptions of one chunk; after the first chunk (which shows a missing field), an empty one is all dropped."""
-    try:
-        return build_texts(chunk.attributes, fields, template, layer_name)
-    except FieldError:
-        if first:
-            raise
-        nothing = np.zeros(len(chunk.xy), dtype=bool)
-        return PoiTexts(texts=[], text_index=np.zeros(0, dtype=np.int64), kept=nothing, dropped=len(chunk.xy))
-
-
 def stream_corpus(
     source: PointSource, fields: TextFields, template: TextTemplate, layer_name: str, control: JobControl | None = None
 ) -> PoiCorpus:
@@ -167,9 +156,9 @@ def stream_corpus(
     counts: Counter = Counter()
     dropped = rows = 0
     total = source.feature_count
-    for number, chunk in enumerate(source.chunks()):
+    for chunk in source.chunks():
         control.check("Reading POIs")
-        texts = _chunk_texts(chunk, fields, template, layer_name, first=number == 0)
+        texts = build_texts(chunk.attributes, fields, template, layer_name, require_values=False)
         # ids in order of first appearance, as pandas.factorize numbers the whole table's texts
         global_ids = np.fromiter((ids.setdefault(text, len(ids)) for text in texts.texts), np.int32, len(texts.texts))
         index_parts.append(global_ids[texts.text_index])
@@ -182,6 +171,8 @@ def stream_corpus(
             control.report(rows / total, f"Read {rows:,} of {total:,} POIs")
     if not sum(len(kept) for kept in kept_parts):
         raise InputDataError(f"{layer_name} has no features with a usable position.")
+    if not ids:
+        raise empty_field_error(fields.class_field, layer_name)
     control.log(f"Read {rows:,} POIs of {layer_name} in chunks of {source.chunk_rows:,}: {len(ids):,} distinct descriptions.")
     xy = np.concatenate(xy_parts)
     texts = PoiTexts(list(ids), np.concatenate(index_parts), np.concatenate(kept_parts), dropped)

@@ -62,6 +62,20 @@ def test_a_missing_field_is_named_from_the_first_chunk(demo_data):
         stream_corpus(PointSource(Path(demo_data.pois), chunk_rows=100), TextFields("kind"), TextTemplate(), "the demo POIs")
 
 
+def test_a_field_empty_in_whole_chunks_streams_like_the_table_and_all_empty_is_named(demo_csv, tmp_path):
+    table = pd.read_csv(demo_csv)
+    sorted_nulls = tmp_path / "sorted.csv"
+    table.assign(kind=np.where(np.arange(len(table)) < 600, None, table["class"])).to_csv(sorted_nulls, index=False)
+    whole = table_corpus(read_points(sorted_nulls, csv_crs="EPSG:32635"), TextFields("kind"), TextTemplate(), "sorted")
+    streamed = stream_corpus(PointSource(sorted_nulls, csv_crs="EPSG:32635", chunk_rows=250), TextFields("kind"),
+                             TextTemplate(), "sorted")
+    assert streamed.texts.texts == whole.texts.texts and streamed.texts.dropped == whole.texts.dropped == 600
+    empty = tmp_path / "empty.csv"
+    table.assign(kind=None).to_csv(empty, index=False)
+    with pytest.raises(FieldError, match="'kind' of empty is empty for every feature"):
+        stream_corpus(PointSource(empty, csv_crs="EPSG:32635", chunk_rows=250), TextFields("kind"), TextTemplate(), "empty")
+
+
 def test_training_from_a_streamed_file_equals_training_from_the_table(demo_data, demo_points, tmp_path):
     settings = TrainSettings(epochs=2, batch_size=512, device="cpu")
     small = ModelSettings(hidden=64, n_blocks=1)
