@@ -82,20 +82,16 @@ def _add_train(commands) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> None:
-    from .model import CONTEXT_ENCODER, ModelSettings
+    from .model import ModelSettings
     from .pipeline import TrainJob, train_from_points
-    from .poi_io import read_points
     from .poi_text import TextFields, TextTemplate
     from .streaming import DEFAULT_CHUNK_ROWS, PointSource
     from .train import TrainSettings
 
     if args.chunk_rows is not None and args.chunk_rows < 1:
         raise SettingsError(f"--chunk-rows must be at least 1 (got {args.chunk_rows}).")
-    # the context graph needs every POI's attributes at once; the other encoders stream the file
-    if args.encoder == CONTEXT_ENCODER:
-        points = read_points(args.pois, args.layer, args.csv_crs)
-    else:
-        points = PointSource(Path(args.pois), args.layer, args.csv_crs, args.chunk_rows or DEFAULT_CHUNK_ROWS)
+    # the context-graph path reads a streamed source whole itself (captions need every POI at once)
+    points = PointSource(Path(args.pois), args.layer, args.csv_crs, args.chunk_rows or DEFAULT_CHUNK_ROWS)
     job = TrainJob(
         points=points,
         fields=TextFields(args.class_field, args.category_field, args.name_field),

@@ -15,7 +15,7 @@ its graph during training (the trivial leak) and the model would learn to copy i
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -58,9 +58,6 @@ class ContextSettings:
                 f"The context radius ({self.radius} m) must be larger than the leak guard min_distance "
                 f"({self.min_distance} m), which must not be negative."
             )
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass

@@ -22,13 +22,15 @@ from .atomic import check_output_path
 from .captions import describe_places
 from .context_graph import ContextSettings, StreetNetwork, read_streets
 from .context_model import ContextNet, ContextStore
+from .errors import SettingsError
 from .jobs import JobControl
 from .model import CalliperNet
 from .model_files import save_model
-from .pipeline import TrainJob, TrainOutcome, _encoder_device, model_coordinates, poi_corpus, training_card
+from .pipeline import (
+    TrainJob, TrainOutcome, _encoder_device, model_coordinates, poi_corpus, resolved_scales, training_card,
+)
 from .poi_io import read_points
 from .poi_text import clean_value
-from .scales import auto_scales
 from .streaming import PoiCorpus, PointSource
 from .text_encoder import TextEmbeddingCache, TextEncoder, encode_distinct
 from .train import EpochReport, TrainingData, train
@@ -85,12 +87,14 @@ def train_context_from_points(
     control = control or JobControl()
     job.model.validate()
     job.train.validate()
+    if job.train.distributed:
+        raise SettingsError(
+            "The grid + context graph encoder trains in one process (its graphs are built per batch); "
+            "train it without --distributed."
+        )
     out = check_output_path(job.out, job.overwrite, inputs=(job.points.source,))
     corpus = context_corpus(job, control)
-    settings = replace(job.model)
-    if settings.min_lambda is None or settings.max_lambda is None:
-        auto_min, auto_max = auto_scales(corpus.metric)
-        settings.min_lambda, settings.max_lambda = settings.min_lambda or auto_min, settings.max_lambda or auto_max
+    settings = resolved_scales(job.model, corpus.metric, control)
     encoder = TextEncoder(job.text_model, device=_encoder_device(job.train.device))
     texts = corpus.pois.texts
     n_texts = len(texts.texts)

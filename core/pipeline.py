@@ -31,7 +31,7 @@ from .model_files import ModelCard, save_model
 from .poi_io import PointTable
 from .poi_text import PoiTexts, TextFields, TextTemplate
 from .scales import auto_scales
-from .streaming import TOP_CLASSES, PoiCorpus, PointSource, class_counts, stream_corpus, table_corpus
+from .streaming import PoiCorpus, PointSource, stream_corpus, table_corpus
 from .text_encoder import TEXT_VECTOR_DTYPES, TextEmbeddingCache, TextEncoder, encode_distinct, encode_distinct_to_file
 from .train import EpochReport, TrainResult, TrainSettings, TrainingData, train
 
@@ -82,8 +82,6 @@ def model_coordinates(points: PointTable, settings: ModelSettings) -> tuple[np.n
     return metric, metric, metric_crs
 
 
-def _class_summary(points: PointTable, fields: TextFields, kept: np.ndarray, top: int = TOP_CLASSES) -> dict:
-    return dict(class_counts(points.attributes, fields, kept).most_common(top))
 
 
 def poi_corpus(job: TrainJob, control: JobControl) -> PoiCorpus:
@@ -138,13 +136,7 @@ def train_from_points(
     corpus = poi_corpus(job, control.part(0.0, 0.1))
     texts = corpus.texts
     coords, metric, model_crs = model_coordinates(corpus.points, job.model)
-    settings = ModelSettings(**asdict(job.model))
-    if settings.min_lambda is None or settings.max_lambda is None:
-        auto_min, auto_max = auto_scales(metric)
-        settings.min_lambda = settings.min_lambda or auto_min
-        settings.max_lambda = settings.max_lambda or auto_max
-        control.log(f"Scales chosen from the data: {settings.min_lambda} m to {settings.max_lambda} m.")
-    settings.validate()
+    settings = resolved_scales(job.model, metric, control)
     encoder = TextEncoder(job.text_model, device=_encoder_device(job.train.device))
     control.log(f"{texts.n_pois} POIs, {len(texts.texts)} distinct descriptions.")
     with ExitStack() as scratch:
@@ -178,14 +170,23 @@ def _encode_once(
     return vectors
 
 
+def resolved_scales(model: ModelSettings, metric: np.ndarray, control: JobControl) -> ModelSettings:
+    """A copy of ``model`` with scales left to "auto" chosen from the POIs' metric coordinates."""
+    settings = ModelSettings(**asdict(model))
+    if settings.min_lambda is None or settings.max_lambda is None:
+        auto_min, auto_max = auto_scales(metric)
+        settings.min_lambda = settings.min_lambda or auto_min
+        settings.max_lambda = settings.max_lambda or auto_max
+        control.log(f"Scales chosen from the data: {settings.min_lambda} m to {settings.max_lambda} m.")
+    settings.validate()
+    return settings
+
+
 def training_card(
     job: TrainJob, settings: ModelSettings, model_crs: object, net: CalliperNet, encoder: TextEncoder,
-    texts: PoiTexts, metric: np.ndarray, result: TrainResult, top_classes: dict | None = None,
+    texts: PoiTexts, metric: np.ndarray, result: TrainResult, top_classes: dict,
 ) -> ModelCard:
-    """The card of a model trained by ``job``: how to rebuild it, its CRS and texts, the data and the run.
-
-    ``top_classes`` defaults to the counts of ``job.points``' table (a streamed file has none in memory).
-    """
+    """The card of a model trained by ``job``: how to rebuild it, its CRS and texts, the data and the run."""
     return ModelCard(
         model=settings.as_dict(),
         crs_wkt=model_crs.to_wkt(),
@@ -203,7 +204,7 @@ def training_card(
             "n_dropped": texts.dropped,
             "n_distinct_texts": len(texts.texts),
             "extent": [float(v) for v in (*metric.min(axis=0), *metric.max(axis=0))],
-            "top_classes": top_classes if top_classes is not None else _class_summary(job.points, job.fields, texts.kept),
+            "top_classes": top_classes,
             "settings": {**asdict(job.train), "batch_size": result.batch_size},
             "device": result.device,
             "processes": result.world_size,

@@ -84,3 +84,17 @@ def test_dock_trains_with_the_context_graph_encoder_chosen_by_its_label(train_pa
     job.model.validate()
     train_panel._layer_changed(train_panel.layer.currentLayer())
     assert "_grid_context_" in train_panel.output.filePath()
+
+
+def test_context_encoder_refuses_distributed_training_before_writing_anything(demo_points, tmp_path):
+    from calliper.core.errors import SettingsError
+    from calliper.core.model import CONTEXT_ENCODER, ModelSettings
+    from calliper.core.pipeline import TrainJob, train_from_points
+    from calliper.core.poi_text import TextFields
+    from calliper.core.train import TrainSettings
+
+    job = TrainJob(demo_points, TextFields("class"), tmp_path / "m", model=ModelSettings(encoder=CONTEXT_ENCODER),
+                   train=TrainSettings(epochs=1, distributed=True))
+    with pytest.raises(SettingsError, match="without --distributed"):
+        train_from_points(job)
+    assert not (tmp_path / "m").exists()
