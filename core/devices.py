@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 from .errors import SettingsError
 
@@ -75,3 +77,17 @@ def default_batch_size(device: str) -> int:
 
     free, _ = torch.cuda.mem_get_info(torch.device(device))
     return batch_for_memory(free)
+
+
+@contextmanager
+def cpu_threads(count: int | None) -> Iterator[None]:
+    """Run torch on ``count`` CPU threads inside the block (None: leave torch's setting), then restore it."""
+    import torch
+
+    previous = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

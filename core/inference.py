@@ -6,6 +6,8 @@ Both return L2-normalised float32 vectors, so a dot product is a cosine similari
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
@@ -14,6 +16,9 @@ from .errors import InputDataError
 from .jobs import JobControl
 from .model_files import LoadedModel
 from .text_encoder import TextEmbeddingCache, TextEncoder, encode_distinct
+
+if TYPE_CHECKING:
+    from .mmgr_files import LoadedMMGR
 
 LOCATION_BATCH = 65_536
 
@@ -64,7 +69,7 @@ def embed_texts(model: LoadedModel, texts: list[str], encoder: TextEncoder | Non
     return torch.nn.functional.normalize(projected, dim=-1).cpu().numpy()
 
 
-def text_encoder_for(model: LoadedModel) -> TextEncoder:
-    """The text encoder the model was trained with (from its card)."""
+def text_encoder_for(model: LoadedModel | LoadedMMGR) -> TextEncoder:
+    """The text encoder a model (CaLLiPer or MMGR) was trained with (from its card), on the model's device."""
     return TextEncoder(model.card.text_model, device=str(next(model.net.parameters()).device))
 

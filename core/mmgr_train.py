@@ -9,19 +9,17 @@ CaLLiPer) -> model folder with its card -> the embedding of every tile.
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
 
 from .atomic import check_output_path
 from .crs import crs_label, to_crs
-from .devices import choose_device
+from .devices import choose_device, cpu_threads
 from .errors import SettingsError
-from .imagery import ImagerySettings, ImageTiles, open_image, read_tiles, tile_grid
+from .imagery import ImagerySettings, ImageTiles, chosen_bands, image_crs, open_image, read_tiles, tile_grid
 from .jobs import JobControl
 from .mmgr_files import LoadedMMGR, MMGRCard, save_mmgr
 from .mmgr_loss import LossWeights, mmgr_loss
@@ -63,18 +61,6 @@ class MMGRTrainSettings:
         if self.cpu_threads is not None and self.cpu_threads < 1:
             raise SettingsError(f"CPU threads must be at least 1 (got {self.cpu_threads}).")
         self.loss.validate()
-
-
-@contextmanager
-def cpu_threads(count: int | None) -> Iterator[None]:
-    """Run torch on ``count`` CPU threads inside the block (None: leave torch's setting), then restore it."""
-    previous = torch.get_num_threads()
-    if count is not None:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 @dataclass
@@ -261,9 +247,11 @@ def train_mmgr(job: MMGRJob, control: JobControl | None = None) -> MMGROutcome:
     out = check_output_path(job.out, job.overwrite, inputs=(job.image, job.points.source))
     corpus = poi_corpus(job, control)
     with open_image(job.image) as dataset:
-        grid = tile_grid(dataset, corpus.points.xy, corpus.points.crs, job.imagery.tile_metres)
+        crs = image_crs(dataset)
+        xy = to_crs(corpus.points.xy, corpus.points.crs, crs)  # once: the tile grid and the POI sets share it
+        grid = tile_grid(dataset, xy, crs, job.imagery.tile_metres)
         tiles, statistics = read_tiles(dataset, grid, job.imagery, control=control.part(0.0, 0.15))
-        bands = list(job.imagery.bands or range(1, dataset.count + 1))
+        bands = chosen_bands(dataset, job.imagery.bands)
     control.log(f"{len(tiles.index)} tiles of {job.imagery.tile_metres:g} m ({job.imagery.tile_pixels} px) kept, "
                 f"{tiles.skipped} without enough data skipped.")
     device = choose_device(job.train.device)
@@ -271,7 +259,6 @@ def train_mmgr(job: MMGRJob, control: JobControl | None = None) -> MMGROutcome:
         control.log(device.note)
     encoder = TextEncoder(job.text_model, device=device.device)
     vectors, n_encoded = encode_distinct(corpus.texts.texts, encoder, TextEmbeddingCache(), control.part(0.15, 0.2))
-    xy = to_crs(corpus.points.xy, corpus.points.crs, grid.crs)
     sets = poi_sets(tiles, xy, corpus.texts.text_index, vectors)
     control.log(f"{int((sets.sizes > 0).sum())} tiles hold POIs ({len(sets.members)} POIs in tiles).")
     tie = _tie_targets(job, tiles, control)

@@ -18,14 +18,13 @@ only works if no probe has seen them.
 from __future__ import annotations
 
 import copy
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
+from .devices import cpu_threads
 from .errors import InputDataError, SettingsError
 from .labels import TASKS
 
@@ -114,18 +113,6 @@ def _loss(task: str, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor
     return nn.functional.mse_loss(logits[:, 0], target)
 
 
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run torch on one CPU thread: for a probe this small, thread hand-offs cost more than the maths
-    (measured 4 to 10 times slower with 2 threads on a busy 2-core machine)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def _train_network(
     net: nn.Module, task: str, x: np.ndarray, y: np.ndarray, train: np.ndarray, val: np.ndarray,
     settings: ProbeSettings, seed: int,
@@ -192,6 +179,8 @@ def fit_probe(
         probe.target_scale = float(targets[train].std()) or 1.0
         y = ((np.asarray(targets, np.float64) - probe.target_mean) / probe.target_scale).astype(np.float32)
     net = _network(settings.kind, x.shape[1], 1 if task == "value" else n_outputs, settings.hidden)
-    with _one_thread():
+    # for a probe this small, thread hand-offs cost more than the maths
+    # (measured 4 to 10 times slower with 2 threads on a busy 2-core machine)
+    with cpu_threads(1):
         probe.model = _train_network(net, task, x, y, train, val, settings, seed)
     return probe

@@ -26,7 +26,8 @@ from .model_files import LoadedModel
 from .raster_grid import grid_from_extent, write_raster_by_blocks
 from .rasters import NODATA, TAG_ATTRIBUTION, TAG_KIND, TAG_MODEL, TAG_MODEL_CREATED, TAG_MODEL_SUMMARY
 from .similarity import SimilarityQuery
-from .text_encoder import TextEmbeddingCache, TextEncoder, encode_distinct
+from .inference import text_encoder_for
+from .text_encoder import TextEmbeddingCache, encode_distinct
 
 
 def mmgr_summary(card: MMGRCard) -> str:
@@ -112,8 +113,7 @@ def region_raster(
 def embed_phrases(model: LoadedMMGR, phrases: list[str]) -> np.ndarray:
     """(N, D) embeddings of phrases, each taken as a set of one POI with that description."""
     device = next(model.net.parameters()).device
-    encoder = TextEncoder(model.card.text_model, device=str(device))
-    vectors, _ = encode_distinct(list(phrases), encoder, TextEmbeddingCache())
+    vectors, _ = encode_distinct(list(phrases), text_encoder_for(model), TextEmbeddingCache())
     members = torch.from_numpy(vectors)[:, None, :].to(device)
     mask = torch.ones(len(phrases), 1, dtype=torch.bool, device=device)
     return model.net.encode_poi_sets(members, mask).cpu().numpy()
