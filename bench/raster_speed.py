@@ -92,11 +92,11 @@ def matmul_gflops(size: int = 4096) -> float:
 def model_pixels_per_second(model) -> float:
     from rasterio.windows import Window
 
-    from calliper.core.rasters import pixel_embedder
+    from calliper.core.rasters import PixelEmbedder
 
     grid = square_grid(model, 512)
     xy = grid.pixel_centres(Window(0, 0, grid.width, grid.height))
-    compute = pixel_embedder(model, grid.crs)
+    compute = PixelEmbedder(model, grid.crs)
     compute(xy[:8192])
     return len(xy) / best_seconds(lambda: compute(xy), 1)
 

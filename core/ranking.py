@@ -116,16 +116,15 @@ def rank_points_file(
     import geopandas as gpd
 
     from .atomic import check_output_path
-    from .errors import InputDataError
+    from .inference import embed_locations
     from .poi_io import read_points
+    from .similarity import text_query
     from .vector_io import write_geopackage
 
-    if not " ".join(str(text).split()):
-        raise InputDataError("The text to rank places for is empty. Type a few words describing a place.")
     if out is not None:
         out = check_output_path(out, overwrite, inputs=(points_path,))
     table = read_points(points_path, layer)
-    scores = model_scores(model, [text], table.xy, table.crs)[0]
+    scores = embed_locations(model, table.xy, table.crs) @ text_query(model, text).vector
     frame = gpd.GeoDataFrame(
         table.attributes.assign(score=scores.astype(np.float64)),
         geometry=gpd.points_from_xy(table.xy[:, 0], table.xy[:, 1]),

@@ -141,21 +141,18 @@ class PixelEmbedder:
     def __init__(self, model: LoadedModel, grid_crs: object) -> None:
         self.model: LoadedModel | None = model
         self.folder = Path(model.folder)
-        self.points_crs = None if parse_crs(grid_crs) == model_crs(model) else parse_crs(grid_crs).to_wkt()
-        self.batch = CPU_BATCH if next(model.net.parameters()).device.type == "cpu" else LOCATION_BATCH
+        crs = parse_crs(grid_crs)
+        self.points_crs = None if crs == model_crs(model) else crs.to_wkt()
+        self.on_cpu = next(model.net.parameters()).device.type == "cpu"
+        self.batch = CPU_BATCH if self.on_cpu else LOCATION_BATCH
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "model": None, "batch": CPU_BATCH}
+        return {**self.__dict__, "model": None, "on_cpu": True, "batch": CPU_BATCH}
 
     def __call__(self, xy: np.ndarray) -> np.ndarray:
         if self.model is None:
             self.model = load_model(self.folder)
         return embed_locations(self.model, xy, crs=self.points_crs, batch_size=self.batch)
-
-
-def pixel_embedder(model: LoadedModel, grid_crs: object) -> PixelEmbedder:
-    """``compute(xy)`` for ``write_raster_by_blocks``: embeddings of pixel centres given in ``grid_crs``."""
-    return PixelEmbedder(model, grid_crs)
 
 
 def embedding_raster(
@@ -192,11 +189,11 @@ def embedding_raster(
     if attribution:
         tags[TAG_ATTRIBUTION] = attribution
 
-    on_cpu = next(model.net.parameters()).device.type == "cpu"
+    embedder = PixelEmbedder(model, grid.crs)
     return write_raster_by_blocks(
-        grid, out, dim, pixel_embedder(model, grid.crs), dtype=dtype, nodata=NODATA,
+        grid, out, dim, embedder, dtype=dtype, nodata=NODATA,
         band_names=embedding_columns(dim), mask=mask, control=control, tags=tags,
-        workers=workers if on_cpu else 1, resume_key=resume_key,
+        workers=workers if embedder.on_cpu else 1, resume_key=resume_key,
     )
 
 

@@ -209,9 +209,8 @@ def encode_distinct_to_file(
     encoded = 0
     for start in range(0, len(texts), FILE_BATCH):
         part = control.part(start / len(texts), min(1.0, (start + FILE_BATCH) / len(texts)))
-        batch = np.zeros((len(texts[start : start + FILE_BATCH]), encoder.dim), dtype=np.float32)
-        encoded += _encode_into(batch, texts[start : start + FILE_BATCH], encoder, cache, part)
-        vectors[start : start + len(batch)] = batch
+        chunk = texts[start : start + FILE_BATCH]
+        encoded += _encode_into(vectors[start : start + len(chunk)], chunk, encoder, cache, part)  # straight into the file
     vectors.flush()
     del vectors
     # copy-on-write: torch can wrap it without a read-only warning, and the file stays as written
