@@ -62,15 +62,26 @@ class ContextSettings:
 
 @dataclass
 class Neighbourhood:
-    """For Q query locations: their K nearest context POIs (index -1 = none), distances and bearings."""
+    """For Q query locations: their K nearest context POIs (index -1 = none), distances and bearings.
+
+    Bearings are worked out on first use: captions read them, the encoder's hot path does not.
+    """
 
     index: np.ndarray
     distance: np.ndarray
-    bearing: np.ndarray
+    query_xy: np.ndarray
+    context_xy: np.ndarray
 
     @property
     def valid(self) -> np.ndarray:
         return self.index >= 0
+
+    @cached_property
+    def bearing(self) -> np.ndarray:
+        if not len(self.context_xy):
+            return np.zeros_like(self.distance)
+        _, bearing = offsets(self.query_xy[:, None, :], self.context_xy[np.maximum(self.index, 0)])
+        return np.where(self.valid, bearing, 0.0)
 
 
 @dataclass
@@ -124,7 +135,7 @@ class ContextIndex:
         index = np.full((len(query_xy), k), -1, dtype=np.int64)
         distance = np.full((len(query_xy), k), np.inf)
         if self.tree is None or not len(query_xy):
-            return Neighbourhood(index, distance, np.zeros_like(distance))
+            return Neighbourhood(index, distance, query_xy, self.xy)
         fetch = min(k + SPARE_CANDIDATES, len(self.xy))
         found_d, found_i = self.tree.query(query_xy, k=fetch, distance_upper_bound=self.settings.radius)
         found_d, found_i = found_d.reshape(len(query_xy), fetch), found_i.reshape(len(query_xy), fetch)
@@ -135,8 +146,7 @@ class ContextIndex:
         columns = order.shape[1]
         index[:, :columns] = np.where(keep, np.take_along_axis(found_i, order, axis=1), -1)
         distance[:, :columns] = np.where(keep, np.take_along_axis(found_d, order, axis=1), np.inf)
-        _, bearing = offsets(query_xy[:, None, :], self.xy[np.maximum(index, 0)])
-        return Neighbourhood(index, distance, np.where(index >= 0, bearing, 0.0))
+        return Neighbourhood(index, distance, query_xy, self.xy)
 
 
 def street_features(streets: StreetNetwork, xy: np.ndarray) -> np.ndarray:
