@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +84,20 @@ class ImageTiles:
         rows, cols = np.divmod(self.index, self.grid.width)
         a, _, c, _, e, f = self.grid.transform[:6]
         return np.column_stack([c + (cols + 0.5) * a, f + (rows + 0.5) * e])
+
+    @cached_property
+    def _row_of_cell(self) -> np.ndarray:
+        row_of = np.full(self.grid.width * self.grid.height, -1, dtype=np.int64)
+        row_of[self.index] = np.arange(len(self.index))
+        return row_of
+
+    def tile_at(self, xy: np.ndarray) -> np.ndarray:
+        """For points in the grid's CRS, the row of the kept tile holding each (-1: outside the grid or skipped)."""
+        rows, cols = self.grid.pixel_of(xy)
+        inside = self.grid.contains(rows, cols)
+        found = np.full(len(rows), -1, dtype=np.int64)
+        found[inside] = self._row_of_cell[rows[inside] * self.grid.width + cols[inside]]
+        return found
 
 
 def open_image(path: str | Path):

@@ -130,12 +130,7 @@ class MMGROutcome:
 
 def poi_sets(tiles: ImageTiles, xy: np.ndarray, text_index: np.ndarray, vectors: np.ndarray) -> PoiSets:
     """Group POIs (``xy`` in the tile grid's CRS, ``text_index`` into ``vectors``) by the kept tile containing them."""
-    rows, cols = tiles.grid.pixel_of(xy)
-    inside = tiles.grid.contains(rows, cols)
-    position = np.full(tiles.grid.width * tiles.grid.height, -1, dtype=np.int64)
-    position[tiles.index] = np.arange(len(tiles.index))
-    owner = np.full(len(xy), -1, dtype=np.int64)
-    owner[inside] = position[rows[inside] * tiles.grid.width + cols[inside]]
+    owner = tiles.tile_at(xy)
     keep = owner >= 0
     order = np.argsort(owner[keep], kind="stable")
     offsets = np.concatenate([[0], np.cumsum(np.bincount(owner[keep], minlength=len(tiles.index)))])

@@ -48,13 +48,10 @@ def write_region_raster(
     """One pixel per tile of ``tiles.grid``: the tile's embedding (rows of ``embeddings`` follow ``tiles.index``)."""
     out = check_output_path(out, overwrite)
     grid = tiles.grid
-    row_of = np.full(grid.width * grid.height, -1, dtype=np.int64)
-    row_of[tiles.index] = np.arange(len(tiles.index))
     dim = embeddings.shape[1]
 
     def compute(xy: np.ndarray) -> np.ndarray:
-        rows, cols = grid.pixel_of(xy)
-        found = row_of[rows * grid.width + cols]
+        found = tiles.tile_at(xy)
         values = np.full((len(xy), dim), np.nan, dtype=np.float32)
         values[found >= 0] = embeddings[found[found >= 0]]
         return values
