@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from qgis.core import QgsApplication, QgsMapLayerProxyModel, QgsProcessingException
+from qgis.core import QgsMapLayerProxyModel, QgsProcessingException
 from qgis.gui import QgsCheckableComboBox, QgsFieldComboBox, QgsFileWidget, QgsMapLayerComboBox
 from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtWidgets import (
@@ -25,7 +25,7 @@ from . import settings
 from .log import show_error
 from .maps_panel import slug
 from .output_layers import add_raster
-from .tasks import CoreTask, TaskProgress
+from .tasks import CoreTask, TaskProgress, start_panel_task
 
 DEFAULT_CLUSTERS = 6
 
@@ -116,27 +116,6 @@ class ImageryPanel(QWidget):
         chosen = tuple(i + 1 for i, name in enumerate(names) if name in ticked)
         return None if len(chosen) == len(names) else chosen
 
-    def _run(self, title: str, work, on_done) -> None:
-        if self.task is not None:
-            self.iface.messageBar().pushInfo("Calliper", "Another Calliper job is running; wait for it or cancel it.")
-            return
-        self.status.setText(f"{title}…")
-
-        def done(result) -> None:
-            self.task = None
-            self.progress.done()
-            on_done(result)
-
-        def failed(error) -> None:
-            self.task = None
-            self.progress.done()
-            self.status.setText(getattr(error, "message", str(error)))
-            show_error(self.iface, error)
-
-        self.task = CoreTask(f"Calliper: {title}", lambda control, publish: work(control), done, failed)
-        self.progress.watch(self.task)
-        QgsApplication.taskManager().addTask(self.task)
-
     def _job(self):
         """The MMGR job from the widgets (read on the main thread: layers are not thread-safe)."""
         from ..core.imagery import ImagerySettings
@@ -214,7 +193,7 @@ class ImageryPanel(QWidget):
                 + "; ".join(f"{entry.value}: {entry.label}" for entry in clusters.legend)
             )
 
-        self._run("MMGR training", work, done)
+        start_panel_task(self, "MMGR training", work, done)
 
     def find_phrase(self) -> None:
         from ..core.mmgr_files import load_mmgr
@@ -237,4 +216,4 @@ class ImageryPanel(QWidget):
             self.layer_added.emit(add_raster(path, f"Tiles like '{phrase}'", "similarity", folder, model.card))
             self.status.setText(f"Tiles like '{phrase}': {path}")
 
-        self._run(f"tiles like '{phrase}'", work, done)
+        start_panel_task(self, f"tiles like '{phrase}'", work, done)

@@ -11,7 +11,7 @@ import re
 import time
 from pathlib import Path
 
-from qgis.core import QgsApplication, QgsCoordinateReferenceSystem, QgsPointXY
+from qgis.core import QgsCoordinateReferenceSystem, QgsPointXY
 from qgis.gui import QgsExtentGroupBox, QgsFileWidget, QgsMapToolEmitPoint, QgsVertexMarker
 from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtGui import QColor
@@ -29,7 +29,7 @@ from ..core.similarity import location_query, similarity_raster, text_query
 from . import settings
 from .log import show_error
 from .output_layers import add_raster
-from .tasks import CoreTask, TaskProgress
+from .tasks import CoreTask, TaskProgress, start_panel_task
 
 # Measured by bench/raster_speed.py on a 2-core CPU (whole write, compression included);
 # only used for the "about N s" hint.
@@ -139,30 +139,13 @@ class MapsPanel(QWidget):
         self.size_hint.setText(f"{grid.width} x {grid.height} pixels, {megabytes:.1f} MB uncompressed, about {seconds:.0f} s")
 
     def _run(self, title: str, work, on_done) -> None:
-        if self.task is not None:
-            self.iface.messageBar().pushInfo("Calliper", "Another Calliper job is running; wait for it or cancel it.")
-            return
+        """``work(model, control)`` in a task with the chosen model, then ``on_done(model, result)``."""
         try:
             model = self.current_model()
         except CalliperError as error:
             show_error(self.iface, error)
             return
-        self.status.setText(f"{title}…")
-
-        def done(result) -> None:
-            self.task = None
-            self.progress.done()
-            on_done(model, result)
-
-        def failed(error) -> None:
-            self.task = None
-            self.progress.done()
-            self.status.setText(getattr(error, "message", str(error)))
-            show_error(self.iface, error)
-
-        self.task = CoreTask(f"Calliper: {title}", lambda control, publish: work(model, control), done, failed)
-        self.progress.watch(self.task)
-        QgsApplication.taskManager().addTask(self.task)
+        start_panel_task(self, title, lambda control: work(model, control), lambda result: on_done(model, result))
 
     def _need_embedding(self) -> Path | None:
         if self.embedding_path is None or not self.embedding_path.exists():

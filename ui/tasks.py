@@ -10,13 +10,13 @@ import threading
 import traceback
 from typing import Any, Callable
 
-from qgis.core import QgsTask
+from qgis.core import QgsApplication, QgsTask
 from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QWidget
 
 from ..core.errors import CalliperError
 from ..core.jobs import JobControl
-from .log import log
+from .log import log, show_error
 
 
 class CoreTask(QgsTask):
@@ -96,3 +96,30 @@ class TaskProgress(QWidget):
     def cancel(self) -> None:
         if self.task is not None:
             self.task.cancel()
+
+
+def start_panel_task(panel, title: str, work: Callable[[JobControl], Any], on_done: Callable[[Any], None]) -> None:
+    """Run ``work(control)`` as the panel's one task (``panel.task``), with its status line and progress bar.
+
+    The panel needs ``iface``, ``task``, ``status`` (QLabel) and ``progress`` (TaskProgress);
+    a second job while one runs is refused with a message, errors go to the message bar.
+    """
+    if panel.task is not None:
+        panel.iface.messageBar().pushInfo("Calliper", "Another Calliper job is running; wait for it or cancel it.")
+        return
+    panel.status.setText(f"{title}…")
+
+    def done(result) -> None:
+        panel.task = None
+        panel.progress.done()
+        on_done(result)
+
+    def failed(error) -> None:
+        panel.task = None
+        panel.progress.done()
+        panel.status.setText(getattr(error, "message", str(error)))
+        show_error(panel.iface, error)
+
+    panel.task = CoreTask(f"Calliper: {title}", lambda control, publish: work(control), done, failed)
+    panel.progress.watch(panel.task)
+    QgsApplication.taskManager().addTask(panel.task)
