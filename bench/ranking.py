@@ -110,8 +110,9 @@ def step_seconds(net: torch.nn.Module, coords: torch.Tensor, texts: torch.Tensor
 
 def time_steps(context_folder: Path, calliper_folder: Path, xy: np.ndarray) -> None:
     """Training-step time for batches whose context graphs hold 100 / 300 / 900 nodes in all."""
-    context, calliper = load_model(context_folder).net, load_model(calliper_folder).net
-    nodes_per_graph = 1 + ContextSettings(**load_model(context_folder).card.settings.encoder_options).neighbours
+    context_model = load_model(context_folder)
+    context, calliper = context_model.net, load_model(calliper_folder).net
+    nodes_per_graph = 1 + ContextSettings(**context_model.card.settings.encoder_options).neighbours
     print(f"\nTraining step (CPU, {torch.get_num_threads()} threads), {nodes_per_graph} nodes per location graph:")
     print(f"{'graph nodes':>12}{'locations':>11}{'context ms':>12}{'CaLLiPer ms':>13}{'ratio':>7}")
     rng = np.random.default_rng(0)
@@ -160,7 +161,8 @@ def main() -> None:
     folders = train_systems(train_points, pbf, out / "models", args.epochs, args.seed)
     classes = points.attributes["class"].map(clean_value).to_numpy(dtype=object)
     descriptions = np.asarray(texts.texts, dtype=object)[texts.text_index]
-    context = ContextSettings(**load_model(folders["CaLLiPer + context graph"]).card.settings.encoder_options)
+    models = {name: load_model(folder) for name, folder in folders.items()}
+    context = ContextSettings(**models["CaLLiPer + context graph"].card.settings.encoder_options)
     queries = benchmark_queries(
         points.xy[held], classes[held], list(descriptions[held]), points.xy[kept], classes[kept], context,
         read_streets(pbf, points.crs), seed=args.seed,
@@ -168,11 +170,10 @@ def main() -> None:
     encoder = TextEncoder()
     poi_vectors, _ = encode_distinct(texts.texts, encoder, TextEmbeddingCache())
     results: dict[str, dict[str, dict[str, float]]] = {}
-    models = {name: load_model(folder) for name, folder in folders.items()}
     for query_set in queries:
         by_system = results.setdefault(query_set.kind, {})
         for name, model in models.items():
-            scores = model_scores(model, query_set.texts, points.xy[held], points.crs)
+            scores = model_scores(model, query_set.texts, points.xy[held], points.crs, encoder)
             by_system[name] = ranking_metrics(target_ranks(scores, query_set.targets))
         query_vectors, _ = encode_distinct(query_set.texts, encoder, TextEmbeddingCache())
         baseline = nearest_match_scores(

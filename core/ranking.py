@@ -100,11 +100,16 @@ def nearest_match_scores(
     return -np.stack([distance_by_text[int(text)] for text in best])
 
 
-def model_scores(model: LoadedModel, texts: list[str], candidates_xy: np.ndarray, crs: object | None = None) -> np.ndarray:
-    """(Q, C) cosine similarities between texts and candidate places in a trained model's space."""
+def model_scores(
+    model: LoadedModel, texts: list[str], candidates_xy: np.ndarray, crs: object | None = None, encoder=None
+) -> np.ndarray:
+    """(Q, C) cosine similarities between texts and candidate places in a trained model's space.
+
+    ``encoder`` (the model's text encoder) saves loading it again for every call.
+    """
     from .inference import embed_locations, embed_texts
 
-    return embed_texts(model, texts) @ embed_locations(model, candidates_xy, crs).T
+    return embed_texts(model, texts, encoder) @ embed_locations(model, candidates_xy, crs).T
 
 
 def rank_points_file(
