@@ -69,6 +69,17 @@ class DistributedRun:
 
         dist.barrier()
 
+    def finish(self) -> None:
+        """Leave the group once every process got here.
+
+        Without the barrier a process that finished first tears its connections
+        down while a peer still talks to it, and gloo aborts that peer.
+        """
+        import torch.distributed as dist
+
+        dist.barrier()
+        dist.destroy_process_group()
+
 
 class _GatherRows(torch.autograd.Function):
     """All-gather of row blocks of different sizes; backward sums every process's gradient for our rows.

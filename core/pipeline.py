@@ -152,6 +152,8 @@ def train_from_points(
     saved = run is None or run.is_main
     if saved:
         save_model(out, net.cpu(), card)
+    if run is not None:
+        run.finish()  # the others wait for the model to be written before the group closes
     return TrainOutcome(folder=out, card=card, result=result, n_encoded=n_encoded, saved=saved)
 
 

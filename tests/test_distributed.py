@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from calliper.core.distributed import DistributedRun
+from calliper.core.distributed import DistributedRun, start_distributed
 from calliper.core.model import CalliperNet, ModelSettings
 from calliper.core.poi_text import TextFields, TextTemplate
 from calliper.core.streaming import table_corpus
@@ -44,7 +44,7 @@ def _train_in_group(rank: int, port: int, data: TrainingData, out: str) -> None:
     if rank == 0:
         losses = [(report.train_loss, report.val_loss) for report in result.history]
         torch.save({"state": net.state_dict(), "losses": losses, "world_size": result.world_size}, out)
-    torch.distributed.destroy_process_group()
+    start_distributed(is_cuda=False).finish()  # the group train() joined
 
 
 def _free_port() -> int:
