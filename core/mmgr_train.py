@@ -245,7 +245,8 @@ def train_mmgr(job: MMGRJob, control: JobControl | None = None) -> MMGROutcome:
         crs = image_crs(dataset)
         xy = to_crs(corpus.points.xy, corpus.points.crs, crs)  # once: the tile grid and the POI sets share it
         grid = tile_grid(dataset, xy, crs, job.imagery.tile_metres)
-        tiles, statistics = read_tiles(dataset, grid, job.imagery, control=control.part(0.0, 0.15))
+        tiles, statistics = read_tiles(dataset, grid, job.imagery, control=control.part(0.0, 0.15),
+                                       scratch_dir=out.parent)
         bands = chosen_bands(dataset, job.imagery.bands)
     control.log(f"{len(tiles.index)} tiles of {job.imagery.tile_metres:g} m ({job.imagery.tile_pixels} px) kept, "
                 f"{tiles.skipped} without enough data skipped.")

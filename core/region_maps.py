@@ -101,7 +101,7 @@ def region_raster(
         if crs == parse_crs(model.card.crs_wkt):
             bounds = aligned_extent(model.card, bounds)
         grid = grid_from_extent(bounds, settings.tile_metres, crs)
-        tiles, _ = read_tiles(dataset, grid, settings, model.card.statistics, control.part(0.0, 0.3))
+        tiles, _ = read_tiles(dataset, grid, settings, model.card.statistics, control.part(0.0, 0.3), out.parent)
     embeddings = embed_tiles(model.net, tiles.pixels, control.part(0.3, 0.9))
     return write_region_raster(model, tiles, embeddings, out, control.part(0.9, 1.0), overwrite=True)
 

@@ -107,7 +107,7 @@ def test_tiles_without_data_are_skipped_and_counted(image, demo_points, tmp_path
     # the western 300 m become nodata
     values[:, :, :300] = nodata
     holed = tmp_path / "holed.tif"
-    with rasterio.open(holed, "w", **{**profile, "nodata": nodata}) as dst:
+    with rasterio.open(holed, "w", **{**profile, "nodata": nodata, "photometric": "minisblack"}) as dst:  # band 4 is data
         dst.write(values)
     settings = ImagerySettings(tile_metres=50.0, tile_pixels=25)
     with open_image(holed) as dataset:
@@ -121,6 +121,83 @@ def test_tiles_without_data_are_skipped_and_counted(image, demo_points, tmp_path
     expected = np.flatnonzero(on_x * on_y >= 0.5 * settings.tile_metres**2)
     np.testing.assert_array_equal(tiles.index, expected)
     assert tiles.skipped == grid.width * grid.height - len(expected) and tiles.skipped > grid.height
+
+
+def test_alpha_band_masks_pixels_and_is_not_read_as_a_band(image, demo_points, tmp_path):
+    from rasterio.enums import ColorInterp
+
+    from calliper.core.imagery import ImagerySettings, chosen_bands, open_image, read_tiles, tile_grid
+
+    with rasterio.open(image.path) as src:
+        profile, values = src.profile, src.read()
+    alpha = np.full(values.shape[1:], 255, dtype=values.dtype)
+    alpha[:, :300] = 0  # the western 300 m are transparent
+    rgba = tmp_path / "rgba.tif"
+    with rasterio.open(rgba, "w", **{**profile, "count": 5, "nodata": None}) as dst:
+        dst.write(np.concatenate([values, alpha[None]]))
+        dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue, ColorInterp.gray, ColorInterp.alpha]
+    settings = ImagerySettings(tile_metres=50.0, tile_pixels=25)
+    with open_image(rgba) as dataset, open_image(image.path) as opaque:
+        assert chosen_bands(dataset, None) == [1, 2, 3, 4]
+        grid = tile_grid(dataset, demo_points.xy, demo_points.crs, settings.tile_metres)
+        tiles, _ = read_tiles(dataset, grid, settings)
+        everything, _ = read_tiles(opaque, grid, settings)
+        transparent_edge = dataset.bounds.left + 300
+    assert tiles.pixels.shape[1] == 4
+    boxes = tile_bounds(grid)
+    centres = (boxes[tiles.index, 0] + boxes[tiles.index, 2]) / 2
+    assert centres.min() >= transparent_edge - settings.tile_metres / 2  # mostly transparent tiles were skipped
+    assert (boxes[everything.index, 2] < transparent_edge).any()  # where the opaque image keeps tiles
+    assert tiles.skipped > everything.skipped + grid.height // 2
+
+
+def test_an_image_in_degrees_is_tiled_in_its_utm_zone_like_the_projected_image(image, demo_points, tmp_path):
+    from rasterio.warp import calculate_default_transform, reproject
+
+    from calliper.core.imagery import ImagerySettings, image_crs, open_image, read_tiles, tile_grid
+
+    with rasterio.open(image.path) as src:
+        transform, width, height = calculate_default_transform(src.crs, "EPSG:4326", src.width, src.height, *src.bounds)
+        degrees = tmp_path / "lonlat.tif"
+        with rasterio.open(degrees, "w", **{**src.profile, "crs": "EPSG:4326", "transform": transform,
+                                            "width": width, "height": height, "nodata": None,
+                                            "photometric": "minisblack"}) as dst:
+            for band in range(1, src.count + 1):
+                reproject(rasterio.band(src, band), rasterio.band(dst, band), resampling=rasterio.enums.Resampling.bilinear)
+    settings = ImagerySettings(tile_metres=64.0, tile_pixels=16)
+    with open_image(image.path) as projected, open_image(degrees) as warped:
+        assert image_crs(warped).to_epsg() == 32635  # Helsinki's UTM zone, the demo image's own CRS
+        assert warped.count == 5 and warped.colorinterp[-1].name == "alpha"  # where the source has no pixels
+        grid = tile_grid(projected, demo_points.xy, demo_points.crs, settings.tile_metres)
+        reference, _ = read_tiles(projected, grid, settings)
+        tiles, _ = read_tiles(warped, grid, settings)
+    assert tiles.pixels.shape[1] == 4
+    shared, ours, theirs = np.intersect1d(tiles.index, reference.index, return_indices=True)
+    assert len(shared) > 0.8 * len(reference.index)
+    a = tiles.pixels[ours].astype(np.float64).mean(axis=(2, 3))
+    b = reference.pixels[theirs].astype(np.float64).mean(axis=(2, 3))
+    for band in range(4):  # tile means survive the round trip through degrees
+        assert np.corrcoef(a[:, band], b[:, band])[0, 1] > 0.95
+
+
+def test_tiles_beyond_the_memory_limit_go_to_an_unnamed_scratch_file_with_the_same_values(image, demo_points, tmp_path,
+                                                                                         monkeypatch):
+    from calliper.core import imagery
+    from calliper.core.jobs import JobControl
+
+    settings = imagery.ImagerySettings(tile_metres=64.0, tile_pixels=16)
+    with imagery.open_image(image.path) as dataset:
+        grid = imagery.tile_grid(dataset, demo_points.xy, demo_points.crs, settings.tile_metres)
+        in_memory, _ = imagery.read_tiles(dataset, grid, settings)
+        monkeypatch.setattr(imagery, "TILES_IN_MEMORY_BYTES", 0)
+        logged: list[str] = []
+        on_disk, _ = imagery.read_tiles(dataset, grid, settings, control=JobControl(log=logged.append),
+                                        scratch_dir=tmp_path)
+    assert isinstance(on_disk.pixels, np.memmap) and not isinstance(in_memory.pixels, np.memmap)
+    np.testing.assert_array_equal(on_disk.pixels, in_memory.pixels)
+    np.testing.assert_array_equal(on_disk.index, in_memory.index)
+    assert any("scratch file" in line for line in logged)
+    assert list(tmp_path.iterdir()) == []  # the file has no name: nothing to clean up, even after a crash
 
 
 def test_augmented_views_keep_shape_and_take_pixels_only_from_their_own_tile():

@@ -162,3 +162,23 @@ def test_imagery_tab_trains_and_adds_styled_region_layers(qgis_iface, qgis_new_p
     assert metrics["features"] == "mmgr+calliper" and classify.status.text().startswith("Macro F1 ")
     QgsProject.instance().removeAllMapLayers()
     dock.deleteLater()
+
+
+def test_imagery_tab_leaves_an_orthophotos_alpha_band_unticked(qgis_iface, qgis_new_project, image, tmp_path):  # noqa: F811
+    from qgis.core import QgsProject, QgsRasterLayer
+
+    from calliper.ui.dock import CalliperDock
+
+    with rasterio.open(image.path) as src:
+        profile, values = src.profile, src.read([1, 2, 3])
+    alpha = np.where(values[0] > 0, 255, 0).astype(values.dtype)
+    rgba = tmp_path / "orthophoto.tif"
+    with rasterio.open(rgba, "w", **{**profile, "count": 4, "nodata": None, "photometric": "rgb", "alpha": "yes"}) as dst:
+        dst.write(np.concatenate([values, alpha[None]]))
+    layer = QgsRasterLayer(str(rgba), "orthophoto", "gdal")
+    QgsProject.instance().addMapLayer(layer)
+    dock = CalliperDock(qgis_iface)
+    assert dock.ensure_panels()
+    panel = dock.imagery_panel
+    panel.image.setLayer(layer)
+    assert panel.bands.count() == 4 and panel.chosen_bands() == (1, 2, 3)

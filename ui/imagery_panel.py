@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from qgis.core import QgsMapLayerProxyModel, QgsProcessingException
+from qgis.core import QgsMapLayerProxyModel, QgsProcessingException, QgsRaster
 from qgis.gui import QgsCheckableComboBox, QgsFieldComboBox, QgsFileWidget, QgsMapLayerComboBox
 from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtWidgets import (
@@ -102,8 +102,12 @@ class ImageryPanel(QWidget):
         self.bands.clear()
         if layer is None:
             return
-        self.bands.addItems([layer.bandName(band) for band in range(1, layer.bandCount() + 1)])
-        self.bands.selectAllOptions()
+        names = [layer.bandName(band) for band in range(1, layer.bandCount() + 1)]
+        self.bands.addItems(names)
+        provider = layer.dataProvider()  # transparency is a mask, not data: alpha starts unticked
+        colours = [name for band, name in enumerate(names, start=1)
+                   if provider.colorInterpretation(band) != QgsRaster.AlphaBand]
+        self.bands.setCheckedItems(colours or names)
 
     def _pois_changed(self, layer) -> None:
         self.class_field.setLayer(layer)
