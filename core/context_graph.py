@@ -157,6 +157,41 @@ def street_features(streets: StreetNetwork, xy: np.ndarray) -> np.ndarray:
     return np.column_stack([np.log1p(distance), degree]).astype(np.float32)
 
 
+def pbf_path(source: str) -> str | None:
+    """The .osm.pbf file a layer source reads (OGR writes "/x/city.osm.pbf|layername=points"), or None."""
+    path = source.split("|", 1)[0].strip()
+    return path if path.lower().endswith(".pbf") else None
+
+
+def streets_option(encoder: str, streets: str | None, poi_source: str | None, field: str) -> tuple[dict, str]:
+    """The encoder options for a front end's street file, and a note to log when the POIs' own extract is used.
+
+    Only the context-graph encoder takes streets; with it and no file given, a POI layer
+    read from an .osm.pbf gives its own streets. ``field`` names the input in messages.
+    """
+    from .model import CONTEXT_ENCODER, ENCODER_LABELS
+
+    streets = (streets or "").strip() or None
+    if encoder != CONTEXT_ENCODER:
+        if streets:
+            raise SettingsError(
+                f"Street connectivity needs the {CONTEXT_ENCODER} encoder: choose '{ENCODER_LABELS[CONTEXT_ENCODER]}' "
+                f"as the location encoder or leave {field} empty."
+            )
+        return {}, ""
+    if streets is None:
+        own = pbf_path(poi_source or "")
+        if own is None or not Path(own).is_file():
+            return {}, ""
+        return {"streets": own}, f"Streets taken from the POI layer's extract {own}."
+    if not Path(streets).is_file():
+        raise InputDataError(
+            f"The street file {streets} in {field} does not exist. Give the .osm.pbf extract the POIs came from, "
+            "or leave it empty to train without street features."
+        )
+    return {"streets": streets}, ""
+
+
 def read_streets(pbf: str | Path, crs: object) -> StreetNetwork:
     """Street nodes and their degree from the OSM ways of an ``.osm.pbf`` extract, in ``crs``."""
     from .crs import LONLAT, to_crs

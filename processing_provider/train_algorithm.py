@@ -9,12 +9,14 @@ from qgis.core import (
     QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterField,
+    QgsProcessingParameterFile,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
     QgsProcessingParameterVectorLayer,
 )
 
+from ..core.context_graph import streets_option
 from ..core.devices import DEVICE_CHOICES
 from ..core.model import ENCODER_LABELS, ModelSettings
 from ..core.pipeline import TrainJob, train_from_points
@@ -30,7 +32,7 @@ ENCODERS = list(ENCODER_LABELS)
 class TrainModelAlgorithm(CalliperAlgorithm):
     INPUT, CLASS_FIELD, CATEGORY_FIELD, NAME_FIELD = "INPUT", "CLASS_FIELD", "CATEGORY_FIELD", "NAME_FIELD"
     INCLUDE_NAME, TEMPLATE, ENCODER, EPOCHS, BATCH_SIZE = "INCLUDE_NAME", "TEMPLATE", "ENCODER", "EPOCHS", "BATCH_SIZE"
-    DEVICE, SEED, OUTPUT = "DEVICE", "SEED", "OUTPUT"
+    STREETS, DEVICE, SEED, OUTPUT = "STREETS", "DEVICE", "SEED", "OUTPUT"
     ALGORITHM_ID = "train"
     TITLE = "Train model"
     GROUP_ID = "model"
@@ -39,7 +41,9 @@ class TrainModelAlgorithm(CalliperAlgorithm):
         "(built from its class, category and optionally name fields) is read by a frozen "
         "sentence-transformer; a multi-scale location encoder learns to match it. The output "
         "is a model folder (model.safetensors + card.json) used by every other Calliper tool. "
-        "Lon/lat layers are trained in the UTM zone of their centroid."
+        "Lon/lat layers are trained in the UTM zone of their centroid. The grid + context graph "
+        "encoder also reads street connectivity from an OpenStreetMap extract (.osm.pbf): the street "
+        "network file, or the POI layer's own file when it is read from an .osm.pbf."
     )
 
     def initAlgorithm(self, config=None) -> None:
@@ -50,6 +54,10 @@ class TrainModelAlgorithm(CalliperAlgorithm):
         self.addParameter(QgsProcessingParameterBoolean(self.INCLUDE_NAME, "Append names (CaLLiPer+)", False))
         self.addParameter(QgsProcessingParameterString(self.TEMPLATE, "Description template (empty: the paper's)", optional=True))
         self.addParameter(QgsProcessingParameterEnum(self.ENCODER, "Location encoder", list(ENCODER_LABELS.values()), defaultValue=0))
+        self.addParameter(QgsProcessingParameterFile(
+            self.STREETS, "Street network (.osm.pbf, for the context-graph encoder)", optional=True,
+            fileFilter="OpenStreetMap extracts (*.osm.pbf *.pbf)",
+        ))
         self.addParameter(QgsProcessingParameterNumber(self.EPOCHS, "Epochs", defaultValue=100, minValue=1))
         self.addParameter(QgsProcessingParameterNumber(
             self.BATCH_SIZE, "Batch size (0: 1024 on a CPU, 8192-32768 from free GPU memory)", defaultValue=0, minValue=0,
@@ -62,7 +70,14 @@ class TrainModelAlgorithm(CalliperAlgorithm):
         layer = self.parameterAsVectorLayer(parameters, self.INPUT, context)
         field = lambda key: self.parameterAsString(parameters, key, context) or None  # noqa: E731
         out = Path(self.parameterAsString(parameters, self.OUTPUT, context))
+        encoder = ENCODERS[self.parameterAsEnum(parameters, self.ENCODER, context)]
         with user_errors():
+            options, note = streets_option(
+                encoder, self.parameterAsFile(parameters, self.STREETS, context), layer.source(),
+                f"the Street network parameter ({self.STREETS})",
+            )
+            if note and feedback is not None:
+                feedback.pushInfo(note)
             job = TrainJob(
                 points=point_table_from_layer(layer),
                 fields=TextFields(field(self.CLASS_FIELD), field(self.CATEGORY_FIELD), field(self.NAME_FIELD)),
@@ -70,7 +85,7 @@ class TrainModelAlgorithm(CalliperAlgorithm):
                 template=TextTemplate(
                     template=field(self.TEMPLATE), include_name=self.parameterAsBool(parameters, self.INCLUDE_NAME, context)
                 ),
-                model=ModelSettings(encoder=ENCODERS[self.parameterAsEnum(parameters, self.ENCODER, context)]),
+                model=ModelSettings(encoder=encoder, encoder_options=options),
                 train=TrainSettings(
                     epochs=self.parameterAsInt(parameters, self.EPOCHS, context),
                     batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context) or None,

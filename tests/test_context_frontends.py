@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import geopandas as gpd
+import numpy as np
 import pytest
 
 from calliper.core.cli import main
@@ -61,6 +62,84 @@ def test_processing_lists_the_context_graph_encoder(qgis_app):
     assert ENCODERS[options.index(CONTEXT_LABEL)] == "grid_context"
 
 
+@pytest.fixture(scope="session")
+def processing(qgis_app):
+    """Processing with the Calliper provider (the same registration test_processing.py makes, whichever runs first)."""
+    from processing.core.Processing import Processing
+    from qgis.core import QgsApplication
+
+    from calliper.processing_provider.provider import CalliperProvider
+
+    Processing.initialize()
+    registry = QgsApplication.processingRegistry()
+    provider = registry.providerById("calliper")
+    if provider is None:
+        provider = CalliperProvider()  # held by this fixture for the session: the registry keeps only a pointer
+        registry.addProvider(provider)
+    import processing as qgis_processing
+
+    yield qgis_processing
+
+
+def context_index() -> int:
+    from calliper.processing_provider.train_algorithm import ENCODERS
+
+    return ENCODERS.index("grid_context")
+
+
+def test_processing_trains_a_context_model_with_the_street_network_parameter(processing, demo_data, tmp_path):
+    from calliper.core.demo_data import helsinki_pbf
+    from calliper.core.model_files import load_model
+    from calliper.core.poi_io import read_points
+
+    out = tmp_path / "model"
+    pbf = str(helsinki_pbf())
+    processing.run("calliper:train", {
+        "INPUT": str(demo_data.pois), "CLASS_FIELD": "class", "CATEGORY_FIELD": "category",
+        "ENCODER": context_index(), "STREETS": pbf, "EPOCHS": 1, "SEED": 1, "OUTPUT": str(out),
+    })
+    model = load_model(out)
+    assert model.card.model["encoder_options"] == {"streets": pbf}
+    street_xy = model.net.street_xy.numpy()
+    assert len(street_xy) == model.card.training["n_street_nodes"] > 1000
+    # The street nodes are in the model's metric CRS: most POIs lie within a few tens of metres of one.
+    distance, _ = model.net.streets.nearest(read_points(demo_data.pois).xy)
+    assert np.median(distance) < 60.0
+
+
+def test_processing_refuses_the_street_network_for_an_encoder_without_a_context_graph(processing, demo_data, tmp_path):
+    from qgis.core import QgsProcessingException
+
+    from calliper.core.demo_data import helsinki_pbf
+
+    with pytest.raises(QgsProcessingException, match=r"needs the grid_context encoder.*Street network parameter \(STREETS\)"):
+        processing.run("calliper:train", {
+            "INPUT": str(demo_data.pois), "CLASS_FIELD": "class", "ENCODER": 0, "STREETS": str(helsinki_pbf()),
+            "EPOCHS": 1, "OUTPUT": str(tmp_path / "m"),
+        })
+    assert not (tmp_path / "m").exists()
+
+
+def test_processing_takes_the_streets_from_a_poi_layer_read_from_the_extract(processing, tmp_path):
+    from qgis.core import QgsProcessingFeedback, QgsVectorLayer
+
+    from calliper.core.demo_data import helsinki_pbf
+
+    pbf = str(helsinki_pbf())
+    layer = QgsVectorLayer(f"{pbf}|layername=points", "osm points", "ogr")
+    assert layer.isValid()
+    layer.setSubsetString("highway IN ('bus_stop', 'traffic_signals', 'give_way')")  # a few hundred: a quick run
+    feedback = QgsProcessingFeedback()
+    out = tmp_path / "model"
+    processing.run("calliper:train", {
+        "INPUT": layer, "CLASS_FIELD": "highway", "ENCODER": context_index(), "EPOCHS": 1, "OUTPUT": str(out),
+    }, feedback=feedback)
+    assert f"Streets taken from the POI layer's extract {pbf}." in feedback.textLog()
+    card = json.loads((out / "card.json").read_text())
+    assert card["model"]["encoder_options"] == {"streets": pbf} and card["training"]["n_street_nodes"] > 1000
+    assert card["training"]["n_pois"] == sum(1 for _ in layer.getFeatures()) < 500
+
+
 @pytest.fixture
 def train_panel(qgis_iface, demo_data, qgis_new_project):
     from qgis.core import QgsProject, QgsVectorLayer
@@ -84,6 +163,54 @@ def test_dock_trains_with_the_context_graph_encoder_chosen_by_its_label(train_pa
     job.model.validate()
     train_panel._layer_changed(train_panel.layer.currentLayer())
     assert "_grid_context_" in train_panel.output.filePath()
+
+
+def test_dock_streets_field_is_enabled_by_the_context_graph_encoder_only(train_panel):
+    combo = train_panel.encoder
+    combo.setCurrentIndex(combo.findText(CONTEXT_LABEL))
+    assert train_panel.streets.isEnabled()
+    combo.setCurrentIndex(combo.findData("grid"))
+    assert not train_panel.streets.isEnabled()
+    assert "context graph" in train_panel.streets.toolTip()
+
+
+def test_dock_fills_the_streets_from_a_poi_layer_read_from_the_extract(train_panel, demo_data):
+    from qgis.core import QgsProject, QgsVectorLayer
+
+    from calliper.core.demo_data import helsinki_pbf
+
+    pbf = str(helsinki_pbf())
+    osm_points = QgsVectorLayer(f"{pbf}|layername=points", "osm points", "ogr")
+    assert osm_points.isValid()
+    QgsProject.instance().addMapLayer(osm_points)
+    gpkg_layer = train_panel.layer.currentLayer()
+    assert train_panel.streets.filePath() == ""
+    train_panel.layer.setLayer(osm_points)
+    assert train_panel.streets.filePath() == pbf
+    combo = train_panel.encoder
+    combo.setCurrentIndex(combo.findText(CONTEXT_LABEL))
+    train_panel.class_field.setField("highway")
+    assert train_panel.build_job().model.encoder_options == {"streets": pbf}
+    train_panel.layer.setLayer(gpkg_layer)  # a filled-in extract goes with its layer
+    assert train_panel.streets.filePath() == ""
+    train_panel.streets.setFilePath(str(demo_data.pois.parent / "mine.osm.pbf"))
+    train_panel.layer.setLayer(osm_points)  # a file the user chose stays
+    assert train_panel.streets.filePath().endswith("mine.osm.pbf")
+
+
+def test_dock_names_a_missing_street_file_before_any_task_starts(train_panel, qgis_iface, tmp_path):
+    from qgis.core import Qgis
+
+    combo = train_panel.encoder
+    combo.setCurrentIndex(combo.findText(CONTEXT_LABEL))
+    missing = tmp_path / "nowhere.osm.pbf"
+    train_panel.streets.setFilePath(str(missing))
+    train_panel.output.setFilePath(str(tmp_path / "m"))
+    train_panel.train_button.click()
+    assert train_panel.task is None and train_panel.train_button.isEnabled()
+    assert f"The street file {missing} in the Streets field does not exist" in train_panel.status.text()
+    assert any("Streets field" in message for message in qgis_iface.messageBar().get_messages(Qgis.Critical))
+    assert not (tmp_path / "m").exists()
 
 
 def test_context_encoder_refuses_distributed_training_before_writing_anything(demo_points, tmp_path):

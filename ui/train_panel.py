@@ -14,8 +14,9 @@ from qgis.PyQt.QtWidgets import (
     QSpinBox, QVBoxLayout, QWidget,
 )
 
+from ..core.context_graph import pbf_path, streets_option
 from ..core.errors import CalliperError
-from ..core.model import ENCODER_LABELS, ModelSettings
+from ..core.model import CONTEXT_ENCODER, ENCODER_LABELS, ModelSettings
 from ..core.pipeline import TrainJob, TrainOutcome, train_from_points
 from ..core.poi_text import DEFAULT_TEMPLATE, TextFields, TextTemplate, build_texts
 from ..core.train import TrainSettings
@@ -27,6 +28,12 @@ from .tasks import CoreTask
 
 PREVIEW_FEATURES = 5000
 PREVIEW_TEXTS = 5
+STREETS_FIELD = "the Streets field"
+STREETS_TIP = (
+    "Only for the grid + context graph encoder: an OpenStreetMap extract (.osm.pbf) whose streets give every "
+    "place in a location's graph its distance to the nearest street node and how many streets meet there. "
+    "Filled in when the POI layer is read from an .osm.pbf; empty: no street features."
+)
 
 
 def default_model_folder(layer_name: str, encoder: str) -> str:
@@ -70,6 +77,12 @@ class TrainPanel(QWidget):
         self.encoder = QComboBox()
         for name, label in ENCODER_LABELS.items():
             self.encoder.addItem(label, name)
+        self.streets = QgsFileWidget()
+        self.streets.setFilter("OpenStreetMap extracts (*.osm.pbf *.pbf)")
+        self.streets.setDialogTitle("OpenStreetMap extract with the streets")
+        self.streets.setToolTip(STREETS_TIP)
+        self.streets.lineEdit().setToolTip(STREETS_TIP)
+        self._auto_streets = ""
         self.scales = QLabel("auto (from the layer's extent and POI spacing)")
         self.epochs, self.batch_size = QSpinBox(), QSpinBox()
         self.epochs.setRange(1, 10_000)
@@ -83,8 +96,9 @@ class TrainPanel(QWidget):
             ("POI layer", self.layer), ("", self.selected_only), ("Class field", self.class_field),
             ("Category field", self.category_field), ("Name field", self.name_field), ("Template", self.template),
             ("", self.include_name), ("Descriptions", self.preview), ("Text model", self.text_model),
-            ("Location encoder", self.encoder), ("Scales", self.scales), ("Epochs", self.epochs),
-            ("Batch size", self.batch_size), ("Device", self.device), ("Model folder", self.output),
+            ("Location encoder", self.encoder), ("Streets (.osm.pbf)", self.streets), ("Scales", self.scales),
+            ("Epochs", self.epochs), ("Batch size", self.batch_size), ("Device", self.device),
+            ("Model folder", self.output),
         ):
             form.addRow(label, widget)
         self.train_button, self.cancel_button = QPushButton("Train"), QPushButton("Cancel")
@@ -103,6 +117,7 @@ class TrainPanel(QWidget):
             layout.addWidget(widget)
         layout.addStretch(1)
         self.layer.layerChanged.connect(self._layer_changed)
+        self.encoder.currentIndexChanged.connect(self._encoder_changed)
         for combo in (self.class_field, self.category_field, self.name_field):
             combo.fieldChanged.connect(self.update_preview)
         self.template.textChanged.connect(self.update_preview)
@@ -117,6 +132,8 @@ class TrainPanel(QWidget):
         self.encoder.setCurrentIndex(max(self.encoder.findData(settings.load("train/encoder", "grid")), 0))
         self.include_name.setChecked(settings.load("train/include_name", "false") == "true")
         self.template.setText(settings.load("train/template", ""))
+        self.streets.setFilePath(settings.load("train/streets", ""))
+        self._encoder_changed()
         self._layer_changed(self.layer.currentLayer())
 
     def refresh_devices(self) -> None:
@@ -140,7 +157,19 @@ class TrainPanel(QWidget):
                 if match:
                     combo.setField(match)
             self.output.setFilePath(default_model_folder(layer.name(), self.encoder.currentData()))
+        self._fill_streets(layer)
         self.update_preview()
+
+    def _encoder_changed(self) -> None:
+        self.streets.setEnabled(self.encoder.currentData() == CONTEXT_ENCODER)
+
+    def _fill_streets(self, layer) -> None:
+        """Offer the POI layer's own .osm.pbf as streets, unless the user chose a file of their own."""
+        current = self.streets.filePath().strip()
+        if current and current != self._auto_streets:
+            return
+        self._auto_streets = (pbf_path(layer.source()) if layer is not None else None) or ""
+        self.streets.setFilePath(self._auto_streets)
 
     def fields(self) -> TextFields:
         return TextFields(self.class_field.currentField(), self.category_field.currentField() or None,
@@ -179,12 +208,17 @@ class TrainPanel(QWidget):
         if not out:
             raise CalliperError("Choose a folder to write the model to.")
         device = ("auto", "cpu", "cuda")[max(self.device.currentIndex(), 0)]
+        encoder = self.encoder.currentData()
+        # A file left in the disabled field belongs to the context encoder only. The field already shows
+        # the layer's own extract (see _fill_streets), so an emptied field means no street features.
+        streets = self.streets.filePath() if encoder == CONTEXT_ENCODER else None
+        options, _ = streets_option(encoder, streets, None, STREETS_FIELD)
         return TrainJob(
             points=point_table_from_layer(layer, self.selected_only.isChecked()),
             fields=self.fields(),
             out=Path(out),
             template=self.text_template(),
-            model=ModelSettings(encoder=self.encoder.currentData()),
+            model=ModelSettings(encoder=encoder, encoder_options=options),
             train=TrainSettings(epochs=self.epochs.value(), batch_size=self.batch_size.value() or None, device=device),
             text_model=self.text_model.filePath().strip() or None,
             layer_name=f"the layer '{layer.name()}'",
@@ -196,6 +230,9 @@ class TrainPanel(QWidget):
         settings.save("train/encoder", self.encoder.currentData())
         settings.save("train/include_name", "true" if self.include_name.isChecked() else "false")
         settings.save("train/template", self.template.text())
+        # The layer's own extract is offered again from the next layer; a file the user chose is kept.
+        streets = self.streets.filePath().strip()
+        settings.save("train/streets", "" if streets == self._auto_streets else streets)
 
     def start_training(self) -> None:
         try:
