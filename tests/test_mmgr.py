@@ -200,6 +200,28 @@ def test_tiles_beyond_the_memory_limit_go_to_an_unnamed_scratch_file_with_the_sa
     assert list(tmp_path.iterdir()) == []  # the file has no name: nothing to clean up, even after a crash
 
 
+def test_a_finer_image_is_averaged_into_tile_pixels_not_aliased(image, tmp_path):
+    from rasterio.transform import from_origin
+
+    from calliper.core.imagery import ImagerySettings, open_image, read_tiles
+    from calliper.core.raster_grid import grid_from_extent
+
+    with rasterio.open(image.path) as src:
+        left, top, crs = src.bounds.left, src.bounds.top, src.crs
+    rows, cols = np.indices((1024, 1024))
+    checkerboard = np.where((rows + cols) % 2, 100, 0).astype(np.uint8)  # 25 cm squares
+    fine = tmp_path / "fine.tif"
+    with rasterio.open(fine, "w", driver="GTiff", width=1024, height=1024, count=1, dtype="uint8", crs=crs,
+                       transform=from_origin(left, top, 0.25, 0.25)) as dst:
+        dst.write(checkerboard, 1)
+    settings = ImagerySettings(tile_metres=32.0, tile_pixels=32)  # 1 m tile pixels: 16 squares each
+    with open_image(fine) as dataset:
+        grid = grid_from_extent(tuple(dataset.bounds), settings.tile_metres, dataset.crs.to_wkt())
+        tiles, statistics = read_tiles(dataset, grid, settings)
+    assert statistics.std[0] > 40  # the squares are there
+    assert len(tiles.index) == 64 and np.abs(tiles.pixels.astype(np.float32)).max() < 0.05  # each pixel is their mean
+
+
 def test_augmented_views_keep_shape_and_take_pixels_only_from_their_own_tile():
     from calliper.core.tile_augment import AugmentSettings, augment
 
