@@ -1,11 +1,13 @@
-"""Computing a raster's blocks in worker processes, and resuming a write that was interrupted.
+"""Computing a raster's blocks in worker processes, and keeping finished blocks so a write can resume.
 
 ``raster_grid.write_raster_by_blocks`` asks for blocks in order and writes them; this
 module decides where they are computed (in this process, or in a pool of processes,
-each with its own copy of the model and one share of the cores) and remembers which
-blocks a partial file already holds. A resumable write keeps its partial GeoTIFF and
-a sidecar listing finished blocks beside the output, both hidden; the sidecar carries
-a fingerprint of every setting, so a changed setting starts again from nothing.
+each with its own copy of the model and one share of the cores). A resumable write
+puts each finished block in a journal, a hidden folder beside the output, as soon as
+it arrives, and assembles the GeoTIFF from the journal once every block is there. A
+write interrupted in any way, a kill included, therefore loses at most the blocks in
+flight; the journal's fingerprint of every setting makes a changed setting start
+again from nothing.
 """
 
 from __future__ import annotations
@@ -15,17 +17,18 @@ import json
 import multiprocessing
 import os
 import pickle
+import re
+import shutil
 import sys
 import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
-import rasterio
 from rasterio.windows import Window
 
 from .atomic import atomic_path
@@ -34,6 +37,8 @@ from .dependencies import interpreter_for_pip
 Compute = Callable[[np.ndarray], np.ndarray]
 # Blocks queued per worker: enough to keep every worker busy while this process writes.
 QUEUED_PER_WORKER = 2
+# The journal's file naming the settings its blocks were computed with.
+FINGERPRINT = "fingerprint"
 
 
 @dataclass
@@ -134,60 +139,103 @@ def fingerprint(settings: dict, mask: np.ndarray | None = None) -> str:
     return digest.hexdigest()
 
 
-@dataclass
-class BlockOutput:
-    """Where blocks are written, and the indices of those already there (from an interrupted run)."""
-
-    path: Path
-    done: set[int] = field(default_factory=set)
+def _journal_folder(target: Path) -> Path:
+    return target.with_name(f".{target.name}.blocks")
 
 
-def _resume_paths(target: Path) -> tuple[Path, Path]:
-    return target.with_name(f".{target.name}.partial"), target.with_name(f".{target.name}.blocks.json")
+class BlockJournal:
+    """The finished blocks of a resumable raster: one ``.npy`` file per block in a hidden folder beside it.
 
-
-def _finished_blocks(partial: Path, sidecar: Path, key: str) -> set[int]:
-    """Blocks of a partial file written with the same settings; anything else is removed."""
-    try:
-        record = json.loads(sidecar.read_text())
-        with rasterio.open(partial):
-            pass
-    except (OSError, ValueError, rasterio.errors.RasterioError):
-        record = {}
-    if record.get("fingerprint") == key:
-        return set(record["blocks"])
-    partial.unlink(missing_ok=True)
-    sidecar.unlink(missing_ok=True)
-    return set()
-
-
-@contextmanager
-def block_output(target: Path, key: str | None) -> Iterator[BlockOutput]:
-    """The file to write ``target``'s blocks into; it replaces ``target`` when the block exits normally.
-
-    Without a ``key`` this is an atomic temporary file, removed on any error. With
-    one, an interrupted write (cancel, Ctrl+C, an error) keeps the partial file and
-    lists its finished blocks; the next write with the same key starts from them.
-    Callers close the dataset before the exception reaches here, so the listed
-    blocks are on disk.
+    A block's file gets its name only once it is whole (written under a temporary
+    name, then renamed), so a write killed at any moment, even by SIGKILL, keeps every
+    block finished before; after a power cut, a block the system had not flushed yet
+    is found cut short and computed again. The folder's ``fingerprint`` file names the
+    settings the blocks were computed with; other settings start from nothing.
     """
-    if key is None:
-        with atomic_path(target) as temporary:
-            yield BlockOutput(temporary)
-        return
-    partial, sidecar = _resume_paths(target)
-    output = BlockOutput(partial, _finished_blocks(partial, sidecar, key))
-    try:
-        yield output
-    except BaseException:
-        if output.done:
-            with atomic_path(sidecar) as temporary:
-                temporary.write_text(json.dumps({"fingerprint": key, "blocks": sorted(output.done)}))
-        else:
-            partial.unlink(missing_ok=True)
-        raise
-    os.replace(partial, target)
-    sidecar.unlink(missing_ok=True)
+
+    def __init__(self, target: Path, key: str, shapes: list[tuple[int, ...]], dtype: np.dtype) -> None:
+        self.target = Path(target)
+        self.folder = _journal_folder(self.target)
+        self.shapes = shapes
+        self.dtype = np.dtype(dtype)
+        self.key = key
+        self.done = self._finished_blocks()  # by earlier writes; this one's blocks are not added
+        self.started = self.folder.is_dir()
+
+    @staticmethod
+    def kept_bytes(target: Path) -> int:
+        """What the journal of ``target`` holds on disk now (0 without one): freed or reused by the next write."""
+        folder = _journal_folder(Path(target))
+        return sum(path.stat().st_size for path in folder.iterdir()) if folder.is_dir() else 0
+
+    def _block_path(self, index: int) -> Path:
+        return self.folder / f"{index}.npy"
+
+    def _finished_blocks(self) -> set[int]:
+        """Blocks kept by an earlier write with the same settings; anything else, or another journal, is removed."""
+        try:
+            same = (self.folder / FINGERPRINT).read_text() == self.key
+        except OSError:
+            same = False
+        if not same:
+            if self.folder.exists():
+                shutil.rmtree(self.folder)
+            return set()
+        done = set()
+        for path in self.folder.iterdir():
+            if path.name == FINGERPRINT:
+                continue
+            index = self._whole_block(path)
+            if index is None:
+                path.unlink()
+            else:
+                done.add(index)
+        return done
+
+    def _whole_block(self, path: Path) -> int | None:
+        """The index of a block file with its block's shape and dtype; None for anything else.
+
+        Without fsync a power cut can leave a renamed file cut short; the size check
+        in ``np.load``'s memory map catches that without reading the values.
+        """
+        name = re.fullmatch(r"(0|[1-9][0-9]*)\.npy", path.name)
+        index = int(name.group(1)) if name else -1
+        if not 0 <= index < len(self.shapes):
+            return None
+        try:
+            block = np.load(path, mmap_mode="r")
+        except (OSError, ValueError, EOFError):
+            return None
+        whole = block.shape == self.shapes[index] and block.dtype == self.dtype
+        del block  # closes the memory map: Windows cannot remove a mapped file
+        return index if whole else None
+
+    def write(self, index: int, values: np.ndarray) -> None:
+        """Keep one finished block; the first one creates the journal, so a write stopped before it leaves nothing."""
+        if not self.started:
+            with atomic_path(self.folder / FINGERPRINT) as temporary:
+                temporary.write_text(self.key)
+            self.started = True
+        with atomic_path(self._block_path(index)) as temporary:
+            np.save(temporary, np.ascontiguousarray(values, self.dtype))  # numpy writes strided arrays slowly
+
+    def read(self, index: int) -> np.ndarray:
+        return np.load(self._block_path(index))
+
+    @contextmanager
+    def assembled(self) -> Iterator[Path]:
+        """A path in the journal to write the whole raster to; leaving normally moves it to the target, journal gone.
+
+        A kill while assembling leaves the file inside the journal, where the next write removes it.
+        """
+        raster = self.folder / f"raster{self.target.suffix}"
+        try:
+            yield raster
+        except BaseException:
+            raster.unlink(missing_ok=True)
+            raise
+        os.replace(raster, self.target)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def describe_seconds(seconds: float) -> str:

@@ -4,8 +4,9 @@ Every map Calliper paints (embeddings, similarity, clusters, land-use classes) i
 function of where a pixel is. This module owns the grid and the writing, so a map
 only supplies ``compute(xy)``: memory stays flat whatever the raster's size, a cancel
 is honoured between blocks, and a partial file never appears at the output path
-(atomic write; a resumable write keeps its finished blocks in a hidden file beside
-it, see ``raster_blocks``). Blocks may be computed in worker processes.
+(atomic write; a resumable write keeps its finished blocks in a hidden journal beside
+it and assembles the file from them at the end, see ``raster_blocks``). Blocks may be
+computed in worker processes.
 
 Files are tiled GeoTIFFs compressed with ZSTD and a predictor. Embeddings are float
 noise to a compressor (DEFLATE and ZSTD both reach about 80 %), and ZSTD level 1
@@ -30,10 +31,11 @@ from pyproj import CRS, Transformer
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
+from .atomic import atomic_path
 from .crs import crs_label, parse_crs
 from .errors import SettingsError
 from .jobs import JobControl
-from .raster_blocks import BlockRequest, BlockResult, block_output, computed_blocks, describe_seconds, fingerprint
+from .raster_blocks import BlockJournal, BlockRequest, BlockResult, computed_blocks, describe_seconds, fingerprint
 
 DTYPES = ("uint8", "uint16", "int16", "int32", "float16", "float32")
 # Written as float32 with NBITS=16: GDAL stores IEEE half floats and reads them back as float32.
@@ -43,6 +45,8 @@ HALF_FLOAT = "float16"
 GDAL_CACHE_BYTES = 256 * 2**20
 DENSIFY_POINTS = 21
 OVERVIEW_SHARE = 0.1
+# Of a resumable write's progress bar: compressing the journal's blocks into the GeoTIFF.
+ASSEMBLY_SHARE = 0.1
 # A qualitative palette (ColorBrewer Set1 + Dark2 + Paired) for paletted rasters, cycled beyond its length.
 CATEGORY_PALETTE = (
     (228, 26, 28), (55, 126, 184), (77, 175, 74), (152, 78, 163), (255, 127, 0), (255, 255, 51), (166, 86, 40),
@@ -183,16 +187,21 @@ class RasterEstimate:
             f"{_human(self.bytes_uncompressed)} uncompressed, up to {_human(self.bytes_with_overviews)} with overviews"
         )
 
-    def check_free_space(self, folder: Path) -> None:
-        """Raise ``SettingsError`` when the worst case does not fit in the free space of ``folder``."""
+    def check_free_space(self, folder: Path, journal_bytes: int = 0) -> None:
+        """Raise ``SettingsError`` when the worst case does not fit in the free space of ``folder``.
+
+        ``journal_bytes``: the uncompressed blocks a resumable write still has to keep
+        beside the raster until it is assembled.
+        """
         folder = Path(folder)
         while not folder.exists() and folder != folder.parent:
             folder = folder.parent
         free = shutil.disk_usage(folder).free
-        if self.bytes_with_overviews > free:
+        if self.bytes_with_overviews + journal_bytes > free:
+            journal = f", plus {_human(journal_bytes)} of finished blocks kept to resume" if journal_bytes else ""
             raise SettingsError(
-                f"The raster would not fit on the disk: {self.describe()}, but only {_human(free)} is free in "
-                f"{folder}. Use a larger pixel size, a smaller extent, float16, or another disk."
+                f"The raster would not fit on the disk: {self.describe()}{journal}, but only {_human(free)} is free "
+                f"in {folder}. Use a larger pixel size, a smaller extent, float16, or another disk."
             )
 
 
@@ -296,6 +305,32 @@ def _resume_key(
     )
 
 
+def _assemble(dst, journal: BlockJournal, windows: list[Window], control: JobControl, start: float) -> None:
+    """Copy the journal's blocks into the open GeoTIFF ``dst``, from ``start`` to ``start + ASSEMBLY_SHARE``."""
+    for count, window in enumerate(windows, start=1):
+        control.check("Writing the raster")
+        dst.write(journal.read(count - 1), window=window)
+        control.report(start + ASSEMBLY_SHARE * count / len(windows), f"assembling block {count} of {len(windows)}")
+
+
+def _describe_and_overview(
+    dst, band_names: list[str] | None, colormap: dict | None, tags: dict[str, str] | None, factors: list[int],
+    control: JobControl,
+) -> None:
+    """Band names, colormap, tags and overviews of the written GeoTIFF ``dst``."""
+    for band, name in enumerate(band_names or [], start=1):
+        dst.set_band_description(band, name)
+    if colormap:
+        dst.write_colormap(1, colormap)
+    if tags:
+        dst.update_tags(**tags)
+    if factors:
+        control.check("Writing the raster")
+        resampling = Resampling.nearest if colormap else Resampling.average
+        dst.build_overviews(factors, resampling)
+        dst.update_tags(ns="rio_overview", resampling=resampling.name)
+
+
 def write_raster_by_blocks(
     grid: RasterGrid,
     out: Path,
@@ -324,7 +359,9 @@ def write_raster_by_blocks(
 
     ``workers`` > 1 computes blocks in that many processes (``compute`` must pickle).
     A ``resume_key`` (any text naming what ``compute`` and a callable ``mask`` are)
-    makes the write resumable: interrupted, it keeps its finished blocks, and the same
+    makes the write resumable: each finished block is kept, uncompressed, in a hidden
+    journal beside ``out`` until the GeoTIFF is assembled from them, so a write
+    interrupted in any way, even killed, loses only the blocks in flight, and the same
     call with the same key and settings computes only the others. The size is logged
     up front and the time once the first block has been computed.
     """
@@ -334,37 +371,45 @@ def write_raster_by_blocks(
         raise ValueError(f"workers must be at least 1, got {workers}")
     out = Path(out)
     estimate = estimate_raster(grid, band_count, dtype)
-    estimate.check_free_space(out.parent)
     profile = _profile(grid, band_count, dtype, nodata, block_size)
     value_dtype = np.dtype(profile["dtype"])
+    # A resumable write keeps every block uncompressed until the file is assembled; blocks an earlier write kept
+    # are on the disk already (or are removed, when the settings changed).
+    journal_bytes = estimate.pixels * band_count * value_dtype.itemsize if resume_key else 0
+    estimate.check_free_space(out.parent, max(0, journal_bytes - BlockJournal.kept_bytes(out)) if resume_key else 0)
     windows = list(grid.windows(block_size))
     factors = overview_factors(grid.width, grid.height, block_size) if overviews else []
-    blocks_share = 1.0 - OVERVIEW_SHARE if factors else 1.0
     key = _resume_key(resume_key, grid, profile, mask, band_names=band_names, tags=tags, colormap=colormap, factors=factors)
-    control.log(f"Raster of {len(windows)} blocks: {estimate.describe()}.")
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), block_output(out, key) as output:
-        todo = [index for index in range(len(windows)) if index not in output.done]
-        if output.done:
-            control.log(f"Resuming: {len(output.done)} of {len(windows)} blocks were computed before.")
-        with rasterio.open(output.path, "r+") if output.done else rasterio.open(output.path, "w", **profile) as dst:
-            requests = _block_requests(grid, windows, todo, mask, control)
-            for count, result in enumerate(computed_blocks(requests, compute, band_count, workers), start=1):
-                dst.write(_block_values(result, band_count, nodata, value_dtype), window=result.request.window)
-                output.done.add(result.request.index)
-                if count == 1 and len(todo) > 1:
-                    left = result.seconds * (len(todo) - 1) / workers
-                    control.log(f"About {describe_seconds(left)} left ({result.seconds:.2f} s per block, {workers} worker(s)).")
-                control.report(blocks_share * len(output.done) / len(windows), f"block {len(output.done)} of {len(windows)}")
-            for band, name in enumerate(band_names or [], start=1):
-                dst.set_band_description(band, name)
-            if colormap:
-                dst.write_colormap(1, colormap)
-            if tags:
-                dst.update_tags(**tags)
-            if factors:
-                control.check("Writing the raster")
-                resampling = Resampling.nearest if colormap else Resampling.average
-                dst.build_overviews(factors, resampling)
-                dst.update_tags(ns="rio_overview", resampling=resampling.name)
+    journal_note = f"; its blocks take {_human(journal_bytes)} beside it until it is assembled" if resume_key else ""
+    control.log(f"Raster of {len(windows)} blocks: {estimate.describe()}{journal_note}.")
+    shapes = [(band_count, int(window.height), int(window.width)) for window in windows]
+    journal = BlockJournal(out, key, shapes, value_dtype) if key else None
+    done = journal.done if journal else set()
+    todo = [index for index in range(len(windows)) if index not in done]
+    if done:
+        control.log(f"Resuming: {len(done)} of {len(windows)} blocks were computed before.")
+    assembly_share = ASSEMBLY_SHARE if journal else 0.0
+    blocks_share = 1.0 - assembly_share - (OVERVIEW_SHARE if factors else 0.0)
+
+    def compute_blocks(store: Callable[[int, np.ndarray], None]) -> None:
+        requests = _block_requests(grid, windows, todo, mask, control)
+        for count, result in enumerate(computed_blocks(requests, compute, band_count, workers), start=1):
+            store(result.request.index, _block_values(result, band_count, nodata, value_dtype))
+            if count == 1 and len(todo) > 1:
+                left = result.seconds * (len(todo) - 1) / workers
+                control.log(f"About {describe_seconds(left)} left ({result.seconds:.2f} s per block, {workers} worker(s)).")
+            finished = len(done) + count
+            control.report(blocks_share * finished / len(windows), f"block {finished} of {len(windows)}")
+
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
+        if journal is None:
+            with atomic_path(out) as temporary, rasterio.open(temporary, "w", **profile) as dst:
+                compute_blocks(lambda index, values: dst.write(values, window=windows[index]))
+                _describe_and_overview(dst, band_names, colormap, tags, factors, control)
+        else:
+            compute_blocks(journal.write)
+            with journal.assembled() as temporary, rasterio.open(temporary, "w", **profile) as dst:
+                _assemble(dst, journal, windows, control, blocks_share)
+                _describe_and_overview(dst, band_names, colormap, tags, factors, control)
     control.report(1.0, "raster written")
     return out

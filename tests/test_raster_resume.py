@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import rasterio
 
-from calliper.core.errors import CancelledError
+from calliper.core.errors import CancelledError, SettingsError
 from calliper.core.jobs import JobControl
 from calliper.core.raster_grid import grid_from_extent, write_raster_by_blocks
 
@@ -26,6 +31,19 @@ class CountingCompute:
     def __call__(self, xy: np.ndarray) -> np.ndarray:
         self.blocks += 1
         return np.column_stack([np.sin(xy[:, 0] / 50.0), np.cos(xy[:, 1] / 70.0)])
+
+
+class DiesAtBlock(CountingCompute):
+    """Ends its process at once when asked for block ``fatal``: no cleanup, as after SIGKILL or a power cut."""
+
+    def __init__(self, fatal: int) -> None:
+        super().__init__()
+        self.fatal = fatal
+
+    def __call__(self, xy: np.ndarray) -> np.ndarray:
+        if self.blocks + 1 == self.fatal:
+            os._exit(9)
+        return super().__call__(xy)
 
 
 def write(out: Path, compute: CountingCompute, control: JobControl | None = None, dtype: str = "float32") -> Path:
@@ -46,12 +64,18 @@ def hidden_files(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
 
 
+def journal_blocks(out: Path) -> list[int]:
+    """The blocks kept in ``out``'s journal."""
+    return sorted(int(p.stem) for p in out.with_name(f".{out.name}.blocks").glob("[0-9]*.npy"))
+
+
 def test_interrupted_raster_resumes_without_recomputing_and_equals_an_uninterrupted_one(tmp_path):
     whole = write(tmp_path / "whole.tif", CountingCompute())
     out, first = tmp_path / "resumed.tif", CountingCompute()
     with pytest.raises(CancelledError):
         write(out, first, stops_after(first, 5))
-    assert not out.exists() and hidden_files(tmp_path) == [".resumed.tif.blocks.json", ".resumed.tif.partial"]
+    assert not out.exists() and hidden_files(tmp_path) == [".resumed.tif.blocks"]
+    assert journal_blocks(out) == [0, 1, 2, 3, 4]
 
     second = CountingCompute()
     write(out, second)
@@ -63,8 +87,6 @@ def test_interrupted_raster_resumes_without_recomputing_and_equals_an_uninterrup
 
 
 def test_cancelled_pool_keeps_the_blocks_it_wrote_and_a_single_process_finishes_them(tmp_path):
-    import json
-
     whole = write(tmp_path / "whole.tif", CountingCompute())
     out, written = tmp_path / "pooled.tif", []
     control = JobControl(progress=lambda fraction, message: written.append(message), is_cancelled=lambda: len(written) >= 3)
@@ -73,8 +95,8 @@ def test_cancelled_pool_keeps_the_blocks_it_wrote_and_a_single_process_finishes_
         write_raster_by_blocks(GRID, out, 2, pooled, block_size=BLOCK, control=control, workers=2,
                                resume_key="two waves", tags={"kind": "test"})
     assert pooled.blocks == 0  # its copies in the worker processes did the computing
-    done = json.loads((tmp_path / ".pooled.tif.blocks.json").read_text())["blocks"]
-    assert len(done) >= 3
+    done = journal_blocks(out)
+    assert 3 <= len(done) < N_BLOCKS
     rest = CountingCompute()
     write(out, rest)
     assert rest.blocks == N_BLOCKS - len(done)
@@ -89,6 +111,57 @@ def test_a_changed_setting_restarts_the_interrupted_raster_from_nothing(tmp_path
     write(out, again, dtype="float16")
     assert again.blocks == N_BLOCKS
     np.testing.assert_allclose(read_all(out), read_all(write(tmp_path / "half.tif", CountingCompute(), dtype="float16")))
+    assert hidden_files(tmp_path) == []
+
+
+def test_a_killed_raster_keeps_every_finished_block_and_resumes_from_them(tmp_path):
+    whole = write(tmp_path / "whole.tif", CountingCompute())
+    out = tmp_path / "killed.tif"
+    child = subprocess.run(
+        [sys.executable, "-c", "import sys; from pathlib import Path; from test_raster_resume import DiesAtBlock, write; "
+         "write(Path(sys.argv[1]), DiesAtBlock(6))", str(out)],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)}, capture_output=True, text=True, timeout=120,
+    )
+    assert child.returncode == 9, child.stderr
+    assert not out.exists() and journal_blocks(out) == [0, 1, 2, 3, 4]
+
+    resumed = CountingCompute()
+    logged: list[str] = []
+    write(out, resumed, JobControl(log=logged.append))
+    assert resumed.blocks == N_BLOCKS - 5
+    assert f"Resuming: 5 of {N_BLOCKS} blocks were computed before." in logged
+    assert "its blocks take 24.6 KB beside it until it is assembled" in logged[0]  # 64 x 48 x 2 float32
+    np.testing.assert_array_equal(read_all(out), read_all(whole))
+    assert hidden_files(tmp_path) == []
+
+
+def test_block_files_cut_short_or_foreign_are_recomputed_not_trusted(tmp_path):
+    whole = write(tmp_path / "whole.tif", CountingCompute())
+    out, first = tmp_path / "damaged.tif", CountingCompute()
+    with pytest.raises(CancelledError):
+        write(out, first, stops_after(first, 5))
+    journal = out.with_name(f".{out.name}.blocks")
+    cut = journal / "1.npy"
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])  # a power cut after the rename, before the data
+    (journal / "2.npy").write_bytes(b"not a block")
+    np.save(journal / "3.npy", np.zeros((2, 8, 8), dtype="float32"))  # a block of another shape
+    (journal / ".4.x1y2.partial.npy").write_bytes(b"half a temporary file")  # killed while writing block 4 again
+
+    again = CountingCompute()
+    write(out, again)
+    assert again.blocks == N_BLOCKS - 5 + 3
+    np.testing.assert_array_equal(read_all(out), read_all(whole))
+    assert hidden_files(tmp_path) == []
+
+
+def test_the_free_space_check_counts_the_blocks_a_resumable_raster_keeps(tmp_path, monkeypatch):
+    raw = GRID.width * GRID.height * 2 * 4  # two float32 bands
+    free = raw + raw // 3 + raw // 2  # the file with overviews fits, the file and the kept blocks do not
+    monkeypatch.setattr(shutil, "disk_usage", lambda folder: SimpleNamespace(free=free))
+    plain = write_raster_by_blocks(GRID, tmp_path / "plain.tif", 2, CountingCompute(), block_size=BLOCK)
+    assert plain.exists()
+    with pytest.raises(SettingsError, match="finished blocks kept to resume"):
+        write(tmp_path / "resumable.tif", CountingCompute())
 
 
 def test_a_raster_without_resume_key_leaves_nothing_behind_when_interrupted(tmp_path):
@@ -96,6 +169,13 @@ def test_a_raster_without_resume_key_leaves_nothing_behind_when_interrupted(tmp_
     with pytest.raises(CancelledError):
         write_raster_by_blocks(GRID, tmp_path / "plain.tif", 2, compute, block_size=BLOCK, control=stops_after(compute, 3))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_resumable_raster_cancelled_before_its_first_block_leaves_nothing_behind(tmp_path):
+    compute = CountingCompute()
+    with pytest.raises(CancelledError):
+        write(tmp_path / "early.tif", compute, stops_after(compute, 0))
+    assert compute.blocks == 0 and list(tmp_path.iterdir()) == []
 
 
 def test_embedding_raster_from_two_worker_processes_equals_one_process_and_logs_its_time(demo_model, tmp_path):
