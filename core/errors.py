@@ -50,7 +50,11 @@ class MissingDependencyError(CalliperError):
 
 
 class CancelledError(CalliperError):
-    """The user cancelled a running job; partial outputs have been removed."""
+    """The user cancelled a running job; partial outputs have been removed, or kept hidden to resume."""
 
-    def __init__(self, what: str = "The job") -> None:
-        super().__init__(f"{what} was cancelled; no partial output was kept.")
+    def __init__(self, what: str = "The job", resumable: bool = False) -> None:
+        if resumable:
+            super().__init__(f"{what} was cancelled. Its finished blocks are kept hidden beside the output: "
+                             "make it again with the same settings to resume.")
+        else:
+            super().__init__(f"{what} was cancelled; no partial output was kept.")

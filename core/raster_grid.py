@@ -33,7 +33,7 @@ from rasterio.windows import Window
 
 from .atomic import atomic_path
 from .crs import crs_label, parse_crs
-from .errors import SettingsError
+from .errors import CancelledError, SettingsError
 from .jobs import JobControl
 from .raster_blocks import BlockJournal, BlockRequest, BlockResult, computed_blocks, describe_seconds, fingerprint
 
@@ -407,9 +407,14 @@ def write_raster_by_blocks(
                 compute_blocks(lambda index, values: dst.write(values, window=windows[index]))
                 _describe_and_overview(dst, band_names, colormap, tags, factors, control)
         else:
-            compute_blocks(journal.write)
-            with journal.assembled() as temporary, rasterio.open(temporary, "w", **profile) as dst:
-                _assemble(dst, journal, windows, control, blocks_share)
-                _describe_and_overview(dst, band_names, colormap, tags, factors, control)
+            try:
+                compute_blocks(journal.write)
+                with journal.assembled() as temporary, rasterio.open(temporary, "w", **profile) as dst:
+                    _assemble(dst, journal, windows, control, blocks_share)
+                    _describe_and_overview(dst, band_names, colormap, tags, factors, control)
+            except CancelledError as error:
+                if not journal.started:
+                    raise
+                raise CancelledError("Writing the raster", resumable=True) from error
     control.report(1.0, "raster written")
     return out

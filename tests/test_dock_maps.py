@@ -156,17 +156,31 @@ def test_share_fields_give_a_distribution_prediction(qgis_iface, qgis_new_projec
     dock.deleteLater()
 
 
-def test_cancelling_an_embedding_raster_leaves_no_file(maps, tmp_path):
-    from qgis.core import QgsCoordinateReferenceSystem, QgsRectangle
+def test_cancelled_embedding_raster_resumes_from_its_finished_blocks_when_made_again(maps, tmp_path):
+    from qgis.core import QgsApplication, QgsCoordinateReferenceSystem, QgsRectangle
 
     rect = maps.extent.outputExtent()
-    big = QgsRectangle(rect.xMinimum() - 3000, rect.yMinimum() - 3000, rect.xMaximum() + 3000, rect.yMaximum() + 3000)
-    maps.extent.setOutputExtentFromUser(big, QgsCoordinateReferenceSystem("EPSG:32635"))
-    maps.pixel_size.setValue(2)
+    cx, cy = rect.center().x(), rect.center().y()
+    maps.extent.setOutputExtentFromUser(QgsRectangle(cx - 800, cy - 800, cx + 800, cy + 800),
+                                        QgsCoordinateReferenceSystem("EPSG:32635"))
+    maps.pixel_size.setValue(2)  # 800 x 800 pixels: 16 blocks
     maps.raster_button.click()
     assert maps.progress.cancel_button.isEnabled()
     assert wait_for(lambda: maps.progress.bar.value() >= 1 or maps.task is None, 60)
     maps.progress.cancel_button.click()
     assert wait_for(lambda: maps.task is None, 60)
-    assert "cancelled" in maps.status.text()
-    assert maps.embedding_path is None and not list(tmp_path.glob("*.tif")) and not list(tmp_path.glob(".*"))
+    assert "cancelled" in maps.status.text() and "resume" in maps.status.text()
+    assert maps.embedding_path is None and not list(tmp_path.glob("*.tif")) and list(tmp_path.glob(".*"))
+
+    logged: list[str] = []
+    QgsApplication.messageLog().messageReceived.connect(lambda message, tag, level: logged.append(message))
+    maps.raster_button.click()
+    assert wait_for(lambda: maps.task is None, 120)
+    resumed = [line for line in logged if line.startswith("Resuming:")]
+    assert resumed, logged
+    finished_before = int(resumed[0].split()[1])
+    assert 1 <= finished_before < 16 and resumed[0].endswith("16 blocks were computed before.")
+    assert maps.embedding_path is not None and maps.embedding_path.exists()
+    assert not list(tmp_path.glob(".*"))  # nothing hidden is left once the raster is whole
+    with rasterio.open(maps.embedding_path) as src:
+        assert (src.width, src.height) == (800, 800) and np.isfinite(src.read(1)).all()

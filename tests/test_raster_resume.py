@@ -72,7 +72,7 @@ def journal_blocks(out: Path) -> list[int]:
 def test_interrupted_raster_resumes_without_recomputing_and_equals_an_uninterrupted_one(tmp_path):
     whole = write(tmp_path / "whole.tif", CountingCompute())
     out, first = tmp_path / "resumed.tif", CountingCompute()
-    with pytest.raises(CancelledError):
+    with pytest.raises(CancelledError, match="finished blocks are kept hidden beside the output"):
         write(out, first, stops_after(first, 5))
     assert not out.exists() and hidden_files(tmp_path) == [".resumed.tif.blocks"]
     assert journal_blocks(out) == [0, 1, 2, 3, 4]
@@ -173,7 +173,7 @@ def test_a_raster_without_resume_key_leaves_nothing_behind_when_interrupted(tmp_
 
 def test_a_resumable_raster_cancelled_before_its_first_block_leaves_nothing_behind(tmp_path):
     compute = CountingCompute()
-    with pytest.raises(CancelledError):
+    with pytest.raises(CancelledError, match="no partial output was kept"):
         write(tmp_path / "early.tif", compute, stops_after(compute, 0))
     assert compute.blocks == 0 and list(tmp_path.iterdir()) == []
 

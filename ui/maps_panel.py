@@ -2,11 +2,14 @@
 
 Each job runs as a QgsTask; its outputs become styled layers in the model's group.
 The latest embedding raster is reused by every similarity and cluster query, so a
-click only reads it (no model inference over the whole extent).
+click only reads it (no model inference over the whole extent). An embedding raster
+is named after its model and grid, so one that was cancelled (or lost to a crash)
+resumes from its finished blocks when it is made again with the same settings.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -23,7 +26,8 @@ from ..core.clusters import ClusterSettings, cluster_raster
 from ..core.errors import CalliperError
 from ..core.model import CONTEXT_ENCODER
 from ..core.model_files import LoadedModel
-from ..core.raster_grid import estimate_raster
+from ..core.raster_blocks import fingerprint
+from ..core.raster_grid import RasterGrid, estimate_raster
 from ..core.rasters import embedding_grid, embedding_raster, rgb_preview
 from ..core.similarity import location_query, similarity_raster, text_query
 from . import settings
@@ -37,10 +41,21 @@ CPU_PIXELS_PER_SECOND = 70_000
 # The context-graph encoder gathers each pixel's neighbourhood: 1,500 to 6,000
 # locations/s in bench/ranking.py on the same CPU.
 CONTEXT_PIXELS_PER_SECOND = 4_000
+# The dock's embedding rasters have no mask: the model and the grid decide every pixel.
+RESUME_KEY = "dock embedding raster, no mask"
 
 
 def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")[:40] or "query"
+
+
+def raster_stem(model: LoadedModel, grid: RasterGrid) -> str:
+    """A file stem fixed by the model and the grid, so an interrupted raster is found again and resumed."""
+    digest = fingerprint({
+        "model": str(Path(model.folder).absolute()), "created": model.card.created, "crs": grid.crs.to_wkt(),
+        "size": [grid.width, grid.height], "transform": list(grid.transform)[:6],
+    })
+    return f"embedding_{digest[:12]}"
 
 
 class MapsPanel(QWidget):
@@ -71,6 +86,11 @@ class MapsPanel(QWidget):
         self.pixel_size.setSuffix(" m")
         self.pixel_size.setValue(settings.load("maps/pixel_size", 10.0, float))
         self.size_hint = QLabel()
+        self.workers = QSpinBox()
+        self.workers.setRange(1, os.cpu_count() or 1)
+        self.workers.setValue(min(settings.load("maps/workers", 1, int), self.workers.maximum()))
+        self.workers.setToolTip("Processes computing blocks of the embedding raster at once (CPU models only); "
+                                "each loads its own copy of the model.")
         self.output_dir = QgsFileWidget()
         self.output_dir.setStorageMode(QgsFileWidget.GetDirectory)
         self.output_dir.setFilePath(settings.load("maps/output_dir", str(Path.home() / "calliper_outputs")))
@@ -90,6 +110,7 @@ class MapsPanel(QWidget):
         self.status.setWordWrap(True)
         form.addRow("Pixel size", self.pixel_size)
         form.addRow("", self.size_hint)
+        form.addRow("CPU workers", self.workers)
         form.addRow("Output folder", self.output_dir)
         phrase_row, cluster_row = QHBoxLayout(), QHBoxLayout()
         phrase_row.addWidget(self.phrase, 1)
@@ -156,15 +177,20 @@ class MapsPanel(QWidget):
     # --- jobs ----------------------------------------------------------------------------
     def make_embedding_raster(self) -> None:
         extent, crs = self._extent()
-        pixel = self.pixel_size.value()
+        pixel, workers = self.pixel_size.value(), self.workers.value()
         settings.save("maps/pixel_size", pixel)
+        settings.save("maps/workers", workers)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         folder = self._folder()
 
         def work(model: LoadedModel, control):
             grid = embedding_grid(model, extent, pixel, extent_crs=crs)
-            emb = embedding_raster(model, grid, folder / f"embedding_{stamp}.tif", control=control.part(0, 0.85))
-            rgb = rgb_preview(emb, folder / f"rgb_{stamp}.tif", control=control.part(0.85, 1))
+            stem = raster_stem(model, grid)
+            if (folder / f"{stem}.tif").exists():  # finished before: a new file, not an overwrite
+                stem = f"{stem}_{stamp}"
+            emb = embedding_raster(model, grid, folder / f"{stem}.tif", control=control.part(0, 0.85),
+                                   workers=workers, resume_key=RESUME_KEY)
+            rgb = rgb_preview(emb, folder / f"{stem.replace('embedding', 'rgb', 1)}.tif", control=control.part(0.85, 1))
             return emb, rgb
 
         def done(model: LoadedModel, paths) -> None:
