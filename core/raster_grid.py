@@ -187,22 +187,25 @@ class RasterEstimate:
             f"{_human(self.bytes_uncompressed)} uncompressed, up to {_human(self.bytes_with_overviews)} with overviews"
         )
 
-    def check_free_space(self, folder: Path, journal_bytes: int = 0) -> None:
-        """Raise ``SettingsError`` when the worst case does not fit in the free space of ``folder``.
+    def fits(self, folder: Path, journal_bytes: int = 0) -> bool:
+        """Whether the worst case, plus ``journal_bytes`` of blocks kept to resume, fits in ``folder``'s free space."""
+        return self.bytes_with_overviews + journal_bytes <= free_bytes(folder)
 
-        ``journal_bytes``: the uncompressed blocks a resumable write still has to keep
-        beside the raster until it is assembled.
-        """
-        folder = Path(folder)
-        while not folder.exists() and folder != folder.parent:
-            folder = folder.parent
-        free = shutil.disk_usage(folder).free
-        if self.bytes_with_overviews + journal_bytes > free:
-            journal = f", plus {_human(journal_bytes)} of finished blocks kept to resume" if journal_bytes else ""
+    def check_free_space(self, folder: Path) -> None:
+        """Raise ``SettingsError`` when the worst case does not fit in the free space of ``folder``."""
+        if not self.fits(folder):
             raise SettingsError(
-                f"The raster would not fit on the disk: {self.describe()}{journal}, but only {_human(free)} is free "
-                f"in {folder}. Use a larger pixel size, a smaller extent, float16, or another disk."
+                f"The raster would not fit on the disk: {self.describe()}, but only {_human(free_bytes(folder))} is "
+                f"free in {folder}. Use a larger pixel size, a smaller extent, float16, or another disk."
             )
+
+
+def free_bytes(folder: Path) -> int:
+    """Free space where ``folder`` is, or will be once created."""
+    folder = Path(folder)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return shutil.disk_usage(folder).free
 
 
 def _human(n_bytes: float) -> str:
@@ -376,7 +379,12 @@ def write_raster_by_blocks(
     # A resumable write keeps every block uncompressed until the file is assembled; blocks an earlier write kept
     # are on the disk already (or are removed, when the settings changed).
     journal_bytes = estimate.pixels * band_count * value_dtype.itemsize if resume_key else 0
-    estimate.check_free_space(out.parent, max(0, journal_bytes - BlockJournal.kept_bytes(out)) if resume_key else 0)
+    if resume_key and not estimate.fits(out.parent, max(0, journal_bytes - BlockJournal.kept_bytes(out))):
+        # the raster is what was asked for; resuming is only a safety net
+        control.log(f"Not enough free space to keep {_human(journal_bytes)} of finished blocks for resuming: "
+                    "this raster is written without resume.")
+        resume_key, journal_bytes = None, 0
+    estimate.check_free_space(out.parent)
     windows = list(grid.windows(block_size))
     factors = overview_factors(grid.width, grid.height, block_size) if overviews else []
     key = _resume_key(resume_key, grid, profile, mask, band_names=band_names, tags=tags, colormap=colormap, factors=factors)

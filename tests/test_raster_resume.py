@@ -154,14 +154,19 @@ def test_block_files_cut_short_or_foreign_are_recomputed_not_trusted(tmp_path):
     assert hidden_files(tmp_path) == []
 
 
-def test_the_free_space_check_counts_the_blocks_a_resumable_raster_keeps(tmp_path, monkeypatch):
+def test_a_resumable_raster_without_room_for_its_blocks_is_written_without_resume(tmp_path, monkeypatch):
     raw = GRID.width * GRID.height * 2 * 4  # two float32 bands
     free = raw + raw // 3 + raw // 2  # the file with overviews fits, the file and the kept blocks do not
     monkeypatch.setattr(shutil, "disk_usage", lambda folder: SimpleNamespace(free=free))
-    plain = write_raster_by_blocks(GRID, tmp_path / "plain.tif", 2, CountingCompute(), block_size=BLOCK)
-    assert plain.exists()
-    with pytest.raises(SettingsError, match="finished blocks kept to resume"):
-        write(tmp_path / "resumable.tif", CountingCompute())
+    logged: list[str] = []
+    out, compute = tmp_path / "tight.tif", CountingCompute()
+    with pytest.raises(CancelledError, match="no partial output was kept"):
+        write(out, compute, JobControl(log=logged.append, is_cancelled=lambda: compute.blocks >= 5))
+    assert any("without resume" in line for line in logged)
+    assert list(tmp_path.iterdir()) == []  # no journal was kept
+    monkeypatch.setattr(shutil, "disk_usage", lambda folder: SimpleNamespace(free=raw))
+    with pytest.raises(SettingsError, match="would not fit on the disk"):
+        write(out, CountingCompute())
 
 
 def test_a_raster_without_resume_key_leaves_nothing_behind_when_interrupted(tmp_path):
