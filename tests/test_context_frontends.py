@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from calliper.core.cli import main
+from test_processing_maps import processing  # noqa: F401 - Processing with the Calliper provider
 
 CONTEXT_LABEL = "grid + context graph"
 
@@ -60,25 +61,6 @@ def test_processing_lists_the_context_graph_encoder(qgis_app):
     options = algorithm.parameterDefinition(algorithm.ENCODER).options()
     assert options[0] == "grid" and CONTEXT_LABEL in options
     assert ENCODERS[options.index(CONTEXT_LABEL)] == "grid_context"
-
-
-@pytest.fixture(scope="session")
-def processing(qgis_app):
-    """Processing with the Calliper provider (the same registration test_processing.py makes, whichever runs first)."""
-    from processing.core.Processing import Processing
-    from qgis.core import QgsApplication
-
-    from calliper.processing_provider.provider import CalliperProvider
-
-    Processing.initialize()
-    registry = QgsApplication.processingRegistry()
-    provider = registry.providerById("calliper")
-    if provider is None:
-        provider = CalliperProvider()  # held by this fixture for the session: the registry keeps only a pointer
-        registry.addProvider(provider)
-    import processing as qgis_processing
-
-    yield qgis_processing
 
 
 def context_index() -> int:
