@@ -112,6 +112,14 @@ def model_scores(
     return embed_texts(model, texts, encoder) @ embed_locations(model, candidates_xy, crs).T
 
 
+def text_scores(model: LoadedModel, text: str, xy: np.ndarray, crs: object, control=None) -> np.ndarray:
+    """(N,) cosine similarity of each place to ``text`` (an empty text raises an error saying so)."""
+    from .inference import embed_locations
+    from .similarity import text_query
+
+    return embed_locations(model, xy, crs, control=control) @ text_query(model, text).vector
+
+
 def rank_points_file(
     model: LoadedModel, text: str, points_path: str | Path, layer: str | None = None, out: str | Path | None = None,
     overwrite: bool = False,
@@ -121,15 +129,13 @@ def rank_points_file(
     import geopandas as gpd
 
     from .atomic import check_output_path
-    from .inference import embed_locations
     from .poi_io import read_points
-    from .similarity import text_query
     from .vector_io import write_geopackage
 
     if out is not None:
         out = check_output_path(out, overwrite, inputs=(points_path,))
     table = read_points(points_path, layer)
-    scores = embed_locations(model, table.xy, table.crs) @ text_query(model, text).vector
+    scores = text_scores(model, text, table.xy, table.crs)
     frame = gpd.GeoDataFrame(
         table.attributes.assign(score=scores.astype(np.float64)),
         geometry=gpd.points_from_xy(table.xy[:, 0], table.xy[:, 1]),

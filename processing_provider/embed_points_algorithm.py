@@ -18,7 +18,7 @@ from qgis.PyQt.QtCore import QVariant
 from ..core.embed_points import embedding_columns
 from ..core.inference import embed_locations
 from ..core.model_files import load_model
-from ..ui.layers import point_table_from_layer
+from ..ui.layers import point_table_from_layer, positioned_features
 from .base import CalliperAlgorithm
 from .feedback import control_for, user_errors
 
@@ -52,13 +52,9 @@ class EmbedPointsAlgorithm(CalliperAlgorithm):
         sink, dest = self.parameterAsSink(parameters, self.OUTPUT, context, fields, layer.wkbType(), layer.crs())
         if sink is None:
             raise QgsProcessingException("The output layer could not be created.")
-        row = 0
-        for feature in layer.getFeatures():
-            if feature.geometry().isEmpty():
-                continue
+        for row, feature in enumerate(positioned_features(layer)):
             out = QgsFeature(fields)
             out.setGeometry(feature.geometry())
             out.setAttributes(feature.attributes() + [float(v) for v in vectors[row]])
             sink.addFeature(out, QgsFeatureSink.FastInsert)
-            row += 1
         return {self.OUTPUT: dest}

@@ -14,12 +14,13 @@ from .embedding_raster_algorithm import EmbeddingRasterAlgorithm
 from .mmgr_region_raster_algorithm import MMGRRegionRasterAlgorithm
 from .mmgr_train_algorithm import MMGRTrainAlgorithm
 from .predict_algorithm import PredictAlgorithm
+from .rank_algorithm import RankAlgorithm
 from .similarity_algorithm import SimilarityAlgorithm
 from .train_algorithm import TrainModelAlgorithm
 
 ALGORITHMS = (
     TrainModelAlgorithm, EmbedPointsAlgorithm,
-    EmbeddingRasterAlgorithm, SimilarityAlgorithm, ClusterAlgorithm,
+    EmbeddingRasterAlgorithm, SimilarityAlgorithm, ClusterAlgorithm, RankAlgorithm,
     ClassifyAlgorithm, PredictAlgorithm,
     MMGRTrainAlgorithm, MMGRRegionRasterAlgorithm,
 )

@@ -72,3 +72,31 @@ def test_bad_field_gives_the_documented_error(processing, poi_layer, tmp_path):
 
     with pytest.raises(QgsProcessingException, match="The field 'nope' is not in the layer 'pois'. Available fields: "):
         processing.run("calliper:train", {"INPUT": poi_layer.source(), "CLASS_FIELD": "nope", "OUTPUT": str(tmp_path / "m")})
+
+
+def test_rank_algorithm_orders_the_layer_by_the_model_score_for_a_text(processing, poi_layer, trained, demo_model,
+                                                                       demo_points, tmp_path):
+    from qgis.core import QgsVectorLayer
+
+    from calliper.core.ranking import text_scores
+
+    out = tmp_path / "ranked.gpkg"
+    processing.run("calliper:rank", {"MODEL": str(trained.folder), "INPUT": poi_layer.source(),
+                                     "TEXT": "a cafe", "OUTPUT": str(out)})
+    layer = QgsVectorLayer(str(out), "ranked", "ogr")
+    rows = sorted((f["rank"], f["score"], f["class"]) for f in layer.getFeatures())
+    assert len(rows) == poi_layer.featureCount() and [rank for rank, _, _ in rows] == list(range(1, len(rows) + 1))
+    expected = np.sort(text_scores(demo_model, "a cafe", demo_points.xy, demo_points.crs))[::-1]
+    np.testing.assert_allclose([score for _, score, _ in rows], expected, atol=1e-6)
+    top = [cls for _, _, cls in rows[:50]]
+    share = np.mean(demo_points.attributes["class"] == "cafe")
+    assert top.count("cafe") / 50 > 2 * share  # cafes are over-represented among the best places
+
+
+def test_rank_algorithm_refuses_an_empty_text(processing, poi_layer, trained, tmp_path):
+    from qgis.core import QgsProcessingException
+
+    with pytest.raises(QgsProcessingException, match="The phrase is empty"):
+        processing.run("calliper:rank", {"MODEL": str(trained.folder), "INPUT": poi_layer.source(),
+                                         "TEXT": "   ", "OUTPUT": str(tmp_path / "none.gpkg")})
+    assert not (tmp_path / "none.gpkg").exists()

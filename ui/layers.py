@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from qgis.core import QgsFeatureRequest, QgsVectorLayer, QgsWkbTypes
+from typing import Iterator
+
+from qgis.core import QgsFeature, QgsFeatureRequest, QgsVectorLayer, QgsWkbTypes
 
 from ..core.crs import parse_crs
 from ..core.errors import InputDataError
@@ -34,7 +36,7 @@ def point_table_from_layer(layer: QgsVectorLayer, selected_only: bool = False) -
     rows, xy, converted = [], [], 0
     for feature in features:
         geometry = feature.geometry()
-        if geometry is None or geometry.isEmpty():
+        if not _has_geometry(feature):
             point = (np.nan, np.nan)
         else:
             if QgsWkbTypes.geometryType(geometry.wkbType()) != QgsWkbTypes.PointGeometry or geometry.isMultipart():
@@ -60,3 +62,13 @@ def point_table_from_layer(layer: QgsVectorLayer, selected_only: bool = False) -
         dropped_no_geometry=int((~finite).sum()),
         converted_to_points=converted,
     )
+
+
+def _has_geometry(feature: QgsFeature) -> bool:
+    geometry = feature.geometry()
+    return geometry is not None and not geometry.isEmpty()
+
+
+def positioned_features(layer: QgsVectorLayer) -> Iterator[QgsFeature]:
+    """The features with a geometry, in the order of the rows ``point_table_from_layer`` keeps for them."""
+    return (feature for feature in layer.getFeatures(QgsFeatureRequest()) if _has_geometry(feature))
