@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 from qgis.core import (
-    QgsFeature,
-    QgsFeatureSink,
     QgsField,
-    QgsFields,
     QgsProcessing,
-    QgsProcessingException,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFile,
     QgsProcessingParameterVectorLayer,
@@ -18,8 +14,9 @@ from qgis.PyQt.QtCore import QVariant
 from ..core.embed_points import embedding_columns
 from ..core.inference import embed_locations
 from ..core.model_files import load_model
-from ..ui.layers import point_table_from_layer, positioned_features
+from ..ui.layers import point_table_from_layer
 from .base import CalliperAlgorithm
+from .feature_sink import write_with_values
 from .feedback import control_for, user_errors
 
 
@@ -46,15 +43,7 @@ class EmbedPointsAlgorithm(CalliperAlgorithm):
             # Features without a position cannot be embedded; the table keeps the others in order.
             table = point_table_from_layer(layer)
             vectors = embed_locations(model, table.xy, table.crs, control=control_for(feedback))
-        fields = QgsFields(layer.fields())
-        for name in embedding_columns(vectors.shape[1]):
-            fields.append(QgsField(name, QVariant.Double))
-        sink, dest = self.parameterAsSink(parameters, self.OUTPUT, context, fields, layer.wkbType(), layer.crs())
-        if sink is None:
-            raise QgsProcessingException("The output layer could not be created.")
-        for row, feature in enumerate(positioned_features(layer)):
-            out = QgsFeature(fields)
-            out.setGeometry(feature.geometry())
-            out.setAttributes(feature.attributes() + [float(v) for v in vectors[row]])
-            sink.addFeature(out, QgsFeatureSink.FastInsert)
+        fields = [QgsField(name, QVariant.Double) for name in embedding_columns(vectors.shape[1])]
+        dest = write_with_values(self, parameters, self.OUTPUT, context, layer, fields,
+                                 lambda row: [float(v) for v in vectors[row]])
         return {self.OUTPUT: dest}
