@@ -20,18 +20,19 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from calliper.core.demo_data import build_demo_data  # noqa: E402
-from calliper.core.jobs import JobControl  # noqa: E402
-from calliper.core.labels import LabelSettings  # noqa: E402
-from calliper.core.landuse import ClassifySettings, classify  # noqa: E402
-from calliper.core.model_files import load_model  # noqa: E402
-from calliper.core.pipeline import TrainJob, train_from_points  # noqa: E402
-from calliper.core.poi_io import read_points  # noqa: E402
-from calliper.core.poi_text import TextFields  # noqa: E402
-from calliper.core.probe_report import metrics_table  # noqa: E402
-from calliper.core.probes import ProbeSettings  # noqa: E402
-from calliper.core.splits import SplitSettings  # noqa: E402
-from calliper.core.train import TrainSettings  # noqa: E402
+from calliper.core.catalog.loading import load_model
+from calliper.core.catalog.training import train_from_points
+from calliper.core.data.demo_city import build_demo_data
+from calliper.core.data.poi_io import read_points
+from calliper.core.jobs import JobControl
+from calliper.core.landuse.labels import LabelSettings
+from calliper.core.landuse.probes import ProbeSettings
+from calliper.core.landuse.report import metrics_table
+from calliper.core.landuse.splits import SplitSettings
+from calliper.core.landuse.study import ClassifySettings, classify
+from calliper.core.model.pipeline import TrainJob
+from calliper.core.model.train import TrainSettings
+from calliper.core.text.descriptions import TextFields
 
 TARGET_MARGIN = 0.05
 

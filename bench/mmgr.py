@@ -27,22 +27,23 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from calliper.core.demo_data import build_demo_data  # noqa: E402
-from calliper.core.imagery import ImagerySettings  # noqa: E402
-from calliper.core.labels import LabelSettings  # noqa: E402
-from calliper.core.landuse import ClassifySettings, classify  # noqa: E402
-from calliper.core.mmgr_loss import LossWeights  # noqa: E402
-from calliper.core.mmgr_train import MMGRJob, MMGRTrainSettings, train_mmgr  # noqa: E402
-from calliper.core.model_files import load_model  # noqa: E402
-from calliper.core.osm_render import render_osm_image  # noqa: E402
-from calliper.core.pipeline import TrainJob, train_from_points  # noqa: E402
-from calliper.core.poi_io import read_points  # noqa: E402
-from calliper.core.poi_text import TextFields  # noqa: E402
-from calliper.core.probes import ProbeSettings  # noqa: E402
-from calliper.core.region_maps import write_region_raster  # noqa: E402
-from calliper.core.splits import SplitSettings  # noqa: E402
-from calliper.core.train import TrainSettings  # noqa: E402
-from calliper.core.unit_features import CalliperFeatures, ConcatFeatures, RasterFeatures  # noqa: E402
+from calliper.core.catalog.loading import load_model
+from calliper.core.catalog.training import train_from_points
+from calliper.core.data.demo_city import build_demo_data
+from calliper.core.data.poi_io import read_points
+from calliper.core.imagery.loss import LossWeights
+from calliper.core.imagery.osm_render import render_osm_image
+from calliper.core.imagery.region_maps import write_region_raster
+from calliper.core.imagery.tiles import ImagerySettings
+from calliper.core.imagery.train import MMGRJob, MMGRTrainSettings, train_mmgr
+from calliper.core.landuse.labels import LabelSettings
+from calliper.core.landuse.probes import ProbeSettings
+from calliper.core.landuse.splits import SplitSettings
+from calliper.core.landuse.study import ClassifySettings, classify
+from calliper.core.landuse.unit_features import CalliperFeatures, ConcatFeatures, RasterFeatures
+from calliper.core.model.pipeline import TrainJob
+from calliper.core.model.train import TrainSettings
+from calliper.core.text.descriptions import TextFields
 
 FIELDS = TextFields("class", "category")
 

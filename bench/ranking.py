@@ -26,19 +26,25 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-
-from calliper.core.context_graph import ContextSettings, read_streets  # noqa: E402
-from calliper.core.context_pipeline import train_context_from_points  # noqa: E402
-from calliper.core.demo_data import build_demo_data, helsinki_pbf  # noqa: E402
-from calliper.core.loss import contrastive_loss  # noqa: E402
-from calliper.core.model import CONTEXT_ENCODER, ModelSettings  # noqa: E402
-from calliper.core.model_files import load_model  # noqa: E402
-from calliper.core.pipeline import TrainJob, train_from_points  # noqa: E402
-from calliper.core.poi_io import PointTable, read_points  # noqa: E402
-from calliper.core.poi_text import TextFields, build_texts, clean_value  # noqa: E402
-from calliper.core.ranking import benchmark_queries, model_scores, nearest_match_scores, ranking_metrics, target_ranks  # noqa: E402
-from calliper.core.text_encoder import TextEmbeddingCache, TextEncoder, encode_distinct  # noqa: E402
-from calliper.core.train import TrainSettings  # noqa: E402
+from calliper.core.catalog.loading import load_model
+from calliper.core.catalog.training import train_from_points
+from calliper.core.context.graph import read_streets
+from calliper.core.context.pipeline import train_context_from_points
+from calliper.core.context.ranking import (
+    benchmark_queries,
+    model_scores,
+    nearest_match_scores,
+    ranking_metrics,
+    target_ranks,
+)
+from calliper.core.data.demo_city import build_demo_data, helsinki_pbf
+from calliper.core.data.poi_io import PointTable, read_points
+from calliper.core.model.loss import contrastive_loss
+from calliper.core.model.pipeline import TrainJob
+from calliper.core.model.settings import CONTEXT_ENCODER, ContextSettings, ModelSettings
+from calliper.core.model.train import TrainSettings
+from calliper.core.text.descriptions import TextFields, build_texts, clean_value
+from calliper.core.text.encoder import TextEmbeddingCache, TextEncoder, encode_distinct
 
 FIELDS = TextFields("class", "category", "name")
 GRAPH_SIZES = (100, 300, 900)
@@ -126,8 +132,8 @@ def time_steps(context_folder: Path, calliper_folder: Path, xy: np.ndarray) -> N
 
 def time_maps(context_folder: Path, calliper_folder: Path, xy: np.ndarray) -> None:
     """Locations embedded per second, as a raster does it (CPU batches of 4096), with and without the graph."""
-    from calliper.core.inference import embed_locations
-    from calliper.core.rasters import CPU_BATCH
+    from calliper.core.maps.rasters import CPU_BATCH
+    from calliper.core.model.inference import embed_locations
 
     rng = np.random.default_rng(1)
     low, high = xy.min(axis=0), xy.max(axis=0)

@@ -36,11 +36,12 @@ PIXEL_SIZE = 10.0
 
 
 def train_demo_model(folder: Path) -> Path:
-    from calliper.core.demo_data import build_demo_data
-    from calliper.core.pipeline import TrainJob, train_from_points
-    from calliper.core.poi_io import read_points
-    from calliper.core.poi_text import TextFields
-    from calliper.core.train import TrainSettings
+    from calliper.core.catalog.training import train_from_points
+    from calliper.core.data.demo_city import build_demo_data
+    from calliper.core.data.poi_io import read_points
+    from calliper.core.model.pipeline import TrainJob
+    from calliper.core.model.train import TrainSettings
+    from calliper.core.text.descriptions import TextFields
 
     os.environ["CALLIPER_CACHE_DIR"] = str(folder / "cache")
     points = read_points(build_demo_data(folder / "data").pois)
@@ -50,8 +51,8 @@ def train_demo_model(folder: Path) -> Path:
 
 def square_grid(model, size: int):
     """A size x size grid of 10 m pixels centred on the model's training extent."""
-    from calliper.core.inference import model_crs
-    from calliper.core.raster_grid import grid_from_extent
+    from calliper.core.maps.grid import grid_from_extent
+    from calliper.core.model.inference import model_crs
 
     xmin, ymin, xmax, ymax = model.card.training["extent"]
     half = size * PIXEL_SIZE / 2
@@ -90,9 +91,8 @@ def matmul_gflops(size: int = 4096) -> float:
 
 
 def model_pixels_per_second(model) -> float:
+    from calliper.core.maps.rasters import PixelEmbedder
     from rasterio.windows import Window
-
-    from calliper.core.rasters import PixelEmbedder
 
     grid = square_grid(model, 512)
     xy = grid.pixel_centres(Window(0, 0, grid.width, grid.height))
@@ -112,8 +112,8 @@ def best_rates(model, rounds: int) -> tuple[float, float]:
 
 def measure_raster(model_folder: str, size: int) -> dict:
     """Child process: write one size x size embedding raster; its time, file size and this process's peak RSS."""
-    from calliper.core.model_files import load_model
-    from calliper.core.rasters import embedding_raster
+    from calliper.core.catalog.loading import load_model
+    from calliper.core.maps.rasters import embedding_raster
 
     model = load_model(model_folder)
     grid = square_grid(model, size)
@@ -139,8 +139,8 @@ def run_child(model_folder: Path, size: int) -> dict:
 
 def similarity_seconds(model, size: int, folder: Path) -> float:
     """A click's similarity map on a size x size raster: read the raster, one product per pixel, write."""
-    from calliper.core.rasters import embedding_raster
-    from calliper.core.similarity import location_query, similarity_raster
+    from calliper.core.maps.rasters import embedding_raster
+    from calliper.core.maps.similarity import location_query, similarity_raster
 
     grid = square_grid(model, size)
     embedding = embedding_raster(model, grid, folder / "similarity_source.tif")
@@ -166,8 +166,7 @@ def main() -> None:
         print(json.dumps(measure_raster(args.model, args.child)))
         return
     import torch
-
-    from calliper.core.model_files import load_model
+    from calliper.core.catalog.loading import load_model
 
     with tempfile.TemporaryDirectory(prefix="raster-bench-") as work_dir:
         work = Path(work_dir)

@@ -66,9 +66,10 @@ def write_layer(n: int, path: Path) -> Path:
 
 def measure_stream(path: str) -> dict:
     """Child: read the file in chunks into a corpus, then encode its distinct texts into a memory-mapped file."""
-    from calliper.core.poi_text import TextFields, TextTemplate
-    from calliper.core.streaming import PointSource, stream_corpus
-    from calliper.core.text_encoder import TextEmbeddingCache, TextEncoder, encode_distinct_to_file
+    from calliper.core.data.streaming import PointSource
+    from calliper.core.text.corpus import stream_corpus
+    from calliper.core.text.descriptions import TextFields, TextTemplate
+    from calliper.core.text.encoder import TextEmbeddingCache, TextEncoder, encode_distinct_to_file
 
     started = time.perf_counter()
     corpus = stream_corpus(PointSource(Path(path)), TextFields(*FIELDS), TextTemplate(), "the synthetic layer")
@@ -86,11 +87,12 @@ def measure_train(
     path: str, out: str, epochs: int, device: str, text_dtype: str = "float32", include_name: bool = False
 ) -> dict:
     """Child: the whole training path from the file (streamed) into the model folder ``out``, with a fresh text cache."""
+    from calliper.core.catalog.training import train_from_points
+    from calliper.core.data.streaming import PointSource
     from calliper.core.devices import cuda_status
-    from calliper.core.pipeline import TrainJob, train_from_points
-    from calliper.core.poi_text import TextFields, TextTemplate
-    from calliper.core.streaming import PointSource
-    from calliper.core.train import TrainSettings
+    from calliper.core.model.pipeline import TrainJob
+    from calliper.core.model.train import TrainSettings
+    from calliper.core.text.descriptions import TextFields, TextTemplate
 
     os.environ["CALLIPER_CACHE_DIR"] = f"{out}-cache"
     job = TrainJob(PointSource(Path(path)), TextFields(*FIELDS), Path(out),
@@ -108,10 +110,10 @@ def measure_train(
 
 def measure_raster(model: str, size: int, workers: int) -> dict:
     """Child: a size x size embedding raster of 10 m pixels over the model's training extent."""
-    from calliper.core.inference import model_crs
-    from calliper.core.model_files import load_model
-    from calliper.core.raster_grid import grid_from_extent
-    from calliper.core.rasters import embedding_raster
+    from calliper.core.catalog.loading import load_model
+    from calliper.core.maps.grid import grid_from_extent
+    from calliper.core.maps.rasters import embedding_raster
+    from calliper.core.model.inference import model_crs
 
     loaded = load_model(model)
     xmin, ymin, _, _ = loaded.card.training["extent"]
@@ -138,10 +140,10 @@ def cli_train_seconds(path: Path, out: Path, processes: int, epochs: int) -> dic
             "--device", "cpu", "--batch-size", "1024", "--out", str(out)]
     env = {**os.environ, "CALLIPER_CACHE_DIR": str(out.parent / "cache")}
     if processes == 1:
-        command = [sys.executable, "-m", "calliper.core.cli", *args]
+        command = [sys.executable, "-m", "calliper.cli", *args]
     else:
         torchrun = Path(sys.executable).with_name("torchrun")
-        command = [str(torchrun), f"--nproc_per_node={processes}", "-m", "calliper.core.cli", *args, "--distributed"]
+        command = [str(torchrun), f"--nproc_per_node={processes}", "-m", "calliper.cli", *args, "--distributed"]
         env["OMP_NUM_THREADS"] = "1"
     subprocess.run(command, check=True, capture_output=True, text=True, env=env)
     card = json.loads((out / "card.json").read_text())
@@ -167,7 +169,6 @@ def main() -> None:
     if args.threads:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)  # inherited by every child and the CLI runs
     import torch
-
     from calliper.core.devices import cuda_status
 
     cuda, gpu = cuda_status()

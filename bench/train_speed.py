@@ -28,9 +28,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def replicated_points(n: int, seed: int = 0):
     """The demo POIs repeated over a grid of 3 km offsets with 20 m jitter, trimmed to ``n``."""
     import numpy as np
-
-    from calliper.core.demo_data import build_demo_data
-    from calliper.core.poi_io import PointTable, read_points
+    from calliper.core.data.demo_city import build_demo_data
+    from calliper.core.data.poi_io import PointTable, read_points
 
     base = read_points(build_demo_data(Path(tempfile.mkdtemp()) / "demo").pois)
     copies = -(-n // len(base.xy))
@@ -45,9 +44,10 @@ def replicated_points(n: int, seed: int = 0):
 
 def measure_size(n: int, epochs: int) -> dict:
     """One training run on ``n`` POIs with a fresh text cache; returns the figures."""
-    from calliper.core.pipeline import TrainJob, train_from_points
-    from calliper.core.poi_text import TextFields
-    from calliper.core.train import TrainSettings
+    from calliper.core.catalog.training import train_from_points
+    from calliper.core.model.pipeline import TrainJob
+    from calliper.core.model.train import TrainSettings
+    from calliper.core.text.descriptions import TextFields
 
     os.environ["CALLIPER_CACHE_DIR"] = tempfile.mkdtemp()
     points = replicated_points(n)
@@ -77,11 +77,11 @@ def naive_seconds_per_epoch(n: int, batches: int = 3, batch_size: int = 1024) ->
     """The straightforward loop: run the frozen text encoder on every batch, then step."""
     import numpy as np
     import torch
-
-    from calliper.core.loss import contrastive_loss
-    from calliper.core.model import CalliperNet, ModelSettings
-    from calliper.core.poi_text import TextFields, build_texts
-    from calliper.core.text_encoder import TextEncoder
+    from calliper.core.model.loss import contrastive_loss
+    from calliper.core.model.network import CalliperNet
+    from calliper.core.model.settings import ModelSettings
+    from calliper.core.text.descriptions import TextFields, build_texts
+    from calliper.core.text.encoder import TextEncoder
 
     points = replicated_points(n)
     texts = build_texts(points.attributes, TextFields("class", "category", "name"))

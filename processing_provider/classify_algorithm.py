@@ -9,7 +9,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
 )
 
-from ..core.landuse import ClassifySettings, classify
+from ..core.landuse.study import ClassifySettings, classify
 from .inputs import extent_value, is_given
 from .output_styles import keep_style_on_completion
 from .study_algorithm import STUDY_HELP, StudyAlgorithm, advanced

@@ -11,10 +11,10 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QVariant
 
-from ..core.embed_points import embedding_columns
-from ..core.inference import embed_locations
-from ..core.model_files import load_model
-from ..ui.layers import point_table_from_layer
+from ..adapters.layers import point_table_from_layer
+from ..core.catalog.loading import load_model
+from ..core.model.embed_points import embedding_columns
+from ..core.model.inference import embed_locations
 from .base import CalliperAlgorithm
 from .feature_sink import write_with_values
 from .feedback import control_for, user_errors

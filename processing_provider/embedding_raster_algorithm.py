@@ -13,16 +13,21 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
+from ..adapters.layer_files import vector_file
 from ..core.atomic import check_output_path
+from ..core.catalog.loading import load_model_for_maps
 from ..core.crs import crs_label
-from ..core.model_files import load_model_for_maps
-from ..core.rasters import (
-    DEFAULT_MASK_BUFFER, embedding_grid, embedding_raster, mask_from_layer, mask_resume_key, rgb_preview,
+from ..core.maps.rasters import (
+    DEFAULT_MASK_BUFFER,
+    embedding_grid,
+    embedding_raster,
+    mask_from_layer,
+    mask_resume_key,
+    rgb_preview,
 )
 from .base import CalliperAlgorithm
 from .feedback import control_for, user_errors
 from .inputs import extent_value
-from .layer_files import vector_file
 
 
 class EmbeddingRasterAlgorithm(CalliperAlgorithm):

@@ -6,7 +6,7 @@ from typing import Callable
 
 from qgis.core import QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsProcessingException, QgsVectorLayer
 
-from ..ui.layers import positioned_features
+from ..adapters.layers import positioned_features
 
 
 def write_with_values(

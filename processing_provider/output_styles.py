@@ -12,7 +12,7 @@ from typing import Callable
 
 from qgis.core import QgsProcessingContext, QgsProcessingLayerPostProcessorInterface
 
-from ..ui.output_layers import style_similarity
+from ..adapters.output_layers import style_similarity
 
 
 class StyleOnLoad(QgsProcessingLayerPostProcessorInterface):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from qgis.core import QgsProcessingParameterField
 
-from ..core.landuse import StudySettings, predict_values
+from ..core.landuse.study import StudySettings, predict_values
 from .study_algorithm import STUDY_HELP, StudyAlgorithm
 
 

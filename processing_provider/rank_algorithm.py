@@ -13,9 +13,9 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QVariant
 
-from ..core.model_files import load_model
-from ..core.ranking import text_scores
-from ..ui.layers import point_table_from_layer
+from ..adapters.layers import point_table_from_layer
+from ..core.catalog.loading import load_model
+from ..core.context.ranking import text_scores
 from .base import CalliperAlgorithm
 from .feature_sink import unused_name, write_with_values
 from .feedback import control_for, user_errors

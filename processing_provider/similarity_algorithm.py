@@ -11,12 +11,12 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from ..core.model_files import load_model_for_maps
-from ..core.similarity import raster_location_query, similarity_raster, text_query
+from ..adapters.layer_files import raster_file
+from ..core.catalog.loading import load_model_for_maps
+from ..core.maps.similarity import raster_location_query, similarity_raster, text_query
 from .base import CalliperAlgorithm
 from .feedback import control_for, user_errors
 from .inputs import core_crs, is_given
-from .layer_files import raster_file
 from .output_styles import keep_similarity_style_on_completion
 
 QUERY_MISSING = "Give a point (POINT) or a phrase (TEXT) to compare every pixel with."

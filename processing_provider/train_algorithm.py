@@ -16,13 +16,14 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from ..core.context_graph import streets_option
+from ..adapters.layers import point_table_from_layer
+from ..core.catalog.training import train_from_points
+from ..core.context.graph import streets_option
 from ..core.devices import DEVICE_CHOICES
-from ..core.model import ENCODER_LABELS, ModelSettings
-from ..core.pipeline import TrainJob, train_from_points
-from ..core.poi_text import TextFields, TextTemplate
-from ..core.train import TrainSettings
-from ..ui.layers import point_table_from_layer
+from ..core.model.pipeline import TrainJob
+from ..core.model.settings import ENCODER_LABELS, ModelSettings
+from ..core.model.train import TrainSettings
+from ..core.text.descriptions import TextFields, TextTemplate
 from .base import CalliperAlgorithm
 from .feedback import control_for, user_errors
 

@@ -43,5 +43,5 @@ if [ "$SYSTEM_LIBS" != "$VENV_LIBS" ]; then
   build_pyproj --force-reinstall --no-deps
   "${PIP[@]}" --force-reinstall --no-deps --no-binary pyogrio "$PYOGRIO"
 fi
-.venv/bin/python -c "import qgis.core, torch, sentence_transformers, rasterio, geopandas, calliper.core.cli" \
+.venv/bin/python -c "import qgis.core, torch, sentence_transformers, rasterio, geopandas, calliper.cli.main" \
   || { echo "The environment is incomplete: delete .venv and run this script again." >&2; exit 1; }

@@ -8,7 +8,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_NAME = "calliper"
-INCLUDE = ("metadata.txt", "__init__.py", "plugin.py", "README.md", "LICENSE", "core", "ui", "processing_provider", "resources")
+INCLUDE = (
+    "metadata.txt", "__init__.py", "plugin.py", "README.md", "LICENSE", "core", "cli", "adapters", "ui", "processing_provider",
+    "resources",
+)
 
 
 def plugin_files() -> list[Path]:

@@ -23,14 +23,14 @@ def isolated_cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def demo_data(tmp_path_factory):
-    from calliper.core.demo_data import build_demo_data
+    from calliper.core.data.demo_city import build_demo_data
 
     return build_demo_data(tmp_path_factory.mktemp("demo"))
 
 
 @pytest.fixture(scope="session")
 def demo_points(demo_data):
-    from calliper.core.poi_io import read_points
+    from calliper.core.data.poi_io import read_points
 
     return read_points(demo_data.pois)
 
@@ -38,9 +38,10 @@ def demo_points(demo_data):
 @pytest.fixture(scope="session")
 def trained(demo_data, demo_points, tmp_path_factory):
     """A grid model trained for a few epochs on the demo POIs (class + category template)."""
-    from calliper.core.pipeline import TrainJob, train_from_points
-    from calliper.core.poi_text import TextFields
-    from calliper.core.train import TrainSettings
+    from calliper.core.catalog.training import train_from_points
+    from calliper.core.model.pipeline import TrainJob
+    from calliper.core.model.train import TrainSettings
+    from calliper.core.text.descriptions import TextFields
 
     job = TrainJob(
         points=demo_points,
@@ -53,6 +54,6 @@ def trained(demo_data, demo_points, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def demo_model(trained):
-    from calliper.core.model_files import load_model
+    from calliper.core.catalog.loading import load_model
 
     return load_model(trained.folder)

@@ -10,16 +10,22 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from shapely.geometry import MultiPoint, Point, Polygon
-
+from calliper.core.catalog.training import train_from_points
+from calliper.core.data.poi_io import read_points
 from calliper.core.errors import (
-    CancelledError, CrsError, FieldError, InputDataError, ModelFileError, OutputPathError, TextModelError,
+    CancelledError,
+    CrsError,
+    FieldError,
+    InputDataError,
+    ModelFileError,
+    OutputPathError,
+    TextModelError,
 )
 from calliper.core.jobs import JobControl
-from calliper.core.pipeline import TrainJob, train_from_points
-from calliper.core.poi_io import read_points
-from calliper.core.poi_text import TextFields
-from calliper.core.train import TrainSettings
+from calliper.core.model.pipeline import TrainJob
+from calliper.core.model.train import TrainSettings
+from calliper.core.text.descriptions import TextFields
+from shapely.geometry import MultiPoint, Point, Polygon
 
 QUICK = TrainSettings(epochs=1, batch_size=256)
 
@@ -176,7 +182,7 @@ def test_existing_output_only_overwritten_when_asked(tmp_path):
 
 
 def test_model_file_from_an_incompatible_version(trained, tmp_path):
-    from calliper.core.model_files import load_model
+    from calliper.core.catalog.loading import load_model
 
     folder = tmp_path / "old"
     shutil.copytree(trained.folder, folder)

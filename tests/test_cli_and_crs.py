@@ -7,10 +7,9 @@ import json
 import geopandas as gpd
 import numpy as np
 import pytest
-
-from calliper.core.cli import main
+from calliper.cli.main import main
 from calliper.core.crs import choose_metric_crs, utm_crs_for
-from calliper.core.poi_io import read_points
+from calliper.core.data.poi_io import read_points
 
 
 def test_utm_zone_is_chosen_for_lonlat_and_projected_crs_is_kept(demo_points):
@@ -47,7 +46,7 @@ def test_cli_trains_on_a_lonlat_layer_in_its_utm_zone_and_embeds_points(lonlat_p
 
 
 def test_lonlat_and_projected_inputs_give_the_same_embeddings(demo_model, demo_points, lonlat_pois):
-    from calliper.core.inference import embed_locations
+    from calliper.core.model.inference import embed_locations
 
     lonlat = read_points(lonlat_pois / "pois.geojson")
     a = embed_locations(demo_model, demo_points.xy[:50])

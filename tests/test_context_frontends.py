@@ -7,8 +7,7 @@ import json
 import geopandas as gpd
 import numpy as np
 import pytest
-
-from calliper.core.cli import main
+from calliper.cli.main import main
 from test_processing_maps import processing  # noqa: F401 - Processing with the Calliper provider
 
 CONTEXT_LABEL = "grid + context graph"
@@ -16,7 +15,7 @@ CONTEXT_LABEL = "grid + context graph"
 
 def test_cli_trains_a_context_model_with_streets_and_embeds_points_with_it(trained, demo_data, tmp_path, capsys):
     """(After ``trained``, which must be the first to encode the demo descriptions: test_training checks it.)"""
-    from calliper.core.demo_data import helsinki_pbf
+    from calliper.core.data.demo_city import helsinki_pbf
 
     model = tmp_path / "context_model"
     code = main([
@@ -70,9 +69,9 @@ def context_index() -> int:
 
 
 def test_processing_trains_a_context_model_with_the_street_network_parameter(processing, demo_data, tmp_path):
-    from calliper.core.demo_data import helsinki_pbf
-    from calliper.core.model_files import load_model
-    from calliper.core.poi_io import read_points
+    from calliper.core.catalog.loading import load_model
+    from calliper.core.data.demo_city import helsinki_pbf
+    from calliper.core.data.poi_io import read_points
 
     out = tmp_path / "model"
     pbf = str(helsinki_pbf())
@@ -90,9 +89,8 @@ def test_processing_trains_a_context_model_with_the_street_network_parameter(pro
 
 
 def test_processing_refuses_the_street_network_for_an_encoder_without_a_context_graph(processing, demo_data, tmp_path):
+    from calliper.core.data.demo_city import helsinki_pbf
     from qgis.core import QgsProcessingException
-
-    from calliper.core.demo_data import helsinki_pbf
 
     with pytest.raises(QgsProcessingException, match=r"needs the grid_context encoder.*Street network parameter \(STREETS\)"):
         processing.run("calliper:train", {
@@ -103,9 +101,8 @@ def test_processing_refuses_the_street_network_for_an_encoder_without_a_context_
 
 
 def test_processing_takes_the_streets_from_a_poi_layer_read_from_the_extract(processing, tmp_path):
+    from calliper.core.data.demo_city import helsinki_pbf
     from qgis.core import QgsProcessingFeedback, QgsVectorLayer
-
-    from calliper.core.demo_data import helsinki_pbf
 
     pbf = str(helsinki_pbf())
     layer = QgsVectorLayer(f"{pbf}|layername=points", "osm points", "ogr")
@@ -124,9 +121,8 @@ def test_processing_takes_the_streets_from_a_poi_layer_read_from_the_extract(pro
 
 @pytest.fixture
 def train_panel(qgis_iface, demo_data, qgis_new_project):
-    from qgis.core import QgsProject, QgsVectorLayer
-
     from calliper.ui.train_panel import TrainPanel
+    from qgis.core import QgsProject, QgsVectorLayer
 
     layer = QgsVectorLayer(str(demo_data.pois), "helsinki pois", "ogr")
     QgsProject.instance().addMapLayer(layer)
@@ -157,9 +153,8 @@ def test_dock_streets_field_is_enabled_by_the_context_graph_encoder_only(train_p
 
 
 def test_dock_fills_the_streets_from_a_poi_layer_read_from_the_extract(train_panel, demo_data):
+    from calliper.core.data.demo_city import helsinki_pbf
     from qgis.core import QgsProject, QgsVectorLayer
-
-    from calliper.core.demo_data import helsinki_pbf
 
     pbf = str(helsinki_pbf())
     osm_points = QgsVectorLayer(f"{pbf}|layername=points", "osm points", "ogr")
@@ -196,11 +191,12 @@ def test_dock_names_a_missing_street_file_before_any_task_starts(train_panel, qg
 
 
 def test_context_encoder_refuses_distributed_training_before_writing_anything(demo_points, tmp_path):
+    from calliper.core.catalog.training import train_from_points
     from calliper.core.errors import SettingsError
-    from calliper.core.model import CONTEXT_ENCODER, ModelSettings
-    from calliper.core.pipeline import TrainJob, train_from_points
-    from calliper.core.poi_text import TextFields
-    from calliper.core.train import TrainSettings
+    from calliper.core.model.pipeline import TrainJob
+    from calliper.core.model.settings import CONTEXT_ENCODER, ModelSettings
+    from calliper.core.model.train import TrainSettings
+    from calliper.core.text.descriptions import TextFields
 
     job = TrainJob(demo_points, TextFields("class"), tmp_path / "m", model=ModelSettings(encoder=CONTEXT_ENCODER),
                    train=TrainSettings(epochs=1, distributed=True))

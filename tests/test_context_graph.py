@@ -8,13 +8,12 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-
-from calliper.core.captions import compass, describe_place, describe_places, round_distance
-from calliper.core.context_graph import ContextIndex, ContextSettings, offsets, read_streets
-from calliper.core.context_model import ContextNet, edge_features
+from calliper.core.context.captions import compass, describe_place, describe_places, round_distance
+from calliper.core.context.graph import ContextIndex, offsets, read_streets
+from calliper.core.context.network import ContextNet, edge_features
 from calliper.core.errors import SettingsError
-from calliper.core.model import ModelSettings
-from calliper.core.poi_text import clean_value
+from calliper.core.model.settings import ContextSettings, ModelSettings
+from calliper.core.text.descriptions import clean_value
 
 # A 600 x 500 m block of central Helsinki (EPSG:32635) with many demo POIs.
 EXTENT = (385800.0, 6671900.0, 386400.0, 6672400.0)
@@ -22,7 +21,7 @@ EXTENT = (385800.0, 6671900.0, 386400.0, 6672400.0)
 
 @pytest.fixture(scope="module")
 def streets(demo_points):
-    from calliper.core.demo_data import helsinki_pbf
+    from calliper.core.data.demo_city import helsinki_pbf
 
     return read_streets(helsinki_pbf(), demo_points.crs)
 
@@ -39,11 +38,12 @@ def context_model(trained, demo_points, tmp_path_factory):
     Built after ``trained``: that session model must be the first to encode the demo
     descriptions into the session's text cache (test_training checks it).
     """
-    from calliper.core.demo_data import helsinki_pbf
-    from calliper.core.model_files import load_model
-    from calliper.core.pipeline import TrainJob, train_from_points
-    from calliper.core.poi_text import TextFields
-    from calliper.core.train import TrainSettings
+    from calliper.core.catalog.loading import load_model
+    from calliper.core.catalog.training import train_from_points
+    from calliper.core.data.demo_city import helsinki_pbf
+    from calliper.core.model.pipeline import TrainJob
+    from calliper.core.model.train import TrainSettings
+    from calliper.core.text.descriptions import TextFields
 
     job = TrainJob(
         points=demo_points,
@@ -157,7 +157,7 @@ def test_context_model_saves_its_context_pois_and_loads_back_the_same_network(co
 
 
 def test_context_changes_the_embedding_only_through_the_neighbours(context_model, demo_points):
-    from calliper.core.inference import embed_locations
+    from calliper.core.model.inference import embed_locations
 
     _, model = context_model
     xy = demo_points.xy[:64]
@@ -175,9 +175,9 @@ def test_context_changes_the_embedding_only_through_the_neighbours(context_model
 
 
 def test_map_outputs_work_with_the_context_model(context_model, tmp_path):
-    from calliper.core.clusters import ClusterSettings, cluster_raster
-    from calliper.core.rasters import embedding_grid, embedding_raster
-    from calliper.core.similarity import similarity_raster, text_query
+    from calliper.core.maps.clusters import ClusterSettings, cluster_raster
+    from calliper.core.maps.rasters import embedding_grid, embedding_raster
+    from calliper.core.maps.similarity import similarity_raster, text_query
 
     _, model = context_model
     grid = embedding_grid(model, EXTENT, 25.0)

@@ -8,13 +8,13 @@ import socket
 import numpy as np
 import pytest
 import torch
-
-from calliper.core.distributed import DistributedRun, start_distributed
-from calliper.core.model import CalliperNet, ModelSettings
-from calliper.core.poi_text import TextFields, TextTemplate
-from calliper.core.streaming import table_corpus
-from calliper.core.text_encoder import TextEncoder, encode_distinct
-from calliper.core.train import TrainingData, TrainSettings, train
+from calliper.core.model.distributed import DistributedRun, start_distributed
+from calliper.core.model.network import CalliperNet
+from calliper.core.model.settings import ModelSettings
+from calliper.core.model.train import TrainingData, TrainSettings, train
+from calliper.core.text.corpus import table_corpus
+from calliper.core.text.descriptions import TextFields, TextTemplate
+from calliper.core.text.encoder import TextEncoder, encode_distinct
 
 WORLD_SIZE = 2
 # dropout off: each process would draw its own masks, which one process cannot reproduce

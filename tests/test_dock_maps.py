@@ -5,15 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
-
 from test_dock import wait_for
 
 
 @pytest.fixture
 def maps(qgis_iface, qgis_new_project, trained, tmp_path):
-    from qgis.core import QgsCoordinateReferenceSystem, QgsRectangle
-
     from calliper.ui.dock import CalliperDock
+    from qgis.core import QgsCoordinateReferenceSystem, QgsRectangle
 
     crs = QgsCoordinateReferenceSystem("EPSG:32635")
     qgis_iface.mapCanvas().setDestinationCrs(crs)
@@ -89,11 +87,8 @@ def test_similarity_before_any_embedding_raster_says_what_to_do(maps, qgis_iface
 
 
 def test_classify_panel_adds_predictions_and_opens_the_report(qgis_iface, qgis_new_project, trained, demo_data, tmp_path):
-    from qgis.core import QgsProject, QgsVectorLayer
-
     from calliper.ui.dock import CalliperDock
-
-    from qgis.core import QgsFeatureRequest
+    from qgis.core import QgsFeatureRequest, QgsProject, QgsVectorLayer
 
     # a memory layer (not a file): the panel copies it to a temporary GeoPackage for core
     landuse = QgsVectorLayer(str(demo_data.landuse), "landuse", "ogr").materialize(QgsFeatureRequest())
@@ -125,9 +120,8 @@ def test_share_fields_give_a_distribution_prediction(qgis_iface, qgis_new_projec
     """The socioeconomic-style task: several numeric fields forming shares per area."""
     import geopandas as gpd
     import numpy as np
-    from qgis.core import QgsProject, QgsVectorLayer
-
     from calliper.ui.dock import CalliperDock
+    from qgis.core import QgsProject, QgsVectorLayer
 
     frame = gpd.read_file(demo_data.landuse)
     rng = np.random.default_rng(0)

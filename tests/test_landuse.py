@@ -16,13 +16,13 @@ LINEAR_TWO_SEEDS = {"kind": "linear", "seeds": (42, 24)}
 
 @pytest.fixture(scope="module")
 def model_crs(demo_model):
-    from calliper.core.inference import model_crs
+    from calliper.core.model.inference import model_crs
 
     return model_crs(demo_model)
 
 
 def _load(demo_data, model_crs, path=None, sampling="centroid", min_class_size=10):
-    from calliper.core.labels import LabelSettings, load_labels
+    from calliper.core.landuse.labels import LabelSettings, load_labels
 
     return load_labels(
         path or demo_data.landuse, "class", ("landuse",), model_crs, None,
@@ -31,9 +31,9 @@ def _load(demo_data, model_crs, path=None, sampling="centroid", min_class_size=1
 
 
 def _settings(**extra):
-    from calliper.core.landuse import ClassifySettings
-    from calliper.core.labels import LabelSettings
-    from calliper.core.probes import ProbeSettings
+    from calliper.core.landuse.labels import LabelSettings
+    from calliper.core.landuse.probes import ProbeSettings
+    from calliper.core.landuse.study import ClassifySettings
 
     return ClassifySettings(labels=LabelSettings(min_class_size=10), probe=ProbeSettings(**LINEAR_TWO_SEEDS), **extra)
 
@@ -55,7 +55,7 @@ def test_random_samples_fall_inside_their_polygons_and_repeat_with_the_seed(demo
 
 
 def test_spatial_split_never_shares_a_block_between_train_and_test(demo_data, model_crs):
-    from calliper.core.splits import SplitSettings, block_ids, make_split
+    from calliper.core.landuse.splits import SplitSettings, block_ids, make_split
 
     xy = _load(demo_data, model_crs).metric_anchors
     settings = SplitSettings(kind="spatial", block_size=250.0)
@@ -72,7 +72,7 @@ def test_spatial_split_never_shares_a_block_between_train_and_test(demo_data, mo
 
 def test_block_too_large_for_the_area_is_a_settings_error(demo_data, model_crs):
     from calliper.core.errors import SettingsError
-    from calliper.core.splits import SplitSettings, make_split
+    from calliper.core.landuse.splits import SplitSettings, make_split
 
     xy = _load(demo_data, model_crs).metric_anchors
     with pytest.raises(SettingsError, match="block size"):
@@ -80,9 +80,8 @@ def test_block_too_large_for_the_area_is_a_settings_error(demo_data, model_crs):
 
 
 def test_metrics_equal_scikit_learn_on_a_fixed_example():
+    from calliper.core.landuse.metrics import classification_metrics, distribution_metrics, regression_metrics
     from sklearn import metrics as sk
-
-    from calliper.core.metrics import classification_metrics, distribution_metrics, regression_metrics
 
     truth = np.array([0, 0, 1, 1, 2, 2, 2, 3, 0, 1])
     predicted = np.array([0, 1, 1, 1, 2, 0, 2, 0, 0, 2])  # class 3 never predicted, class 4 never seen
@@ -108,11 +107,10 @@ def test_metrics_equal_scikit_learn_on_a_fixed_example():
 
 
 def test_kl_probe_outputs_are_distributions_and_beat_the_mean_share(demo_model, demo_points):
+    from calliper.core.landuse.metrics import distribution_metrics
+    from calliper.core.landuse.probes import ProbeSettings, fit_probe
+    from calliper.core.model.inference import embed_locations
     from scipy.spatial import cKDTree
-
-    from calliper.core.inference import embed_locations
-    from calliper.core.metrics import distribution_metrics
-    from calliper.core.probes import ProbeSettings, fit_probe
 
     # Target: the category mix (amenity, shop, tourism, ...) of the 30 POIs nearest each POI.
     codes, categories = demo_points.attributes["category"].factorize()
@@ -145,9 +143,8 @@ def test_labels_in_another_crs_are_reprojected_to_the_same_unit_points(demo_data
 
 def test_a_label_field_with_one_class_is_an_error_naming_the_field(demo_data, model_crs, tmp_path):
     import geopandas as gpd
-
     from calliper.core.errors import FieldError
-    from calliper.core.labels import LabelSettings, load_labels
+    from calliper.core.landuse.labels import LabelSettings, load_labels
 
     frame = gpd.read_file(demo_data.landuse)
     frame["kind"] = "grass"
@@ -162,7 +159,7 @@ def test_a_label_field_with_one_class_is_an_error_naming_the_field(demo_data, mo
 
 def test_rare_classes_are_left_out_with_a_note(demo_data, model_crs):
     from calliper.core.jobs import JobControl
-    from calliper.core.labels import LabelSettings, load_labels
+    from calliper.core.landuse.labels import LabelSettings, load_labels
 
     notes = []
     labels = load_labels(
@@ -175,9 +172,8 @@ def test_rare_classes_are_left_out_with_a_note(demo_data, model_crs):
 
 def test_labels_outside_the_training_area_are_refused(demo_data, demo_model, model_crs, tmp_path):
     import geopandas as gpd
-
     from calliper.core.errors import InputDataError
-    from calliper.core.labels import LabelSettings, load_labels
+    from calliper.core.landuse.labels import LabelSettings, load_labels
 
     far = tmp_path / "far.gpkg"
     frame = gpd.read_file(demo_data.landuse)
@@ -189,8 +185,7 @@ def test_labels_outside_the_training_area_are_refused(demo_data, demo_model, mod
 
 def test_classify_writes_predictions_metrics_and_report(demo_data, demo_model, tmp_path):
     import geopandas as gpd
-
-    from calliper.core.landuse import classify
+    from calliper.core.landuse.study import classify
 
     result = classify(demo_model, demo_data.landuse, "landuse", tmp_path / "out", _settings(pois=str(demo_data.pois)))
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["metrics.json", "predictions.gpkg", "report.html"]
@@ -222,7 +217,7 @@ def test_classify_writes_predictions_metrics_and_report(demo_data, demo_model, t
 def test_cancelled_classification_leaves_no_files(demo_data, demo_model, tmp_path):
     from calliper.core.errors import CancelledError
     from calliper.core.jobs import JobControl
-    from calliper.core.landuse import classify
+    from calliper.core.landuse.study import classify
 
     calls = []
     control = JobControl(progress=lambda fraction, message: calls.append(fraction), is_cancelled=lambda: len(calls) > 3)
@@ -233,10 +228,9 @@ def test_cancelled_classification_leaves_no_files(demo_data, demo_model, tmp_pat
 
 def test_predict_values_regresses_a_numeric_field_with_baselines(demo_data, demo_model, tmp_path):
     import geopandas as gpd
-
-    from calliper.core.landuse import StudySettings, predict_values
-    from calliper.core.probes import ProbeSettings
-    from calliper.core.splits import SplitSettings
+    from calliper.core.landuse.probes import ProbeSettings
+    from calliper.core.landuse.splits import SplitSettings
+    from calliper.core.landuse.study import StudySettings, predict_values
 
     frame = gpd.read_file(demo_data.landuse)
     frame["log_area"] = np.log1p(frame.area)
@@ -253,7 +247,7 @@ def test_predict_values_regresses_a_numeric_field_with_baselines(demo_data, demo
 
 
 def test_cli_classify_returns_0_and_a_bad_field_returns_2(demo_data, demo_model, tmp_path, capsys):
-    from calliper.core.cli import main
+    from calliper.cli.main import main
 
     common = ["classify", "--model", str(demo_model.folder), "--labels", str(demo_data.landuse),
               "--pois", str(demo_data.pois), "--seeds", "42,24"]
@@ -270,8 +264,7 @@ def test_cli_classify_returns_0_and_a_bad_field_returns_2(demo_data, demo_model,
 
 def test_landuse_demo_prints_baselines_and_writes_a_paletted_class_raster(demo_data, demo_model, tmp_path):
     import rasterio
-
-    from calliper.core.landuse_demo import run_landuse_demo
+    from calliper.cli.demo.landuse import run_landuse_demo
 
     lines = []
     outputs = run_landuse_demo(demo_model, demo_data.landuse, demo_data.pois, tmp_path / "landuse", print_fn=lines.append)

@@ -8,9 +8,8 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from calliper.core.errors import CalliperError
-from calliper.core.location_encoders import (
+from calliper.core.model.location_encoders import (
     EARTH_RADIUS_M,
     LOCATION_ENCODERS,
     GridCellEncoding,

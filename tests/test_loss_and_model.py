@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 import torch
-
-from calliper.core.loss import INITIAL_LOGIT_SCALE, contrastive_loss
-from calliper.core.model import CalliperNet, ModelSettings
+from calliper.core.model.loss import INITIAL_LOGIT_SCALE, contrastive_loss
+from calliper.core.model.network import CalliperNet
+from calliper.core.model.settings import ModelSettings
 
 
 def test_infonce_equals_a_hand_computation():

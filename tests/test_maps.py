@@ -9,12 +9,11 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
-from pyproj import CRS, Transformer
-
 from calliper.core.errors import CancelledError, OutputPathError, SettingsError
-from calliper.core.inference import embed_locations, model_crs
 from calliper.core.jobs import JobControl
-from calliper.core.raster_grid import estimate_raster, grid_from_extent, write_raster_by_blocks
+from calliper.core.maps.grid import estimate_raster, grid_from_extent, write_raster_by_blocks
+from calliper.core.model.inference import embed_locations, model_crs
+from pyproj import CRS, Transformer
 
 # A 1.2 x 1.0 km block of central Helsinki (EPSG:32635) holding hundreds of the demo POIs.
 EXTENT = (385500.0, 6671700.0, 386700.0, 6672700.0)
@@ -23,14 +22,14 @@ PIXEL = 25.0
 
 @pytest.fixture(scope="module")
 def grid(demo_model):
-    from calliper.core.rasters import embedding_grid
+    from calliper.core.maps.rasters import embedding_grid
 
     return embedding_grid(demo_model, EXTENT, PIXEL)
 
 
 @pytest.fixture(scope="module")
 def embedding_tif(demo_model, grid, tmp_path_factory) -> Path:
-    from calliper.core.rasters import embedding_raster
+    from calliper.core.maps.rasters import embedding_raster
 
     return embedding_raster(demo_model, grid, tmp_path_factory.mktemp("maps") / "embedding.tif")
 
@@ -78,7 +77,7 @@ def test_embedding_raster_holds_embed_locations_at_every_pixel_centre(demo_model
 
 
 def test_float16_embedding_raster_stores_half_floats_close_to_float32(demo_model, grid, embedding_tif, tmp_path):
-    from calliper.core.rasters import embedding_raster
+    from calliper.core.maps.rasters import embedding_raster
 
     half = embedding_raster(demo_model, grid, tmp_path / "half.tif", dtype="float16")
     with rasterio.open(half) as src:
@@ -90,7 +89,7 @@ def test_float16_embedding_raster_stores_half_floats_close_to_float32(demo_model
 
 
 def test_mask_layer_leaves_nodata_away_from_the_pois(demo_model, demo_data, demo_points, grid, tmp_path):
-    from calliper.core.rasters import embedding_raster, mask_from_layer, rgb_preview
+    from calliper.core.maps.rasters import embedding_raster, mask_from_layer, rgb_preview
 
     mask = mask_from_layer(demo_data.pois, grid, 30.0)
     masked = embedding_raster(demo_model, grid, tmp_path / "masked.tif", mask=mask)
@@ -112,8 +111,7 @@ def test_mask_layer_leaves_nodata_away_from_the_pois(demo_model, demo_data, demo
 
 def test_polygon_mask_keeps_exactly_the_pixels_inside_the_polygons(demo_data, grid):
     import geopandas as gpd
-
-    from calliper.core.rasters import mask_from_layer
+    from calliper.core.maps.rasters import mask_from_layer
 
     mask = mask_from_layer(demo_data.landuse, grid)
     polygons = gpd.read_file(demo_data.landuse).to_crs(grid.crs).geometry.make_valid()
@@ -124,7 +122,7 @@ def test_polygon_mask_keeps_exactly_the_pixels_inside_the_polygons(demo_data, gr
 
 
 def test_similarity_map_peaks_at_the_clicked_pixel(demo_model, grid, embedding_tif, tmp_path):
-    from calliper.core.similarity import location_query, similarity_raster
+    from calliper.core.maps.similarity import location_query, similarity_raster
 
     row, col = 17, 29
     centre = grid.pixel_centres(rasterio.windows.Window(col, row, 1, 1))[0]
@@ -139,7 +137,7 @@ def test_similarity_map_peaks_at_the_clicked_pixel(demo_model, grid, embedding_t
 
 def test_phrase_of_a_poi_class_is_most_similar_where_those_pois_are(demo_model, demo_points, grid, embedding_tif,
                                                                     tmp_path):
-    from calliper.core.similarity import similarity_raster, text_query
+    from calliper.core.maps.similarity import similarity_raster, text_query
 
     query = text_query(demo_model, "A place of restaurant, a type of amenity")
     similarity = read_band(similarity_raster(demo_model, embedding_tif, query, tmp_path / "text.tif"))
@@ -153,8 +151,7 @@ def test_phrase_of_a_poi_class_is_most_similar_where_those_pois_are(demo_model, 
 
 def test_feature_similarity_uses_the_representative_point(demo_model, demo_data):
     import geopandas as gpd
-
-    from calliper.core.similarity import feature_query
+    from calliper.core.maps.similarity import feature_query
 
     landuse = gpd.read_file(demo_data.landuse, fid_as_index=True)
     fid = landuse.index[0]
@@ -199,9 +196,9 @@ def test_raster_larger_than_the_free_disk_is_refused_before_writing(tmp_path):
 
 
 def test_existing_outputs_are_kept_without_overwrite(demo_model, grid, embedding_tif, tmp_path):
-    from calliper.core.clusters import cluster_raster
-    from calliper.core.rasters import embedding_raster, rgb_preview
-    from calliper.core.similarity import similarity_raster, text_query
+    from calliper.core.maps.clusters import cluster_raster
+    from calliper.core.maps.rasters import embedding_raster, rgb_preview
+    from calliper.core.maps.similarity import similarity_raster, text_query
 
     existing = tmp_path / "exists.tif"
     existing.write_bytes(b"keep me")
@@ -217,7 +214,7 @@ def test_existing_outputs_are_kept_without_overwrite(demo_model, grid, embedding
 
 
 def test_cluster_legend_names_clusters_by_the_models_poi_classes(demo_model, embedding_tif, tmp_path):
-    from calliper.core.clusters import CLUSTER_NODATA, ClusterSettings, cluster_raster
+    from calliper.core.maps.clusters import CLUSTER_NODATA, ClusterSettings, cluster_raster
 
     result = cluster_raster(embedding_tif, tmp_path / "clusters.tif", demo_model, ClusterSettings(k=4, seed=1))
     classes = set(demo_model.card.training["top_classes"])
@@ -238,7 +235,7 @@ def test_cluster_legend_names_clusters_by_the_models_poi_classes(demo_model, emb
 
 
 def test_cli_makes_raster_rgb_similarity_and_cluster_files(demo_model, tmp_path, capsys):
-    from calliper.core.cli import main
+    from calliper.cli.main import main
 
     emb, rgb = tmp_path / "emb.tif", tmp_path / "rgb.tif"
     assert main(["raster", "--model", str(demo_model.folder), "--extent", "24.94,60.166,24.95,60.17",
@@ -263,7 +260,7 @@ def test_cli_makes_raster_rgb_similarity_and_cluster_files(demo_model, tmp_path,
 
 
 def test_cli_raster_over_a_layer_extent_with_a_mask_in_half_floats(demo_model, demo_data, demo_points, tmp_path):
-    from calliper.core.cli import main
+    from calliper.cli.main import main
 
     out = tmp_path / "masked.tif"
     assert main(["raster", "--model", str(demo_model.folder), "--extent-layer", str(demo_data.pois),
@@ -279,7 +276,7 @@ def test_cli_raster_over_a_layer_extent_with_a_mask_in_half_floats(demo_model, d
 
 
 def test_cli_bad_input_prints_one_line_and_returns_2(demo_model, embedding_tif, tmp_path, capsys):
-    from calliper.core.cli import main
+    from calliper.cli.main import main
 
     model = str(demo_model.folder)
     assert main(["raster", "--model", model, "--extent", "385500,6671700,385500", "--pixel-size", "20",
@@ -298,8 +295,7 @@ def test_cli_bad_input_prints_one_line_and_returns_2(demo_model, embedding_tif, 
 def test_cli_similarity_to_a_feature_peaks_at_that_feature(demo_model, demo_data, tmp_path):
     import geopandas as gpd
     import rasterio
-
-    from calliper.core.cli import main
+    from calliper.cli.main import main
 
     frame = gpd.read_file(demo_data.pois, fid_as_index=True)  # feature ids are the layer's fids, as in QGIS
     x, y = frame.geometry.loc[5].x, frame.geometry.loc[5].y

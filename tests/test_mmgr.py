@@ -20,7 +20,7 @@ TILE_METRES, TILE_PIXELS = 48.0, 16
 
 @pytest.fixture(scope="module")
 def image(tmp_path_factory):
-    from calliper.core.osm_render import render_osm_image
+    from calliper.core.imagery.osm_render import render_osm_image
 
     return render_osm_image(tmp_path_factory.mktemp("imagery") / "helsinki_osm.tif", pixel_size=1.0)
 
@@ -28,9 +28,9 @@ def image(tmp_path_factory):
 @pytest.fixture(scope="module")
 def mmgr(image, demo_points, tmp_path_factory):
     """A small MMGR model trained for a few epochs on the rendered image and the demo POIs."""
-    from calliper.core.imagery import ImagerySettings
-    from calliper.core.mmgr_train import MMGRJob, MMGRTrainSettings, train_mmgr
-    from calliper.core.poi_text import TextFields
+    from calliper.core.imagery.tiles import ImagerySettings
+    from calliper.core.imagery.train import MMGRJob, MMGRTrainSettings, train_mmgr
+    from calliper.core.text.descriptions import TextFields
 
     job = MMGRJob(
         image=image.path, points=demo_points, fields=TextFields("class", "category"),
@@ -43,7 +43,7 @@ def mmgr(image, demo_points, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def region(mmgr, tmp_path_factory):
-    from calliper.core.region_maps import write_region_raster
+    from calliper.core.imagery.region_maps import write_region_raster
 
     return write_region_raster(mmgr.model, mmgr.tiles, mmgr.embeddings, tmp_path_factory.mktemp("region") / "region.tif")
 
@@ -59,7 +59,7 @@ def tile_bounds(grid) -> np.ndarray:
 
 def test_tile_grid_covers_the_common_extent_of_image_and_pois_exactly_once(image, demo_points):
     from calliper.core.crs import to_crs
-    from calliper.core.imagery import open_image, tile_grid
+    from calliper.core.imagery.tiles import open_image, tile_grid
 
     with open_image(image.path) as dataset:
         grid = tile_grid(dataset, demo_points.xy, demo_points.crs, TILE_METRES)
@@ -78,10 +78,9 @@ def test_tile_grid_covers_the_common_extent_of_image_and_pois_exactly_once(image
 
 
 def test_tiles_hold_the_image_pixels_under_them_normalised_by_band_statistics(image):
+    from calliper.core.imagery.tiles import ImagerySettings, open_image, read_tiles
+    from calliper.core.maps.grid import grid_from_extent
     from rasterio.windows import from_bounds
-
-    from calliper.core.imagery import ImagerySettings, open_image, read_tiles
-    from calliper.core.raster_grid import grid_from_extent
 
     settings = ImagerySettings(bands=(1, 4), tile_metres=32.0, tile_pixels=32)  # 1 m pixels: no resampling
     with open_image(image.path) as dataset:
@@ -99,7 +98,7 @@ def test_tiles_hold_the_image_pixels_under_them_normalised_by_band_statistics(im
 
 
 def test_tiles_without_data_are_skipped_and_counted(image, demo_points, tmp_path):
-    from calliper.core.imagery import ImagerySettings, open_image, read_tiles, tile_grid
+    from calliper.core.imagery.tiles import ImagerySettings, open_image, read_tiles, tile_grid
 
     nodata = 7
     with rasterio.open(image.path) as src:
@@ -124,9 +123,8 @@ def test_tiles_without_data_are_skipped_and_counted(image, demo_points, tmp_path
 
 
 def test_alpha_band_masks_pixels_and_is_not_read_as_a_band(image, demo_points, tmp_path):
+    from calliper.core.imagery.tiles import ImagerySettings, chosen_bands, open_image, read_tiles, tile_grid
     from rasterio.enums import ColorInterp
-
-    from calliper.core.imagery import ImagerySettings, chosen_bands, open_image, read_tiles, tile_grid
 
     with rasterio.open(image.path) as src:
         profile, values = src.profile, src.read()
@@ -152,9 +150,8 @@ def test_alpha_band_masks_pixels_and_is_not_read_as_a_band(image, demo_points, t
 
 
 def test_an_image_in_degrees_is_tiled_in_its_utm_zone_like_the_projected_image(image, demo_points, tmp_path):
+    from calliper.core.imagery.tiles import ImagerySettings, image_crs, open_image, read_tiles, tile_grid
     from rasterio.warp import calculate_default_transform, reproject
-
-    from calliper.core.imagery import ImagerySettings, image_crs, open_image, read_tiles, tile_grid
 
     with rasterio.open(image.path) as src:
         transform, width, height = calculate_default_transform(src.crs, "EPSG:4326", src.width, src.height, *src.bounds)
@@ -182,7 +179,7 @@ def test_an_image_in_degrees_is_tiled_in_its_utm_zone_like_the_projected_image(i
 
 def test_tiles_beyond_the_memory_limit_go_to_an_unnamed_scratch_file_with_the_same_values(image, demo_points, tmp_path,
                                                                                          monkeypatch):
-    from calliper.core import imagery
+    from calliper.core.imagery import tiles as imagery
     from calliper.core.jobs import JobControl
 
     settings = imagery.ImagerySettings(tile_metres=64.0, tile_pixels=16)
@@ -201,10 +198,9 @@ def test_tiles_beyond_the_memory_limit_go_to_an_unnamed_scratch_file_with_the_sa
 
 
 def test_a_finer_image_is_averaged_into_tile_pixels_not_aliased(image, tmp_path):
+    from calliper.core.imagery.tiles import ImagerySettings, open_image, read_tiles
+    from calliper.core.maps.grid import grid_from_extent
     from rasterio.transform import from_origin
-
-    from calliper.core.imagery import ImagerySettings, open_image, read_tiles
-    from calliper.core.raster_grid import grid_from_extent
 
     with rasterio.open(image.path) as src:
         left, top, crs = src.bounds.left, src.bounds.top, src.crs
@@ -223,7 +219,7 @@ def test_a_finer_image_is_averaged_into_tile_pixels_not_aliased(image, tmp_path)
 
 
 def test_augmented_views_keep_shape_and_take_pixels_only_from_their_own_tile():
-    from calliper.core.tile_augment import AugmentSettings, augment
+    from calliper.core.imagery.augment import AugmentSettings, augment
 
     generator = torch.Generator().manual_seed(0)
     batch = torch.arange(6, dtype=torch.float32)[:, None, None, None].expand(6, 3, 20, 20).clone()
@@ -250,8 +246,7 @@ def _hand_info_nce(a: np.ndarray, b: np.ndarray, temperature: float) -> float:
 
 def test_loss_is_half_intra_plus_half_inter_infonce_as_computed_by_hand():
     import torch.nn.functional as F
-
-    from calliper.core.mmgr_loss import LossWeights, mmgr_loss
+    from calliper.core.imagery.loss import LossWeights, mmgr_loss
 
     rng = np.random.default_rng(1)
     view_a, view_b, pois, calliper = (F.normalize(torch.from_numpy(rng.normal(size=(4, 5))), dim=-1) for _ in range(4))
@@ -269,7 +264,7 @@ def test_loss_is_half_intra_plus_half_inter_infonce_as_computed_by_hand():
 
 
 def test_set_pooling_ignores_padding_and_gives_every_empty_set_one_vector():
-    from calliper.core.mmgr_model import PoiSetEncoder
+    from calliper.core.imagery.model import PoiSetEncoder
 
     torch.manual_seed(0)
     encoder = PoiSetEncoder(text_dim=6, embed_dim=4, steps=3).eval()
@@ -285,8 +280,8 @@ def test_set_pooling_ignores_padding_and_gives_every_empty_set_one_vector():
 
 
 def test_training_brings_each_tile_closer_to_its_own_poi_set_than_to_others(mmgr):
-    from calliper.core.mmgr_model import MMGRNet
-    from calliper.core.mmgr_train import embed_poi_sets, embed_tiles, poi_match
+    from calliper.core.imagery.model import MMGRNet
+    from calliper.core.imagery.train import embed_poi_sets, embed_tiles, poi_match
 
     match = mmgr.card.metrics["poi_match"]
     with_pois = np.flatnonzero(mmgr.poi_sets.sizes > 0)
@@ -302,7 +297,7 @@ def test_training_brings_each_tile_closer_to_its_own_poi_set_than_to_others(mmgr
 
 
 def test_region_raster_is_the_tile_grid_with_each_tile_embedding(mmgr, region, image):
-    from calliper.core.rasters import TAG_KIND, TAG_MODEL, EmbeddingReader
+    from calliper.core.maps.rasters import TAG_KIND, TAG_MODEL, EmbeddingReader
 
     grid = mmgr.tiles.grid
     with rasterio.open(region) as src:
@@ -321,8 +316,8 @@ def test_region_raster_is_the_tile_grid_with_each_tile_embedding(mmgr, region, i
 
 
 def test_saved_model_reproduces_the_embeddings_on_the_image(mmgr, region, image, tmp_path):
-    from calliper.core.mmgr_files import load_mmgr
-    from calliper.core.region_maps import region_raster
+    from calliper.core.imagery.files import load_mmgr
+    from calliper.core.imagery.region_maps import region_raster
 
     model = load_mmgr(mmgr.folder)
     assert model.card.imagery["bands"] == [1, 2, 3, 4] and len(model.card.imagery["mean"]) == 4
@@ -336,7 +331,7 @@ def test_saved_model_reproduces_the_embeddings_on_the_image(mmgr, region, image,
 
 def test_model_folders_are_checked_by_format(mmgr, trained, tmp_path):
     from calliper.core.errors import ModelFileError
-    from calliper.core.mmgr_files import load_mmgr
+    from calliper.core.imagery.files import load_mmgr
 
     with pytest.raises(ModelFileError, match="not an MMGR model folder"):
         load_mmgr(trained.folder)
@@ -349,9 +344,9 @@ def test_model_folders_are_checked_by_format(mmgr, trained, tmp_path):
 
 
 def test_phrase_and_point_similarity_and_named_clusters_on_the_region_raster(mmgr, region, tmp_path):
-    from calliper.core.clusters import ClusterSettings, cluster_raster
-    from calliper.core.region_maps import cluster_namer_for, embed_phrases, mmgr_text_query
-    from calliper.core.similarity import raster_point_query, similarity_raster
+    from calliper.core.imagery.region_maps import cluster_namer_for, embed_phrases, mmgr_text_query
+    from calliper.core.maps.clusters import ClusterSettings, cluster_raster
+    from calliper.core.maps.similarity import raster_point_query, similarity_raster
 
     model = mmgr.model
     query = mmgr_text_query(model, "A place of restaurant, a type of amenity")
@@ -380,7 +375,7 @@ def test_phrase_and_point_similarity_and_named_clusters_on_the_region_raster(mmg
 
 
 def test_cluster_command_names_a_region_raster_with_the_mmgr_model_recorded_in_it(mmgr, region, tmp_path, capsys):
-    from calliper.core.cli import main
+    from calliper.cli.main import main
 
     assert main(["cluster", "--embedding", str(region), "--k", "3", "--out", str(tmp_path / "clusters.tif")]) == 0
     legend = json.loads((tmp_path / "clusters.json").read_text())
@@ -393,10 +388,10 @@ def test_cluster_command_names_a_region_raster_with_the_mmgr_model_recorded_in_i
 def test_landuse_study_scores_region_embeddings_alone_and_concatenated_with_calliper(
     mmgr, region, demo_model, demo_data, tmp_path
 ):
-    from calliper.core.labels import LabelSettings, load_labels
-    from calliper.core.landuse import ClassifySettings, classify
-    from calliper.core.probes import ProbeSettings
-    from calliper.core.unit_features import CalliperFeatures, ConcatFeatures, RasterFeatures, embed_units
+    from calliper.core.landuse.labels import LabelSettings, load_labels
+    from calliper.core.landuse.probes import ProbeSettings
+    from calliper.core.landuse.study import ClassifySettings, classify
+    from calliper.core.landuse.unit_features import CalliperFeatures, ConcatFeatures, RasterFeatures, embed_units
 
     settings = ClassifySettings(labels=LabelSettings(min_class_size=10), probe=ProbeSettings(seeds=(42, 24)))
     alone = RasterFeatures(region)
@@ -419,7 +414,7 @@ def test_landuse_study_scores_region_embeddings_alone_and_concatenated_with_call
 
 def test_a_pretrained_backbone_is_only_ever_read_from_a_local_file(tmp_path):
     from calliper.core.errors import MissingDependencyError, SettingsError
-    from calliper.core.mmgr_model import MMGRNet, MMGRSettings
+    from calliper.core.imagery.model import MMGRNet, MMGRSettings
 
     settings = MMGRSettings(
         bands=3, tile_pixels=64, text_dim=384, image_encoder="torchvision",

@@ -11,7 +11,6 @@ import json
 import numpy as np
 import pytest
 import rasterio
-
 from test_dock import wait_for
 from test_mmgr import image  # noqa: F401 - the rendered image fixture
 from test_processing_maps import processing  # noqa: F401 - Processing with the Calliper provider
@@ -20,7 +19,7 @@ TINY = ["--tile-metres", "64", "--tile-pixels", "16", "--epochs", "2", "--thread
 
 
 def test_cli_trains_mmgr_writes_maps_and_studies_land_use_with_the_region_raster(image, demo_data, tmp_path):  # noqa: F811
-    from calliper.core.cli import main
+    from calliper.cli.main import main
 
     region, model = tmp_path / "region.tif", tmp_path / "model"
     assert main([
@@ -53,7 +52,7 @@ def test_cli_trains_mmgr_writes_maps_and_studies_land_use_with_the_region_raster
 
 
 def test_cli_refuses_a_phrase_without_its_output_and_a_study_without_embeddings(image, demo_data, tmp_path, capsys):  # noqa: F811
-    from calliper.core.cli import main
+    from calliper.cli.main import main
 
     assert main(["mmgr-train", "--image", str(image.path), "--pois", str(demo_data.pois), "--class-field", "class",
                  "--out", str(tmp_path / "m"), "--raster", str(tmp_path / "r.tif"), "--phrase", "park"]) == 2
@@ -108,9 +107,8 @@ def test_processing_studies_land_use_on_a_region_raster_concatenated_with_callip
 
 
 def test_imagery_tab_trains_and_adds_styled_region_layers(qgis_iface, qgis_new_project, image, demo_data, trained, tmp_path):  # noqa: F811
-    from qgis.core import QgsProject, QgsRasterLayer, QgsVectorLayer
-
     from calliper.ui.dock import CalliperDock
+    from qgis.core import QgsProject, QgsRasterLayer, QgsVectorLayer
 
     raster = QgsRasterLayer(str(image.path), "helsinki image", "gdal")
     pois = QgsVectorLayer(str(demo_data.pois), "pois", "ogr")
@@ -165,9 +163,8 @@ def test_imagery_tab_trains_and_adds_styled_region_layers(qgis_iface, qgis_new_p
 
 
 def test_imagery_tab_leaves_an_orthophotos_alpha_band_unticked(qgis_iface, qgis_new_project, image, tmp_path):  # noqa: F811
-    from qgis.core import QgsProject, QgsRasterLayer
-
     from calliper.ui.dock import CalliperDock
+    from qgis.core import QgsProject, QgsRasterLayer
 
     with rasterio.open(image.path) as src:
         profile, values = src.profile, src.read([1, 2, 3])

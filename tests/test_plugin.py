@@ -36,9 +36,8 @@ def test_dock_names_missing_packages_and_the_install_command(qgis_iface, monkeyp
 
 
 def test_processing_provider_registers_and_unregisters(qgis_iface):
-    from qgis.core import QgsApplication
-
     import calliper
+    from qgis.core import QgsApplication
 
     registry = QgsApplication.processingRegistry()
     already = registry.providerById("calliper")  # registered by the Processing tests when they ran first

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from calliper.core.errors import FieldError
-from calliper.core.poi_text import TextFields, TextTemplate, build_texts, fill_template
+from calliper.core.text.descriptions import TextFields, TextTemplate, build_texts, fill_template
 
 POIS = pd.DataFrame(
     {

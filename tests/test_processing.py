@@ -16,10 +16,9 @@ def processing(qgis_app):
     long as it is registered, or its algorithms vanish. A session fixture holds it
     (test_processing_maps.py reuses the same registration).
     """
+    from calliper.processing_provider.provider import CalliperProvider
     from processing.core.Processing import Processing
     from qgis.core import QgsApplication
-
-    from calliper.processing_provider.provider import CalliperProvider
 
     Processing.initialize()
     registry = QgsApplication.processingRegistry()
@@ -53,9 +52,8 @@ def test_train_algorithm_writes_a_model_folder(processing, poi_layer, tmp_path):
 
 
 def test_embed_points_algorithm_adds_embedding_fields(processing, poi_layer, trained, demo_model, demo_points, tmp_path):
+    from calliper.core.model.inference import embed_locations
     from qgis.core import QgsVectorLayer
-
-    from calliper.core.inference import embed_locations
 
     out = tmp_path / "embedded.gpkg"
     processing.run("calliper:embedpoints", {"MODEL": str(trained.folder), "INPUT": poi_layer.source(), "OUTPUT": str(out)})
@@ -76,9 +74,8 @@ def test_bad_field_gives_the_documented_error(processing, poi_layer, tmp_path):
 
 def test_rank_algorithm_orders_the_layer_by_the_model_score_for_a_text(processing, poi_layer, trained, demo_model,
                                                                        demo_points, tmp_path):
+    from calliper.core.context.ranking import text_scores
     from qgis.core import QgsVectorLayer
-
-    from calliper.core.ranking import text_scores
 
     out = tmp_path / "ranked.gpkg"
     processing.run("calliper:rank", {"MODEL": str(trained.folder), "INPUT": poi_layer.source(),

@@ -28,10 +28,9 @@ def qgis_extent(box, crs: str) -> str:
 @pytest.fixture(scope="session")
 def processing(qgis_app):
     """Processing with the Calliper provider, as in test_processing.py: registered once, held for the session."""
+    from calliper.processing_provider.provider import CalliperProvider
     from processing.core.Processing import Processing
     from qgis.core import QgsApplication
-
-    from calliper.processing_provider.provider import CalliperProvider
 
     Processing.initialize()
     registry = QgsApplication.processingRegistry()
@@ -63,10 +62,9 @@ def embedding(processing, trained, lonlat_box, tmp_path_factory):
 
 
 def test_embedding_raster_algorithm_paints_the_model_embedding_in_the_model_crs(embedding, demo_model):
+    from calliper.core.maps.grid import read_grid
+    from calliper.core.model.inference import embed_locations
     from rasterio.windows import Window
-
-    from calliper.core.inference import embed_locations
-    from calliper.core.raster_grid import read_grid
 
     with rasterio.open(embedding["OUTPUT"]) as src:
         grid, values = read_grid(src), src.read()
@@ -117,9 +115,8 @@ def test_embedding_raster_algorithm_masks_with_a_memory_layer_in_half_floats(pro
 
 
 def test_similarity_algorithm_from_a_point_peaks_at_that_point(processing, trained, embedding, tmp_path):
+    from calliper.core.maps.grid import read_grid
     from rasterio.windows import Window
-
-    from calliper.core.raster_grid import read_grid
 
     with rasterio.open(embedding["OUTPUT"]) as src:
         grid = read_grid(src)
@@ -175,7 +172,7 @@ def project():
 
 def test_cluster_algorithm_names_clusters_with_the_model_recorded_in_the_raster(processing, demo_model, embedding,
                                                                              project, tmp_path):
-    from calliper.core.clusters import class_names
+    from calliper.core.maps.clusters import class_names
 
     out = tmp_path / "clusters.tif"
     result = processing.runAndLoadResults("calliper:cluster", {
@@ -295,9 +292,8 @@ def test_predict_algorithm_with_several_fields_predicts_shares(processing, train
 
 def test_layer_files_passes_file_layers_by_path_and_exports_the_others(qgis_app, demo_data, tmp_path):
     import geopandas as gpd
+    from calliper.adapters.layer_files import VectorFile, vector_file
     from qgis.core import QgsProcessingContext, QgsVectorLayer
-
-    from calliper.processing_provider.layer_files import VectorFile, vector_file
 
     context = QgsProcessingContext()
     pois = gpd.read_file(demo_data.pois)

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from calliper.core.captions import compass, round_distance
-from calliper.core.context_graph import ContextSettings, offsets
-from calliper.core.poi_text import clean_value
-from calliper.core.ranking import (
+from calliper.core.context.captions import compass, round_distance
+from calliper.core.context.graph import offsets
+from calliper.core.context.ranking import (
     benchmark_queries,
     hit_at_k,
     mrr,
@@ -16,6 +14,8 @@ from calliper.core.ranking import (
     ranking_metrics,
     target_ranks,
 )
+from calliper.core.model.settings import ContextSettings
+from calliper.core.text.descriptions import clean_value
 
 
 def test_ranks_hits_and_mrr_equal_hand_computations():

@@ -12,10 +12,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import rasterio
-
 from calliper.core.errors import CancelledError, SettingsError
 from calliper.core.jobs import JobControl
-from calliper.core.raster_grid import grid_from_extent, write_raster_by_blocks
+from calliper.core.maps.grid import grid_from_extent, write_raster_by_blocks
 
 BLOCK = 16
 GRID = grid_from_extent((0.0, 0.0, 640.0, 480.0), 10.0, "EPSG:32635")  # 64 x 48 pixels: 4 x 3 blocks of 16
@@ -184,7 +183,7 @@ def test_a_resumable_raster_cancelled_before_its_first_block_leaves_nothing_behi
 
 
 def test_embedding_raster_from_two_worker_processes_equals_one_process_and_logs_its_time(demo_model, tmp_path):
-    from calliper.core.rasters import embedding_grid, embedding_raster
+    from calliper.core.maps.rasters import embedding_grid, embedding_raster
 
     xmin, ymin, xmax, ymax = demo_model.card.training["extent"]
     cx, cy = (xmin + xmax) / 2, (ymin + ymax) / 2

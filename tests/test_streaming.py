@@ -7,16 +7,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
+from calliper.core.catalog.training import train_from_points
+from calliper.core.data.poi_io import read_points
+from calliper.core.data.streaming import PointSource, iter_point_chunks
 from calliper.core.devices import GPU_BATCH_MAX, GPU_BATCH_MIN, batch_for_memory
 from calliper.core.errors import FieldError
-from calliper.core.model import ModelSettings
-from calliper.core.pipeline import TrainJob, train_from_points
-from calliper.core.poi_io import read_points
-from calliper.core.poi_text import TextFields, TextTemplate
-from calliper.core.streaming import PointSource, iter_point_chunks, stream_corpus, table_corpus
-from calliper.core.text_encoder import TextEncoder, encode_distinct, encode_distinct_to_file
-from calliper.core.train import TrainSettings
+from calliper.core.model.pipeline import TrainJob
+from calliper.core.model.settings import ModelSettings
+from calliper.core.model.train import TrainSettings
+from calliper.core.text.corpus import stream_corpus, table_corpus
+from calliper.core.text.descriptions import TextFields, TextTemplate
+from calliper.core.text.encoder import TextEncoder, encode_distinct, encode_distinct_to_file
 
 FIELDS = TextFields("class", "category", "name")
 
@@ -109,7 +110,7 @@ def test_gpu_batch_grows_with_free_memory_within_its_bounds():
 
 
 def test_cli_trains_from_the_file_in_chunks_and_refuses_a_zero_chunk(demo_data, demo_points, tmp_path, capsys):
-    from calliper.core.cli import main
+    from calliper.cli.main import main
 
     common = ["train", "--pois", str(demo_data.pois), "--class-field", "class", "--category-field", "category",
               "--epochs", "1", "--device", "cpu", "--float16-texts"]

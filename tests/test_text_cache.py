@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from calliper.core.errors import TextModelError
-from calliper.core.text_encoder import TextEmbeddingCache, TextEncoder, encode_distinct, resolve_text_model
+from calliper.core.text.encoder import TextEmbeddingCache, TextEncoder, encode_distinct, resolve_text_model
 
 
 def test_second_encoding_of_the_same_texts_encodes_nothing_and_matches(tmp_path):

@@ -6,10 +6,9 @@ import json
 
 import numpy as np
 import pytest
-
+from calliper.core.catalog.loading import load_model
 from calliper.core.errors import ModelFileError
-from calliper.core.inference import embed_locations, embed_texts
-from calliper.core.model_files import load_model
+from calliper.core.model.inference import embed_locations, embed_texts
 
 
 def test_training_lowers_validation_loss(trained):
@@ -20,9 +19,10 @@ def test_training_lowers_validation_loss(trained):
 
 
 def test_second_training_encodes_no_text(demo_points, tmp_path, monkeypatch):
-    from calliper.core.pipeline import TrainJob, train_from_points
-    from calliper.core.poi_text import TextFields
-    from calliper.core.train import TrainSettings
+    from calliper.core.catalog.training import train_from_points
+    from calliper.core.model.pipeline import TrainJob
+    from calliper.core.model.train import TrainSettings
+    from calliper.core.text.descriptions import TextFields
 
     monkeypatch.setenv("CALLIPER_CACHE_DIR", str(tmp_path / "empty-cache"))  # independent of other tests' encodings
 

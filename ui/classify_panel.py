@@ -13,20 +13,29 @@ from qgis.core import QgsApplication, QgsMapLayerProxyModel, QgsProcessingContex
 from qgis.gui import QgsCheckableComboBox, QgsFieldComboBox, QgsFileWidget, QgsMapLayerComboBox
 from qgis.PyQt.QtCore import QUrl
 from qgis.PyQt.QtWidgets import (
-    QCheckBox, QComboBox, QDialog, QDoubleSpinBox, QFormLayout, QLabel, QPushButton, QSpinBox, QTextBrowser,
-    QVBoxLayout, QWidget,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
 )
 
+from ..adapters.layer_files import raster_file, vector_file
+from ..adapters.output_layers import add_raster, add_vector
 from ..core.errors import CalliperError, InputDataError
-from ..core.labels import LabelSettings
-from ..core.landuse import ClassifySettings, StudyResult, classify, predict_values
-from ..core.probes import ProbeSettings
-from ..core.splits import SplitSettings
-from ..core.unit_features import CalliperFeatures, ConcatFeatures, RasterFeatures
-from ..processing_provider.layer_files import raster_file, vector_file
+from ..core.landuse.labels import LabelSettings
+from ..core.landuse.probes import ProbeSettings
+from ..core.landuse.splits import SplitSettings
+from ..core.landuse.study import ClassifySettings, StudyResult, classify, predict_values
+from ..core.landuse.unit_features import CalliperFeatures, ConcatFeatures, RasterFeatures
 from . import settings
 from .log import show_error
-from .output_layers import add_raster, add_vector
 from .tasks import CoreTask, TaskProgress
 
 

@@ -11,7 +11,16 @@ from pathlib import Path
 
 from qgis.gui import QgsDockWidget
 from qgis.PyQt.QtWidgets import (
-    QApplication, QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QTabWidget, QVBoxLayout, QWidget,
+    QApplication,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
 )
 
 from ..core.dependencies import install_command, missing_requirements
@@ -73,8 +82,9 @@ class ModelPicker(QWidget):
 
     def load(self):
         """The current model, loaded once per folder (and again when its card changes)."""
+        from ..core.catalog.loading import load_model
         from ..core.errors import CalliperError
-        from ..core.model_files import CARD_FILE, load_model
+        from ..core.model.files import CARD_FILE
 
         folder = self.folder()
         if not folder:

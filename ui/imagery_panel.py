@@ -15,16 +15,25 @@ from qgis.core import QgsMapLayerProxyModel, QgsProcessingException, QgsRaster
 from qgis.gui import QgsCheckableComboBox, QgsFieldComboBox, QgsFileWidget, QgsMapLayerComboBox
 from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtWidgets import (
-    QCheckBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget,
+    QCheckBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
 )
 
+from ..adapters.layer_files import raster_file
+from ..adapters.output_layers import add_raster
 from ..core.errors import CalliperError, InputDataError
-from ..core.imagery import MAX_TILE_PIXELS, MIN_TILE_PIXELS
-from ..processing_provider.layer_files import raster_file
+from ..core.imagery.tiles import MAX_TILE_PIXELS, MIN_TILE_PIXELS
 from . import settings
 from .log import show_error
 from .maps_panel import slug
-from .output_layers import add_raster
 from .tasks import CoreTask, TaskProgress, start_panel_task
 
 DEFAULT_CLUSTERS = 6
@@ -122,11 +131,11 @@ class ImageryPanel(QWidget):
 
     def _job(self):
         """The MMGR job from the widgets (read on the main thread: layers are not thread-safe)."""
-        from ..core.imagery import ImagerySettings
-        from ..core.mmgr_loss import LossWeights
-        from ..core.mmgr_train import MMGRJob, MMGRTrainSettings
-        from ..core.poi_text import TextFields
-        from .layers import point_table_from_layer
+        from ..adapters.layers import point_table_from_layer
+        from ..core.imagery.loss import LossWeights
+        from ..core.imagery.tiles import ImagerySettings
+        from ..core.imagery.train import MMGRJob, MMGRTrainSettings
+        from ..core.text.descriptions import TextFields
 
         image, pois = self.image.currentLayer(), self.pois.currentLayer()
         if image is None or pois is None or not self.class_field.currentField():
@@ -156,10 +165,10 @@ class ImageryPanel(QWidget):
         )
 
     def train(self) -> None:
-        from ..core.clusters import ClusterSettings, cluster_raster
-        from ..core.mmgr_train import train_mmgr
-        from ..core.rasters import rgb_preview
-        from ..core.region_maps import mmgr_cluster_names, write_region_raster
+        from ..core.imagery.region_maps import mmgr_cluster_names, write_region_raster
+        from ..core.imagery.train import train_mmgr
+        from ..core.maps.clusters import ClusterSettings, cluster_raster
+        from ..core.maps.rasters import rgb_preview
 
         try:
             job = self._job()
@@ -200,9 +209,9 @@ class ImageryPanel(QWidget):
         start_panel_task(self, "MMGR training", work, done)
 
     def find_phrase(self) -> None:
-        from ..core.mmgr_files import load_mmgr
-        from ..core.region_maps import mmgr_text_query
-        from ..core.similarity import similarity_raster
+        from ..core.imagery.files import load_mmgr
+        from ..core.imagery.region_maps import mmgr_text_query
+        from ..core.maps.similarity import similarity_raster
 
         phrase = self.phrase.text().strip()
         if self.region_path is None or not self.region_path.exists():

@@ -19,20 +19,28 @@ from qgis.gui import QgsExtentGroupBox, QgsFileWidget, QgsMapToolEmitPoint, QgsV
 from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtGui import QColor
 from qgis.PyQt.QtWidgets import (
-    QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
 )
 
-from ..core.clusters import ClusterSettings, cluster_raster
+from ..adapters.output_layers import add_raster
 from ..core.errors import CalliperError
-from ..core.model import CONTEXT_ENCODER
-from ..core.model_files import LoadedModel
-from ..core.raster_blocks import fingerprint
-from ..core.raster_grid import RasterGrid, estimate_raster
-from ..core.rasters import embedding_grid, embedding_raster, rgb_preview
-from ..core.similarity import location_query, similarity_raster, text_query
+from ..core.maps.blocks import fingerprint
+from ..core.maps.clusters import ClusterSettings, cluster_raster
+from ..core.maps.grid import RasterGrid, estimate_raster
+from ..core.maps.rasters import embedding_grid, embedding_raster, rgb_preview
+from ..core.maps.similarity import location_query, similarity_raster, text_query
+from ..core.model.files import LoadedModel
+from ..core.model.settings import CONTEXT_ENCODER
 from . import settings
 from .log import show_error
-from .output_layers import add_raster
 from .tasks import CoreTask, TaskProgress, start_panel_task
 
 # Measured by bench/raster_speed.py on a 2-core CPU (whole write, compression included);

@@ -10,18 +10,29 @@ from qgis.core import QgsApplication, QgsFeatureRequest, QgsFieldProxyModel, Qgs
 from qgis.gui import QgsFieldComboBox, QgsFileWidget, QgsMapLayerComboBox
 from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtWidgets import (
-    QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QProgressBar, QPushButton,
-    QSpinBox, QVBoxLayout, QWidget,
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
 )
 
-from ..core.context_graph import pbf_path, streets_option
+from ..adapters.layers import point_table_from_layer
+from ..core.catalog.training import train_from_points
+from ..core.context.graph import pbf_path, streets_option
 from ..core.errors import CalliperError
-from ..core.model import CONTEXT_ENCODER, ENCODER_LABELS, ModelSettings
-from ..core.pipeline import TrainJob, TrainOutcome, train_from_points
-from ..core.poi_text import DEFAULT_TEMPLATE, TextFields, TextTemplate, build_texts
-from ..core.train import TrainSettings
+from ..core.model.pipeline import TrainJob, TrainOutcome
+from ..core.model.settings import CONTEXT_ENCODER, ENCODER_LABELS, ModelSettings
+from ..core.model.train import TrainSettings
+from ..core.text.descriptions import DEFAULT_TEMPLATE, TextFields, TextTemplate, build_texts
 from . import settings
-from .layers import point_table_from_layer
 from .log import log, show_error
 from .loss_plot import LossPlot
 from .tasks import CoreTask

@@ -1,0 +1,147 @@
+"""The map commands of the ``calliper`` command line: ``raster``, ``similarity`` and ``cluster``.
+
+Each ``add_*`` registers a subcommand (see ``cli.COMMANDS``). Heavy modules are
+imported when a command runs, so ``calliper --help`` stays fast, and ``cli`` is
+imported there too: ``cli`` imports this module at its top.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..core.errors import SettingsError
+
+
+def parse_numbers(text: str, count: int, option: str, example: str) -> tuple[float, ...]:
+    """``"1,2,3,4"`` -> floats; a ``SettingsError`` naming the option otherwise."""
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != count:
+        raise SettingsError(f"{option} needs {count} comma-separated numbers, e.g. {example}; got '{text}'.")
+    return values
+
+
+def add_raster(commands) -> None:
+    p = commands.add_parser("raster", help="embedding raster (one band per dimension) over an extent")
+    p.add_argument("--model", required=True, help="model folder written by 'calliper train'")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--extent", help="xmin,ymin,xmax,ymax (in --extent-crs, default the model's CRS)")
+    where.add_argument("--extent-layer", help="vector file whose bounding box is the extent")
+    p.add_argument("--extent-crs", help="CRS of --extent, e.g. EPSG:4326")
+    p.add_argument("--pixel-size", type=float, required=True, help="pixel size in metres")
+    p.add_argument("--out", required=True, help="GeoTIFF to write")
+    p.add_argument("--rgb", help="also write an RGB preview GeoTIFF (first three principal components)")
+    p.add_argument("--float16", action="store_true", help="store half floats (half the size)")
+    p.add_argument("--mask-layer", help="compute only inside its polygons or near its points/lines")
+    p.add_argument("--mask-buffer", type=float, default=200.0, help="metres around mask points/lines (default 200)")
+    p.add_argument("--workers", type=int, default=1, help="CPU processes computing blocks (default 1; a GPU uses one)")
+    p.add_argument("--no-resume", action="store_true",
+                   help="start from nothing even if an interrupted run of the same command left finished blocks")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.set_defaults(run=_run_raster)
+
+
+def _run_raster(args: argparse.Namespace) -> None:
+    from ..core.atomic import check_output_path
+    from ..core.catalog.loading import load_model_for_maps
+    from ..core.crs import crs_label
+    from ..core.maps.rasters import (
+        embedding_grid,
+        embedding_raster,
+        layer_extent,
+        mask_from_layer,
+        mask_resume_key,
+        rgb_preview,
+    )
+    from .terminal import terminal_job
+
+    if args.extent_layer and args.extent_crs:
+        raise SettingsError("--extent-crs applies to --extent only; an --extent-layer carries its own CRS.")
+    if args.workers < 1:
+        raise SettingsError(f"--workers must be at least 1 (got {args.workers}).")
+    if args.rgb:
+        check_output_path(args.rgb, args.overwrite, inputs=(args.out,))
+    model = load_model_for_maps(args.model)
+    if args.extent:
+        extent, extent_crs = parse_numbers(args.extent, 4, "--extent", "385000,6671000,387000,6673000"), args.extent_crs
+    else:
+        extent, extent_crs = layer_extent(args.extent_layer)
+    grid = embedding_grid(model, extent, args.pixel_size, extent_crs)
+    mask = mask_from_layer(args.mask_layer, grid, args.mask_buffer) if args.mask_layer else None
+    with terminal_job("raster") as control:
+        out = embedding_raster(
+            model, grid, args.out, "float16" if args.float16 else "float32", mask,
+            control.part(0.0, 0.9 if args.rgb else 1.0), args.overwrite, workers=args.workers,
+            resume_key=None if args.no_resume else mask_resume_key(args.mask_layer, args.mask_buffer),
+        )
+        rgb = rgb_preview(out, args.rgb, control=control.part(0.9, 1.0), overwrite=args.overwrite) if args.rgb else None
+    print(
+        f"Embedding raster written to {out} ({grid.width} x {grid.height} pixels of {args.pixel_size:g} m, "
+        f"{model.card.settings.embed_dim} bands, {crs_label(grid.crs)})."
+    )
+    if rgb:
+        print(f"RGB preview written to {rgb}.")
+
+
+def add_similarity(commands) -> None:
+    p = commands.add_parser("similarity", help="similarity of every pixel of an embedding raster to a point, phrase or feature")
+    p.add_argument("--model", required=True, help="model folder that wrote the embedding raster")
+    p.add_argument("--embedding", required=True, help="embedding raster written by 'calliper raster'")
+    query = p.add_mutually_exclusive_group(required=True)
+    query.add_argument("--point", help="x,y of a place (in --point-crs, default the raster's CRS)")
+    query.add_argument("--text", help="a phrase, e.g. 'nightlife'")
+    query.add_argument("--feature-layer", help="vector file whose feature --feature-id is the query (a point on its surface)")
+    p.add_argument("--feature-id", type=int, help="feature id (fid, as QGIS shows it) in --feature-layer")
+    p.add_argument("--point-crs", help="CRS of --point, e.g. EPSG:4326")
+    p.add_argument("--out", required=True, help="GeoTIFF to write")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.set_defaults(run=_run_similarity)
+
+
+def _run_similarity(args: argparse.Namespace) -> None:
+    from ..core.catalog.loading import load_model_for_maps
+    from ..core.maps.similarity import feature_query, raster_location_query, similarity_raster, text_query
+    from .terminal import terminal_job
+
+    if args.point_crs and not args.point:
+        raise SettingsError("--point-crs applies to --point only; a phrase or a feature needs no CRS.")
+    if args.feature_id is not None and not args.feature_layer:
+        raise SettingsError("--feature-id picks a feature of --feature-layer; give that layer too.")
+    model = load_model_for_maps(args.model)
+    if args.point:
+        xy = parse_numbers(args.point, 2, "--point", "386000,6672000")
+        query = raster_location_query(model, args.embedding, xy, args.point_crs)
+    elif args.feature_layer:
+        if args.feature_id is None:
+            raise SettingsError("--feature-layer needs --feature-id: the row of the feature to compare with.")
+        query = feature_query(model, args.feature_layer, args.feature_id)
+    else:
+        query = text_query(model, args.text)
+    with terminal_job("similarity") as control:
+        out = similarity_raster(model, args.embedding, query, args.out, control, args.overwrite)
+    print(f"Similarity map to the {query.label} written to {out}.")
+
+
+def add_cluster(commands) -> None:
+    p = commands.add_parser("cluster", help="k-means cluster map of an embedding raster, named by POI classes")
+    p.add_argument("--embedding", required=True, help="embedding raster written by 'calliper raster'")
+    p.add_argument("--k", type=int, default=6, help="number of clusters (default 6)")
+    p.add_argument("--out", required=True, help="GeoTIFF to write (legend .json and QGIS style .qml beside it)")
+    p.add_argument("--model", help="model folder for the legend names (default: the one that wrote the raster)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.set_defaults(run=_run_cluster)
+
+
+def _run_cluster(args: argparse.Namespace) -> None:
+    from ..core.imagery.region_maps import cluster_namer_for
+    from ..core.maps.clusters import ClusterSettings, cluster_raster, naming_model_folder
+    from .terminal import terminal_job
+
+    namer = cluster_namer_for(naming_model_folder(args.embedding, args.model))
+    with terminal_job("cluster") as control:
+        result = cluster_raster(args.embedding, args.out, namer, ClusterSettings(k=args.k), control, args.overwrite)
+    print(f"Cluster map written to {result.raster} (legend {result.legend_file}, QGIS style {result.style_file}):")
+    for entry in result.legend:
+        print(f"  {entry.value:3d}  {entry.colour}  {entry.label}  ({100 * entry.share:.0f} % of pixels)")

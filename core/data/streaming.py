@@ -1,0 +1,114 @@
+"""Reading a POI file chunk by chunk, with memory that does not grow with the file.
+
+A country's POIs (tens of millions of rows) do not fit in memory as a table, and
+training needs little of it: float64 coordinates, one int32 text id per POI, the
+distinct descriptions and a class count for the model card. Chunks of rows are read
+(pyogrio row ranges for GDAL formats, pandas chunks for CSV); ``text.corpus``
+describes each one and lets its rows go.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+from pyproj import CRS
+
+from ..crs import parse_crs
+from ..errors import InputDataError
+from .poi_io import (
+    CSV_SUFFIXES,
+    PointTable,
+    csv_coordinate_columns,
+    csv_points,
+    finite_points,
+    frame_points,
+    vector_read_error,
+)
+
+DEFAULT_CHUNK_ROWS = 100_000
+
+
+@dataclass
+class PointSource:
+    """A POI file that training reads chunk by chunk instead of whole (``TrainJob.points``)."""
+
+    path: Path
+    layer: str | None = None
+    csv_crs: str | None = None
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
+
+    @property
+    def source(self) -> str:
+        return str(self.path)
+
+    @property
+    def is_csv(self) -> bool:
+        return Path(self.path).suffix.lower() in CSV_SUFFIXES
+
+    @cached_property
+    def _info(self) -> dict:
+        """GDAL's description of the layer (CRS, feature count); empty for a CSV."""
+        path = self._existing_path()
+        if self.is_csv:
+            return {}
+        import pyogrio
+
+        try:
+            return pyogrio.read_info(path, layer=self.layer)
+        except Exception as exc:  # pyogrio raises several unrelated types for unreadable files
+            raise vector_read_error(path, self.layer, exc) from exc
+
+    @property
+    def crs(self) -> CRS:
+        """The file's CRS (a CSV's is ``csv_crs``, default EPSG:4326)."""
+        if self.is_csv:
+            return parse_crs(self.csv_crs or "EPSG:4326", f"The CSV file {Path(self.path).name}")
+        return parse_crs(self._info["crs"], f"The layer {Path(self.path).name}")
+
+    @property
+    def feature_count(self) -> int | None:
+        """How many features the file holds, when GDAL knows without reading them (not for CSV)."""
+        count = self._info.get("features", -1)
+        return count if count >= 0 else None
+
+    def _existing_path(self) -> Path:
+        path = Path(self.path)
+        if not path.exists():
+            raise InputDataError(f"The file {path} does not exist.")
+        return path
+
+    def chunks(self) -> Iterator[PointTable]:
+        """Point tables of up to ``chunk_rows`` features each, in file order; rows without a position are dropped."""
+        if self.chunk_rows < 1:
+            raise ValueError(f"chunk_rows must be at least 1, got {self.chunk_rows}")
+        path, crs = self._existing_path(), self.crs
+        if self.is_csv:
+            columns = None
+            for table in pd.read_csv(path, encoding_errors="replace", chunksize=self.chunk_rows):
+                columns = columns or csv_coordinate_columns(list(table.columns), path.name)
+                yield finite_points(*csv_points(table, *columns), crs, str(path))
+            return
+        import pyogrio
+
+        start = 0
+        while True:
+            try:
+                frame = pyogrio.read_dataframe(path, layer=self.layer, skip_features=start, max_features=self.chunk_rows)
+            except Exception as exc:  # as above
+                raise vector_read_error(path, self.layer, exc) from exc
+            attributes, xy, converted = frame_points(frame)
+            yield finite_points(attributes, xy, crs, str(path), converted)
+            start += len(frame)
+            if len(frame) < self.chunk_rows:
+                return
+
+
+def iter_point_chunks(
+    path: str | Path, layer: str | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS, csv_crs: str | None = None
+) -> Iterator[PointTable]:
+    """Chunks of a point file, each a ``PointTable`` like ``read_points`` gives for the whole file."""
+    return PointSource(Path(path), layer, csv_crs, chunk_rows).chunks()

@@ -1,0 +1,128 @@
+"""Model folders: ``model.safetensors`` (weights) + ``card.json`` (everything else).
+
+Like a sentence-transformers folder, a model is self-describing: the card says how
+to rebuild the network, which CRS its coordinates are in, how POI texts were made
+and from what data. Loading never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from ..atomic import atomic_path
+from ..errors import ModelFileError
+from .network import CalliperNet
+from .settings import ModelSettings
+
+CARD_FORMAT = "calliper-model"
+CARD_VERSION = 1
+WEIGHTS_FILE = "model.safetensors"
+CARD_FILE = "card.json"
+
+
+@dataclass(kw_only=True)
+class CardRecord:
+    """What every model card of ours says besides its network: CRS, text model, provenance, metrics."""
+
+    crs_wkt: str
+    crs_label: str
+    text_model: str
+    text_model_id: str
+    text: dict
+    training: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)
+    created: str = ""
+
+
+@dataclass(kw_only=True)
+class ModelCard(CardRecord):
+    """Everything needed to rebuild, apply and explain a trained model."""
+
+    model: dict
+    coordinate_kind: str
+    text_dim: int
+    format: str = CARD_FORMAT
+    format_version: int = CARD_VERSION
+
+    @property
+    def settings(self) -> ModelSettings:
+        return ModelSettings(**self.model)
+
+
+@dataclass
+class LoadedModel:
+    """A network in eval mode with its card and the folder it came from."""
+
+    net: CalliperNet
+    card: ModelCard
+    folder: Path
+
+
+def library_versions() -> dict:
+    import numpy
+    import torch
+
+    versions = {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__}
+    try:
+        import sentence_transformers
+
+        versions["sentence_transformers"] = sentence_transformers.__version__
+    except ImportError:
+        pass
+    return versions
+
+
+def write_model_folder(folder: str | Path, card: CardRecord, write_weights: Callable[[Path], None]) -> Path:
+    """Stamp the card (library versions, time) and write weights + card.json atomically: a half-written model never appears."""
+    card.versions = card.versions or library_versions()
+    card.created = card.created or datetime.now(timezone.utc).isoformat(timespec="seconds")
+    folder = Path(folder)
+    with atomic_path(folder, directory=True) as temporary:
+        write_weights(temporary / WEIGHTS_FILE)
+        (temporary / CARD_FILE).write_text(json.dumps(asdict(card), indent=2, ensure_ascii=False), encoding="utf-8")
+    return folder
+
+
+def save_model(folder: str | Path, net: CalliperNet, card: ModelCard) -> Path:
+    """Write a CaLLiPer model folder (safetensors weights + card)."""
+    from safetensors.torch import save_file
+
+    def write_weights(path: Path) -> None:
+        state = {name: tensor.detach().cpu().contiguous() for name, tensor in net.state_dict().items()}
+        save_file(state, str(path), metadata={"format": CARD_FORMAT})
+
+    return write_model_folder(folder, card, write_weights)
+
+
+def read_card(folder: str | Path) -> ModelCard:
+    """Read and check a card; any problem becomes a ``ModelFileError`` naming the folder."""
+    folder = Path(folder)
+    card_path = folder / CARD_FILE
+    if not folder.is_dir() or not card_path.exists():
+        raise ModelFileError(
+            f"{folder} is not a Calliper model folder (it needs {CARD_FILE} and {WEIGHTS_FILE}). "
+            "Choose the folder written by Train."
+        )
+    try:
+        raw = json.loads(card_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"The model card {card_path} is corrupt (not valid JSON).", str(exc)) from exc
+    if not isinstance(raw, dict) or raw.get("format") != CARD_FORMAT:
+        raise ModelFileError(f"{card_path} is not a Calliper model card.")
+    if raw.get("format_version") != CARD_VERSION:
+        raise ModelFileError(
+            f"The model in {folder} was written by an incompatible version of Calliper "
+            f"(model format {raw.get('format_version')}, this version reads {CARD_VERSION}). Retrain it."
+        )
+    try:
+        card = ModelCard(**raw)
+        card.settings.validate()
+    except TypeError as exc:
+        raise ModelFileError(f"The model card {card_path} is missing fields or has unknown ones.", str(exc)) from exc
+    return card

@@ -1,0 +1,87 @@
+"""Applying a trained model: locations and texts into the shared embedding space.
+
+Every later feature (rasters, similarity, probes) goes through these two functions.
+Both return L2-normalised float32 vectors, so a dot product is a cosine similarity.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from ..crs import parse_crs, to_crs
+from ..errors import InputDataError
+from ..jobs import JobControl
+from ..text.encoder import TextEmbeddingCache, TextEncoder, encode_distinct
+from .files import LoadedModel
+
+
+class TrainedModel(Protocol):
+    """Any loaded model of ours (CaLLiPer or MMGR): a network and a card naming its text model."""
+
+    net: torch.nn.Module
+    card: object
+
+LOCATION_BATCH = 65_536
+
+
+def model_crs(model: LoadedModel):
+    """The CRS of the coordinates the model's encoder reads."""
+    return parse_crs(model.card.crs_wkt, f"The model in {model.folder}")
+
+
+def to_model_coordinates(model: LoadedModel, xy: np.ndarray, crs: object | None) -> np.ndarray:
+    """Coordinates in the model's CRS (``crs=None`` means they already are)."""
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    if crs is not None:
+        xy = to_crs(xy, parse_crs(crs, "The points"), model_crs(model))
+    if not np.isfinite(xy).all():
+        raise InputDataError("Some locations have no finite coordinates (NaN or infinite) in the model's CRS.")
+    return xy
+
+
+@torch.no_grad()
+def embed_locations(
+    model: LoadedModel,
+    xy: np.ndarray,
+    crs: object | None = None,
+    batch_size: int = LOCATION_BATCH,
+    control: JobControl | None = None,
+) -> np.ndarray:
+    """(N, D) normalised location embeddings for points ``xy`` given in ``crs``."""
+    control = control or JobControl()
+    coords = to_model_coordinates(model, xy, crs)
+    device = next(model.net.parameters()).device
+    out = np.empty((len(coords), model.card.settings.embed_dim), dtype=np.float32)
+    for start in range(0, len(coords), batch_size):
+        control.check("Embedding locations")
+        batch = torch.from_numpy(coords[start : start + batch_size]).to(device)
+        out[start : start + len(batch)] = model.net.encode_location(batch).float().cpu().numpy()
+        control.report((start + len(batch)) / max(len(coords), 1))
+    return out
+
+
+@torch.no_grad()
+def embed_texts(model: LoadedModel, texts: list[str], encoder: TextEncoder | None = None) -> np.ndarray:
+    """(N, D) normalised projections of ``texts`` through the frozen encoder and the model's text projection."""
+    encoder = encoder or text_encoder_for(model)
+    vectors, _ = encode_distinct(list(texts), encoder, TextEmbeddingCache())
+    device = next(model.net.parameters()).device
+    projected = model.net.encode_text(torch.from_numpy(vectors).to(device))
+    return torch.nn.functional.normalize(projected, dim=-1).cpu().numpy()
+
+
+def embed_phrase(model: LoadedModel, phrase: str) -> np.ndarray:
+    """(D,) normalised projection of a user's phrase, e.g. "nightlife"; an empty phrase is refused."""
+    phrase = " ".join(str(phrase).split())
+    if not phrase:
+        raise InputDataError("The phrase is empty. Type a few words describing a kind of place.")
+    return embed_texts(model, [phrase])[0]
+
+
+def text_encoder_for(model: TrainedModel) -> TextEncoder:
+    """The text encoder a model (CaLLiPer or MMGR) was trained with (from its card), on the model's device."""
+    return TextEncoder(model.card.text_model, device=str(next(model.net.parameters()).device))
+

@@ -1,0 +1,170 @@
+"""POI descriptions: one sentence per POI built from its attribute fields.
+
+The seed paper describes each POI by its class hierarchy ("A place of {class}, a
+type of {category}", with retail and manufacturing variants) and optionally its name
+(CaLLiPer+). Templates name the roles ``{class}``, ``{category}``, ``{name}`` or any
+field by its own name; a part in square brackets is dropped when one of its
+placeholders is empty, so a missing name never yields "called None".
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..errors import FieldError
+
+DEFAULT_TEMPLATE = "A place of {class}, a type of {category}"
+CLASS_ONLY_TEMPLATE = "A place of {class}"
+NAME_CLAUSE = "[, called {name}]"
+RETAIL_TEMPLATE = "A place that sells {class}, a type of retail"
+MANUFACTURING_TEMPLATE = "A place that produces {class}, a type of manufacturing"
+# Category values (lower case) that get the paper's retail / manufacturing wording.
+DEFAULT_CATEGORY_TEMPLATES = {
+    "shop": RETAIL_TEMPLATE,
+    "retail": RETAIL_TEMPLATE,
+    "craft": MANUFACTURING_TEMPLATE,
+    "manufacturing": MANUFACTURING_TEMPLATE,
+}
+MAX_VALUE_CHARS = 200
+_OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
+
+
+@dataclass
+class TextFields:
+    """Which attribute fields play the roles of the POI's class, category and name."""
+
+    class_field: str
+    category_field: str | None = None
+    name_field: str | None = None
+
+
+@dataclass
+class TextTemplate:
+    """How fields become a sentence. ``template=None`` picks the paper's default."""
+
+    template: str | None = None
+    category_templates: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CATEGORY_TEMPLATES))
+    include_name: bool = False
+
+
+@dataclass
+class PoiTexts:
+    """Distinct descriptions and, for every kept POI, the index of its description."""
+
+    texts: list[str]
+    text_index: np.ndarray
+    kept: np.ndarray
+    dropped: int
+
+    @property
+    def n_pois(self) -> int:
+        return int(self.text_index.shape[0])
+
+
+def clean_value(value: object) -> str:
+    """A field value as readable text: '' for nulls, underscores as spaces, bounded length."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return ""
+    text = " ".join(str(value).replace("_", " ").split())
+    return text[:MAX_VALUE_CHARS]
+
+
+def placeholders(template: str) -> list[str]:
+    """Names used in a template, in order of first appearance."""
+    names = [name for _, name, _, _ in string.Formatter().parse(template.replace("[", "").replace("]", "")) if name]
+    return list(dict.fromkeys(names))
+
+
+def required_placeholders(template: str) -> list[str]:
+    """Placeholders outside optional [...] parts: a POI without them has no description."""
+    return placeholders(_OPTIONAL.sub("", template))
+
+
+def fill_template(template: str, values: dict[str, str]) -> str:
+    """Fill a template; optional parts with an empty placeholder are removed."""
+
+    def optional(match: re.Match[str]) -> str:
+        part = match.group(1)
+        return part.format_map(values) if all(values.get(n) for n in placeholders(part)) else ""
+
+    return " ".join(_OPTIONAL.sub(optional, template).format_map(values).split())
+
+
+def _effective_templates(fields: TextFields, settings: TextTemplate) -> tuple[str, dict[str, str]]:
+    if settings.template is not None:
+        return settings.template, {}
+    base = DEFAULT_TEMPLATE if fields.category_field else CLASS_ONLY_TEMPLATE
+    by_category = dict(settings.category_templates) if fields.category_field else {}
+    if settings.include_name:
+        base += NAME_CLAUSE
+        by_category = {key: value + NAME_CLAUSE for key, value in by_category.items()}
+    return base, by_category
+
+
+def _role_columns(attributes: pd.DataFrame, fields: TextFields, names: list[str], layer: str) -> dict[str, str]:
+    roles = {"class": fields.class_field, "category": fields.category_field, "name": fields.name_field}
+    columns = {}
+    for name in names:
+        column = roles.get(name, name)
+        if column is None:
+            raise FieldError(f"The template uses {{{name}}} but no {name} field was chosen for {layer}.")
+        if column not in attributes.columns:
+            raise FieldError(
+                f"The field '{column}' is not in {layer}. "
+                f"Available fields: {', '.join(map(str, attributes.columns))}."
+            )
+        columns[name] = column
+    return columns
+
+
+def empty_field_error(column: str, layer: str) -> FieldError:
+    return FieldError(
+        f"The field '{column}' of {layer} is empty for every feature. Choose a field that describes the POIs."
+    )
+
+
+def build_texts(
+    attributes: pd.DataFrame,
+    fields: TextFields,
+    settings: TextTemplate | None = None,
+    layer: str = "the POI layer",
+    require_values: bool = True,
+) -> PoiTexts:
+    """Describe every POI; drop (and count) those whose required fields are empty.
+
+    ``require_values=False`` is for one chunk of a file: an all-empty chunk is all dropped,
+    and the caller judges the whole file.
+    """
+    settings = settings or TextTemplate()
+    base, by_category = _effective_templates(fields, settings)
+    used = placeholders(base)
+    for template in by_category.values():
+        used += [n for n in placeholders(template) if n not in used]
+    if "category" not in used and fields.category_field:
+        used.append("category")  # needed to pick the per-category template
+    columns = _role_columns(attributes, fields, used, layer)
+    values = pd.DataFrame({name: attributes[column].map(clean_value) for name, column in columns.items()})
+    for name in required_placeholders(base):
+        if require_values and not (values[name] != "").any():
+            raise empty_field_error(columns[name], layer)
+    codes, combos = pd.MultiIndex.from_frame(values).factorize()
+    texts_per_combo = []
+    for combo in combos:
+        row = dict(zip(values.columns, combo))
+        template = by_category.get(row.get("category", "").lower(), base)
+        complete = all(row[n] for n in required_placeholders(template))
+        texts_per_combo.append(fill_template(template, row) if complete else "")
+    row_texts = np.asarray(texts_per_combo, dtype=object)[codes]
+    kept = row_texts != ""
+    text_codes, distinct = pd.factorize(pd.Series(row_texts[kept]))
+    return PoiTexts(
+        texts=[str(text) for text in distinct],
+        text_index=text_codes.astype(np.int64),
+        kept=kept,
+        dropped=int((~kept).sum()),
+    )
