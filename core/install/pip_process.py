@@ -1,0 +1,122 @@
+"""Running pip in a child process: its log line by line, Cancel that kills it, failures told apart.
+
+pip runs as ``<QGIS's Python> -m pip`` so that wheels match that interpreter; nothing
+of QGIS's process is shared with it, and killing it leaves QGIS untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import threading
+from dataclasses import dataclass
+
+from ..errors import CancelledError, DiskFullError, InstallError, RegistryUnreachableError
+from ..jobs import JobControl
+
+NETWORK_SIGNS = (
+    "Failed to establish a new connection", "Name or service not known", "Temporary failure in name resolution",
+    "Connection refused", "Network is unreachable", "Read timed out", "ConnectTimeoutError", "Could not fetch URL",
+    "getaddrinfo failed", "No route to host",
+)
+DISK_SIGNS = ("No space left on device", "[Errno 28]", "File too large", "[Errno 27]", "Disk quota exceeded")
+LOG_TAIL = 40
+
+
+@dataclass
+class PipRun:
+    """What one pip command printed."""
+
+    command: list[str]
+    lines: list[str]
+
+    @property
+    def tail(self) -> str:
+        return "\n".join(self.lines[-LOG_TAIL:])
+
+
+def pip_environment(overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment pip runs in: no PYTHONPATH (it sees QGIS's Python as it is), no prompts."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PIP_USER", "PIP_TARGET")}
+    env.update(PIP_NO_INPUT="1", PIP_DISABLE_PIP_VERSION_CHECK="1", PYTHONUNBUFFERED="1", **(overrides or {}))
+    return env
+
+
+def failure(run: PipRun, returncode: int, what: str) -> InstallError:
+    """The error a user reads for a failed pip run, with pip's last lines behind 'More info'."""
+    text = "\n".join(run.lines)
+    if any(sign in text for sign in DISK_SIGNS):
+        return DiskFullError(
+            f"{what} stopped: the disk is full (or a file-size limit was reached). Free some space "
+            "(torch alone needs about 1 GB) and click Install again. Nothing half-installed was kept.", run.tail)
+    if any(sign in text for sign in NETWORK_SIGNS):
+        return RegistryUnreachableError(
+            f"{what} failed: the package index could not be reached. Check the internet connection (or the proxy "
+            "set in pip's configuration) and click Install again.", run.tail)
+    missing = [line.split("No matching distribution found for", 1)[1].strip()
+               for line in run.lines if "No matching distribution found for" in line]
+    if missing:
+        hint = " The CPU build of torch comes from download.pytorch.org; if that site is blocked, choose CUDA." \
+            if missing[0].startswith("torch") and "+cpu" in missing[0] else ""
+        return InstallError(f"{what} failed: the package index has no {missing[0]} for this Python.{hint}", run.tail)
+    errors = [line for line in run.lines if line.startswith("ERROR:")]
+    last = errors[-1] if errors else (run.lines[-1] if run.lines else "no output")
+    return InstallError(f"{what} failed (pip exit code {returncode}): {last}", run.tail)
+
+
+def run_pip(command: list[str], control: JobControl, what: str, env: dict[str, str] | None = None,
+            on_line=None) -> PipRun:
+    """Run a pip command to the end, logging each line; Cancel kills it; a failure raises our error."""
+    run = PipRun(command, [])
+    popen_options = {"start_new_session": True} if os.name != "nt" else {
+        "creationflags": subprocess.CREATE_NEW_PROCESS_GROUP | getattr(subprocess, "CREATE_NO_WINDOW", 0)}
+    try:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   text=True, encoding="utf-8", errors="replace", env=pip_environment(env),
+                                   **popen_options)
+    except OSError as exc:
+        raise InstallError(f"{what} could not start {command[0]}: {exc}.") from exc
+    lines: queue.Queue = queue.Queue()
+    reader = threading.Thread(target=_read_lines, args=(process.stdout, lines), daemon=True)
+    reader.start()
+    while True:
+        if control.is_cancelled():
+            _kill(process)
+            reader.join(timeout=5)
+            raise CancelledError(what)
+        try:
+            line = lines.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        if line is None:
+            break
+        line = line.rstrip()
+        if line:
+            run.lines.append(line)
+            control.log(line)
+            if on_line is not None:
+                on_line(line)
+    returncode = process.wait()
+    if returncode != 0:
+        raise failure(run, returncode, what)
+    return run
+
+
+def _read_lines(stream, out: queue.Queue) -> None:
+    for line in stream:
+        out.put(line)
+    out.put(None)
+
+
+def _kill(process: subprocess.Popen) -> None:
+    """Stop pip and any child it started (a build backend, say)."""
+    try:
+        if os.name == "nt":
+            process.kill()
+        else:
+            os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()

@@ -1,0 +1,185 @@
+"""An install of the plugin's packages, from plan to folder: resolve, size, install into staging, swap in.
+
+Two pip runs: a dry run with ``--report`` resolves the pins against QGIS's Python as it
+is (so what the host already has, numpy and pyproj above all, is kept and not
+shadowed), then ``--target`` installs exactly that list with ``--no-deps`` into a
+staging folder. Nothing is written outside the profile's dependency folder: no
+``--user``, no system site-packages, no admin rights.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import sys
+import tempfile
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..dependencies import interpreter_for_pip
+from ..errors import InstallError
+from ..jobs import JobControl
+from .folder import commit, remove_leftovers, staging_folder
+from .host import HostChoice, host_choices
+from .pins import Pin, fingerprint, read_pins
+from .pip_process import run_pip
+from .torch_variant import TorchVariant, choose_torch_variant, nvidia_driver
+
+PIP_OPTIONS = ["--progress-bar", "off", "--no-input", "--disable-pip-version-check"]
+HEAD_TIMEOUT_S = 5.0
+
+
+@dataclass
+class InstallPlan:
+    """What to install where, with which torch build, keeping which host packages."""
+
+    python: str
+    folder: Path
+    pins: list[Pin]
+    torch: TorchVariant | None
+    hosts: list[HostChoice]
+    index_args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    plugin_version: str = ""
+
+    @property
+    def requirements(self) -> list[str]:
+        return [self.torch.spec if pin.name == "torch" and self.torch else pin.spec for pin in self.pins]
+
+    @property
+    def digest(self) -> str:
+        """Fingerprint of the pins alone: a new torch build or host version does not make a folder outdated."""
+        return fingerprint([pin.spec for pin in self.pins])
+
+    def summary(self) -> str:
+        torch = f"torch {self.torch.name} build ({self.torch.reason})" if self.torch else "no torch"
+        kept = ", ".join(choice.describe() for choice in self.hosts)
+        return f"Python {self.python}; {torch}; {kept}; into {self.folder}"
+
+
+def make_plan(folder: Path, torch_request: str = "auto", pins: list[Pin] | None = None,
+              index_args: list[str] | None = None, env: dict[str, str] | None = None, plugin_version: str = "",
+              python: str | None = None, driver: str | None = None, hosts: list[HostChoice] | None = None) -> InstallPlan:
+    """The plan for this machine: its Python, its NVIDIA driver (for torch), its own numpy/pyproj/scipy."""
+    pins = read_pins() if pins is None else pins
+    torch_pin = next((pin for pin in pins if pin.name == "torch"), None)
+    torch = None
+    if torch_pin is not None:
+        torch = choose_torch_variant(torch_pin.version, torch_request, driver=nvidia_driver() if driver is None else driver)
+    return InstallPlan(
+        python=python or interpreter_for_pip(), folder=Path(folder), pins=pins, torch=torch,
+        hosts=host_choices(exclude=Path(folder)) if hosts is None else hosts,
+        index_args=list(index_args or []), env=dict(env or {}), plugin_version=plugin_version,
+    )
+
+
+@dataclass
+class Resolution:
+    """The exact distributions pip will install, and what downloading them costs."""
+
+    packages: dict[str, str]
+    urls: list[str]
+    download_bytes: int | None
+    notes: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        size = f"about {self.download_bytes / 1e6:,.0f} MB to download" if self.download_bytes else "size unknown"
+        return f"{len(self.packages)} packages, {size}"
+
+
+def _index_args(plan: InstallPlan, notes: list[str]) -> list[str]:
+    """The plan's index options plus the torch build's own index, when that index answers."""
+    args = list(plan.index_args)
+    if plan.torch and plan.torch.index_url and "--no-index" not in args:
+        if _reachable(plan.torch.index_url + "/"):
+            args += ["--extra-index-url", plan.torch.index_url]
+        else:
+            notes.append(f"{plan.torch.index_url} does not answer; torch comes from the configured package index.")
+    return args
+
+
+def _reachable(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=HEAD_TIMEOUT_S):
+            return True
+    except Exception:  # noqa: BLE001 - any failure means "not usable"
+        return False
+
+
+def _size(url: str) -> int | None:
+    if url.startswith("file:"):
+        path = Path(urllib.request.url2pathname(url[len("file:"):]))
+        return path.stat().st_size if path.is_file() else None
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=HEAD_TIMEOUT_S) as reply:
+            length = reply.headers.get("Content-Length")
+            return int(length) if length else None
+    except Exception:  # noqa: BLE001 - the size is a courtesy, never a failure
+        return None
+
+
+def resolve(plan: InstallPlan, control: JobControl | None = None) -> Resolution:
+    """A pip dry run against QGIS's Python: the distributions to install (what the host has is left out)."""
+    control = control or JobControl()
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="calliper-resolve-") as scratch:
+        constraints = Path(scratch) / "host-constraints.txt"
+        constraints.write_text("\n".join(choice.constraint for choice in plan.hosts) + "\n", encoding="utf-8")
+        report = Path(scratch) / "report.json"
+        command = [plan.python, "-m", "pip", "install", "--dry-run", "--report", str(report), *PIP_OPTIONS,
+                   "-c", str(constraints), *_index_args(plan, notes), *plan.requirements]
+        control.log("Resolving: " + " ".join(command))
+        run_pip(command, control, "Working out the packages to install", plan.env)
+        items = json.loads(report.read_text(encoding="utf-8")).get("install", [])
+    packages = {item["metadata"]["name"]: item["metadata"]["version"] for item in items}
+    urls = [item.get("download_info", {}).get("url", "") for item in items]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        sizes = list(pool.map(_size, urls))
+    total = sum(size for size in sizes if size) if any(sizes) else None
+    for note in notes:
+        control.log(note)
+    return Resolution(packages, urls, total, notes)
+
+
+def install(plan: InstallPlan, resolution: Resolution, control: JobControl | None = None) -> dict:
+    """Install the resolved packages into a staging folder and swap it into place; returns the folder's marker."""
+    control = control or JobControl()
+    if not resolution.packages:
+        raise InstallError("There is nothing to install: QGIS's Python already has every package.")
+    remove_leftovers(plan.folder.parent)
+    staging = staging_folder(plan.folder)
+    done = set()
+
+    def progress(line: str) -> None:
+        if line.startswith(("Collecting ", "Processing ")):
+            done.add(line.split()[1])
+            control.report(len(done) / (len(resolution.packages) + 1), line)
+
+    try:
+        command = [plan.python, "-m", "pip", "install", "--no-deps", "--target", str(staging), *PIP_OPTIONS,
+                   "--no-warn-script-location", *_index_args(plan, []),
+                   *[f"{name}=={version}" for name, version in resolution.packages.items()]]
+        control.log("Installing: " + " ".join(command))
+        run_pip(command, control, "Installing the packages", plan.env, on_line=progress)
+        marker = {
+            "plugin_version": plan.plugin_version, "digest": plan.digest, "installed": datetime.now(timezone.utc)
+            .isoformat(timespec="seconds"), "python": platform.python_version(), "platform": sys.platform,
+            "torch": plan.torch.name if plan.torch else None, "packages": resolution.packages,
+            "host_kept": {c.package.name: c.host_version for c in plan.hosts if c.kept},
+        }
+        commit(staging, plan.folder, marker)
+    except BaseException:  # cancel and failures alike: the staging folder never outlives the install
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    control.report(1.0, "Installed")
+    return marker
+
+
+def folder_bytes(folder: Path) -> int:
+    """Disk use of an installed folder."""
+    return sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file() and not f.is_symlink())
+
