@@ -53,12 +53,18 @@ class CalliperPlugin:
         self.action.setToolTip("Show the Calliper dock: train location embeddings from POIs")
         self.action.setCheckable(True)
         self.dock = CalliperDock(self.iface, self.iface.mainWindow())
+        self.dock.dependencies.installed.connect(self._packages_installed)
         self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
         self.dock.hide()
         self.action.toggled.connect(self.dock.setUserVisible)
         self.dock.visibilityChanged.connect(self.action.setChecked)
         self.iface.addPluginToMenu(MENU, self.action)
         self.iface.addToolBarIcon(self.action)
+
+    def _packages_installed(self, restart_needed: bool) -> None:
+        """Packages just installed from the dock: the algorithms come up at once unless QGIS must restart."""
+        if not restart_needed:
+            self.initProcessing()
 
     def unload(self) -> None:
         if self.provider is not None:

@@ -45,16 +45,24 @@ def missing_requirements(requirements: tuple[Requirement, ...] = REQUIREMENTS) -
 
 
 def interpreter_for_pip() -> str:
-    """The Python executable that belongs to the running interpreter.
+    """The Python executable of the running interpreter, for pip and for worker processes.
 
-    Inside QGIS ``sys.executable`` is often the ``qgis`` binary itself, so we derive
-    the interpreter from the prefix instead.
+    Inside QGIS ``sys.executable`` is the ``qgis`` binary, or whatever ``python3`` comes
+    first on PATH (pyenv's, say): another interpreter with other packages. Only an
+    executable inside this interpreter's own prefix is taken.
     """
-    if os.path.basename(sys.executable).lower().startswith("python"):
-        return sys.executable
-    name = "python.exe" if os.name == "nt" else f"python{sys.version_info.major}"
-    folder = sys.exec_prefix if os.name == "nt" else os.path.join(sys.exec_prefix, "bin")
-    return os.path.join(folder, name)
+    prefix = os.path.abspath(sys.exec_prefix)
+    if os.name == "nt":
+        candidates = [sys.executable, os.path.join(prefix, "python.exe")]
+    else:
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        candidates = [sys.executable, *(os.path.join(prefix, "bin", f"python{v}") for v in (version, version[0]))]
+    for candidate in candidates:
+        path = os.path.abspath(candidate or "")
+        if os.path.basename(path).lower().startswith("python") and path.startswith(prefix + os.sep) \
+                and os.path.isfile(path):
+            return path
+    return candidates[-1]
 
 
 def require(*modules: str) -> None:

@@ -1,55 +1,123 @@
-"""Run inside QGIS (qgis --code): load the demo POIs, open the Calliper dock, click Train, screenshot.
+"""Run inside QGIS (qgis --code) on the user's path: Install, load the demo POIs, Train, a phrase map, quit.
 
-Started by scripts/gui_check.sh under Xvfb with the plugin installed from its ZIP.
+Started by scripts/gui_check.sh under Xvfb with no PYTHONPATH, a fresh profile and the
+plugin from its ZIP, so every package comes from the dock's own installer. Exits QGIS
+with 0 only when the model and the phrase map were written; the shell checks that code.
 """
 
 import os
 import sys
+import time
 
-from qgis.core import QgsApplication, QgsProject, QgsVectorLayer
+from qgis.core import QgsApplication, QgsProject, QgsRectangle, QgsVectorLayer
 from qgis.PyQt.QtCore import Qt, QTimer
 from qgis.utils import iface, plugins
 
-POIS, SHOT, MODEL = os.environ["CALLIPER_GUI_POIS"], os.environ["CALLIPER_GUI_SHOT"], os.environ["CALLIPER_GUI_MODEL"]
+POIS, SHOTS, MODEL = os.environ["CALLIPER_GUI_POIS"], os.environ["CALLIPER_GUI_SHOTS"], os.environ["CALLIPER_GUI_MODEL"]
+MAPS = os.path.join(os.path.dirname(MODEL), "maps")
+DOCK_WIDTH = 400
+STARTED = time.time()
+timings = {}
 
 
 def log(message):
     print(f"gui_check: {message}", file=sys.stderr, flush=True)
 
 
+def shot(name):
+    path = os.path.join(SHOTS, name)
+    iface.mainWindow().grab().save(path)
+    log(f"screenshot: {path}")
+
+
+def wait(condition, then, timeout, label):
+    deadline = time.time() + timeout
+
+    def poll():
+        if condition():
+            then()
+        elif time.time() > deadline:
+            log(f"timed out waiting for {label}")
+            QgsApplication.exit(3)
+        else:
+            QTimer.singleShot(500, poll)
+
+    poll()
+
+
 def start():
+    log(f"sys.path has no PYTHONPATH entries: {not os.environ.get('PYTHONPATH')}")
+    plugin = plugins["calliper"]
+    plugin.action.setChecked(True)
+    iface.mainWindow().resizeDocks([plugin.dock], [DOCK_WIDTH], Qt.Horizontal)
+    panel = plugin.dock.dependencies
+    log(f"missing before install: {[r.pip_spec for r in panel.missing]}")
+    wait(lambda: panel.task is None and panel.resolution is not None, lambda: install(plugin), 600, "the size check")
+
+
+def install(plugin):
+    panel = plugin.dock.dependencies
+    log(f"installer: {panel.size.text()}")
+    shot("installer.png")
+    timings["install_started"] = time.time()
+    panel.install_button.click()
+    wait(lambda: panel.task is None, lambda: installed(plugin), 1800, "the install")
+
+
+def installed(plugin):
+    timings["install_s"] = time.time() - timings["install_started"]
+    panel = plugin.dock.dependencies
+    log(f"install finished in {timings['install_s']:.0f} s: {panel.status.text()}")
+    if plugin.dock.tabs is None:
+        log("the dock did not come up after the install")
+        QgsApplication.exit(4)
+        return
+    log(f"processing provider registered: {QgsApplication.processingRegistry().providerById('calliper') is not None}")
     layer = QgsVectorLayer(POIS, "Helsinki POIs (OSM)", "ogr")
     QgsProject.instance().addMapLayer(layer)
     iface.mapCanvas().setExtent(layer.extent())
-    plugin = plugins["calliper"]
-    plugin.action.setChecked(True)
-    iface.mainWindow().resizeDocks([plugin.dock], [520], Qt.Horizontal)
-    panel = plugin.dock.train_panel
-    panel.layer.setLayer(layer)
-    panel.epochs.setValue(15)
-    panel.output.setFilePath(MODEL)
-    panel.train_button.click()
+    train = plugin.dock.train_panel
+    train.layer.setLayer(layer)
+    train.epochs.setValue(15)
+    train.output.setFilePath(MODEL)
+    train.train_button.click()
     log("Train clicked")
-    poll(panel, 0)
+    wait(lambda: train.task is None, lambda: trained(plugin, layer), 900, "training")
 
 
-def poll(panel, waited):
-    if panel.task is None or waited > 600:
-        QTimer.singleShot(1500, lambda: finish(panel))
-        return
-    QTimer.singleShot(500, lambda: poll(panel, waited + 0.5))
+def trained(plugin, layer):
+    train = plugin.dock.train_panel
+    log(f"train: {train.status.text()}")
+    maps = plugin.dock.maps_panel
+    plugin.dock.tabs.setCurrentWidget(maps)
+    extent = layer.extent()
+    cx, cy = extent.center().x(), extent.center().y()
+    maps.extent.setOutputExtentFromUser(QgsRectangle(cx - 500, cy - 500, cx + 500, cy + 500), layer.crs())
+    maps.pixel_size.setValue(20)
+    maps.output_dir.setFilePath(MAPS)
+    maps.raster_button.click()
+    wait(lambda: maps.task is None, lambda: phrase(plugin), 900, "the embedding raster")
 
 
-def finish(panel):
-    window = iface.mainWindow()
-    dock = plugins["calliper"].dock
-    scroll = dock.widget()
-    scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())  # show progress, status, loss curve
-    window.grab().save(SHOT)
-    log(f"status: {panel.status.text()}")
-    log(f"processing provider registered: {QgsApplication.processingRegistry().providerById('calliper') is not None}")
-    log(f"screenshot: {SHOT}")
-    QgsApplication.exit(0 if os.path.exists(os.path.join(MODEL, "card.json")) else 1)
+def phrase(plugin):
+    maps = plugin.dock.maps_panel
+    maps.phrase.setText("nightlife")
+    maps.phrase_button.click()
+    wait(lambda: maps.task is None, lambda: finish(plugin), 600, "the phrase map")
+
+
+def finish(plugin):
+    maps = plugin.dock.maps_panel
+    log(f"maps: {maps.status.text()}")
+    QTimer.singleShot(1500, lambda: done(plugin))
+
+
+def done(plugin):
+    shot("dock-phrase-map.png")
+    written = os.path.isfile(os.path.join(MODEL, "card.json")) and any(
+        name.startswith("similarity_nightlife") for name in os.listdir(MAPS))
+    log(f"model and phrase map written: {written}; whole session {time.time() - STARTED:.0f} s")
+    QgsApplication.exit(0 if written else 1)
 
 
 QTimer.singleShot(3000, start)

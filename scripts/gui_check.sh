@@ -1,22 +1,36 @@
 #!/usr/bin/env bash
-# Real-GUI check: QGIS under Xvfb, the plugin installed from its ZIP into a throwaway
-# profile, the demo POIs loaded, Train clicked; saves a screenshot (docs/dock-train.png).
+# The user's path in real QGIS, end to end: Xvfb, a fresh profile, the plugin from its ZIP,
+# QGIS's own Python with no PYTHONPATH. The dock's Install button installs the packages
+# into the profile; then the demo POIs are loaded, Train is clicked, a phrase map is made
+# and QGIS quits. Checks QGIS's exit code and the files; screenshots go to docs/.
+#   CALLIPER_GUI_KEEP=DIR keeps the profile (and its installed packages) in DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install.sh
+bash scripts/install.sh  # the .venv builds the ZIP and the demo data, nothing else
 [ -f demo_output/data/pois.gpkg ] || HF_HUB_OFFLINE=1 .venv/bin/calliper demo --out demo_output --epochs 5
-WORK=$(mktemp -d)
-PROFILE="$WORK/xdg/QGIS/QGIS3/profiles/default"
-mkdir -p "$PROFILE/python/plugins" "$PROFILE/QGIS" docs
+WORK=${CALLIPER_GUI_KEEP:-$(mktemp -d)}
+rm -rf "$WORK/xdg" "$WORK/out"; mkdir -p "$WORK/out" docs
 .venv/bin/python scripts/package.py --out "$WORK/calliper.zip" >/dev/null
-.venv/bin/python -c "import zipfile,sys; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" "$WORK/calliper.zip" "$PROFILE/python/plugins"
-printf '[PythonPlugins]\ncalliper=true\n[qgis]\ncheckVersion=false\nshowTips322=false\n' > "$PROFILE/QGIS/QGIS3.ini"
-Xvfb :99 -screen 0 1600x1000x24 >/dev/null 2>&1 & XVFB=$!
-trap 'kill $XVFB 2>/dev/null; rm -rf "$WORK"' EXIT
+env -u PYTHONPATH XDG_DATA_HOME="$WORK/xdg" /usr/bin/python3 scripts/install_plugin.py \
+  --zip "$WORK/calliper.zip" --no-packages
+PROFILE="$WORK/xdg/QGIS/QGIS3/profiles/default"
+printf '[qgis]\ncheckVersion=false\nshowTips322=false\n' >> "$PROFILE/QGIS/QGIS3.ini"
+Xvfb :98 -screen 0 1366x768x24 >/dev/null 2>&1 & XVFB=$!
+trap 'kill $XVFB 2>/dev/null; [ -n "${CALLIPER_GUI_KEEP:-}" ] || rm -rf "$WORK"' EXIT
 sleep 2
-DISPLAY=:99 XDG_DATA_HOME="$WORK/xdg" HF_HUB_OFFLINE=1 \
-  PYTHONPATH="$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
-  CALLIPER_GUI_POIS="$PWD/demo_output/data/pois.gpkg" CALLIPER_GUI_SHOT="$PWD/docs/dock-train.png" \
-  CALLIPER_GUI_MODEL="$WORK/gui_model" \
-  timeout 900 qgis --noversioncheck --nologo --code scripts/gui_check.py 2>&1 | grep -E "gui_check|Traceback|Error" || true
-test -f docs/dock-train.png && echo "Screenshot: docs/dock-train.png"
+started=$(date +%s)
+set +e
+env -u PYTHONPATH DISPLAY=:98 XDG_DATA_HOME="$WORK/xdg" HF_HUB_OFFLINE=1 \
+  CALLIPER_GUI_POIS="$PWD/demo_output/data/pois.gpkg" CALLIPER_GUI_SHOTS="$PWD/docs" \
+  CALLIPER_GUI_MODEL="$WORK/out/model" \
+  timeout 3600 qgis --noversioncheck --nologo --code scripts/gui_check.py > "$WORK/qgis.log" 2>&1
+code=$?
+set -e
+grep -E "gui_check|Traceback|Error" "$WORK/qgis.log" || true
+echo "QGIS exited with code $code after $(( $(date +%s) - started )) s."
+du -sh "$PROFILE/python/dependencies/calliper" 2>/dev/null || true
+if [ "$code" -ne 0 ] || [ ! -f "$WORK/out/model/card.json" ] || ! ls "$WORK/out/maps"/similarity_nightlife*.tif >/dev/null 2>&1; then
+  echo "GUI check FAILED (see $WORK/qgis.log with CALLIPER_GUI_KEEP set)." >&2
+  exit 1
+fi
+echo "GUI check passed: installer, Train and a phrase map in a fresh profile; screenshots in docs/."

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
-import pytest
-
 
 def test_plugin_loads_adds_dock_and_unloads(qgis_iface):
     import calliper
@@ -20,19 +16,6 @@ def test_plugin_loads_adds_dock_and_unloads(qgis_iface):
     assert plugin.dock.dependencies.missing == []  # this environment has everything
     plugin.unload()
     assert plugin.dock is None and plugin.action is None
-
-
-def test_dock_names_missing_packages_and_the_install_command(qgis_iface, monkeypatch):
-    from calliper.ui.dock import CalliperDock
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("torch", "rasterio") else real(name, *a))
-    dock = CalliperDock(qgis_iface)
-    text = dock.dependencies.message.text()
-    assert "torch==2.13.0" in text and "rasterio==1.4.4" in text and "geopandas" not in text
-    command = dock.dependencies.command.text()
-    assert "-m pip install" in command and '"torch==2.13.0"' in command
-    assert not dock.dependencies.isHidden()
 
 
 def test_processing_provider_registers_and_unregisters(qgis_iface):

@@ -1,7 +1,7 @@
 """The Calliper dock. It first checks the Python packages the heavy features need.
 
-When some are missing the dock says exactly which and shows the command that
-installs them into the Python QGIS runs, instead of failing to load. The panels
+When some are missing the dock says exactly which and installs them into the QGIS
+profile with one click (``installer_panel``), instead of failing to load. The panels
 (which import torch) are built the first time the dock is shown, so QGIS starts fast.
 """
 
@@ -10,51 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from qgis.gui import QgsDockWidget
-from qgis.PyQt.QtWidgets import (
-    QApplication,
-    QComboBox,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QScrollArea,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from qgis.PyQt.QtWidgets import QComboBox, QHBoxLayout, QLabel, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
-from ..core.dependencies import install_command, missing_requirements
+from ..adapters.profile_packages import plugin_version, profile_dependency_folder
+from ..core.install.plan import make_plan
 from . import settings
-
-
-class DependencyPanel(QWidget):
-    """Lists missing packages with a copyable install command; hidden when nothing is missing."""
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        layout = QVBoxLayout(self)
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-        self.command = QLineEdit()
-        self.command.setReadOnly(True)
-        self.copy_button = QPushButton("Copy install command")
-        self.copy_button.clicked.connect(lambda: QApplication.clipboard().setText(self.command.text()))
-        for widget in (self.message, self.command, self.copy_button):
-            layout.addWidget(widget)
-        self.refresh()
-
-    def refresh(self) -> list:
-        missing = missing_requirements()
-        self.missing = missing
-        if missing:
-            names = ", ".join(req.pip_spec for req in missing)
-            self.message.setText(
-                f"<b>Calliper needs Python packages that are not installed:</b> {names}.<br>"
-                "Run this command in a terminal (OSGeo4W Shell on Windows), then restart QGIS:"
-            )
-            self.command.setText(install_command(missing))
-        self.setVisible(bool(missing))
-        return missing
+from .installer_panel import InstallerPanel
 
 
 class ModelPicker(QWidget):
@@ -107,7 +68,10 @@ class CalliperDock(QgsDockWidget):
         self.iface = iface
         body = QWidget()
         self.body_layout = QVBoxLayout(body)
-        self.dependencies = DependencyPanel(body)
+        folder = profile_dependency_folder()
+        self.dependencies = InstallerPanel(
+            iface, folder, lambda torch: make_plan(folder, torch, plugin_version=plugin_version()), body)
+        self.dependencies.installed.connect(self._packages_installed)
         self.body_layout.addWidget(self.dependencies)
         self.tabs: QTabWidget | None = None
         self.train_panel = None
@@ -123,6 +87,10 @@ class CalliperDock(QgsDockWidget):
     def showEvent(self, event) -> None:  # noqa: N802 - Qt API
         super().showEvent(event)
         self.ensure_panels()
+
+    def _packages_installed(self, restart_needed: bool) -> None:
+        if not restart_needed:
+            self.ensure_panels()
 
     def ensure_panels(self) -> bool:
         """Build the panels once, if every required package is present."""

@@ -74,6 +74,18 @@ def activate(folder: Path) -> bool:
     return True
 
 
+def shadowed_imports(folder: Path) -> list[str]:
+    """Top-level modules of the folder that this process imported already, from elsewhere: they need a restart."""
+    names = {path.name.split(".")[0] for path in folder.iterdir()
+             if not path.name.endswith((".dist-info", ".libs", ".data")) and not path.name.startswith((".", "_"))}
+    loaded = []
+    for name in sorted(names & set(sys.modules)):
+        origin = getattr(sys.modules[name], "__file__", None) or ""
+        if not Path(origin).resolve().is_relative_to(folder.resolve()):
+            loaded.append(name)
+    return loaded
+
+
 def _pid_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True

@@ -122,6 +122,10 @@ def _size(url: str) -> int | None:
         return None
 
 
+def _normalised(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
 def resolve(plan: InstallPlan, control: JobControl | None = None) -> Resolution:
     """A pip dry run against QGIS's Python: the distributions to install (what the host has is left out)."""
     control = control or JobControl()
@@ -135,6 +139,11 @@ def resolve(plan: InstallPlan, control: JobControl | None = None) -> Resolution:
         control.log("Resolving: " + " ".join(command))
         run_pip(command, control, "Working out the packages to install", plan.env)
         items = json.loads(report.read_text(encoding="utf-8")).get("install", [])
+    kept = {_normalised(choice.package.name) for choice in plan.hosts if choice.kept}
+    shadowing = [item for item in items if _normalised(item["metadata"]["name"]) in kept]
+    if shadowing:  # the host's own copy stays; a second numpy or PROJ in QGIS's process breaks it
+        notes.append("Kept QGIS's own " + ", ".join(item["metadata"]["name"] for item in shadowing) + ".")
+    items = [item for item in items if item not in shadowing]
     packages = {item["metadata"]["name"]: item["metadata"]["version"] for item in items}
     urls = [item.get("download_info", {}).get("url", "") for item in items]
     with ThreadPoolExecutor(max_workers=8) as pool:

@@ -1,0 +1,41 @@
+"""Tiny real wheels in a local folder, so pip can be run for real without the network."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import zipfile
+from pathlib import Path
+
+ISOLATED_PIP = {"PIP_CONFIG_FILE": os.devnull}
+"""pip without the machine's configuration (its extra indexes and find-links)."""
+
+
+def make_wheel(folder: Path, name: str, version: str, requires: tuple[str, ...] = (), payload_bytes: int = 0) -> Path:
+    """A pure-Python wheel whose module ``<name with _>`` holds ``VERSION`` (and an optional data file)."""
+    module = name.replace("-", "_")
+    dist = f"{module}-{version}.dist-info"
+    files = {
+        f"{module}/__init__.py": f"VERSION = {version!r}\n".encode(),
+        f"{dist}/METADATA": ("Metadata-Version: 2.1\n" f"Name: {name}\nVersion: {version}\n"
+                             + "".join(f"Requires-Dist: {r}\n" for r in requires)).encode(),
+        f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: calliper-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    if payload_bytes:
+        files[f"{module}/payload.bin"] = os.urandom(payload_bytes)
+    record = "".join(
+        f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}\n"
+        for path, data in files.items()
+    ) + f"{dist}/RECORD,,\n"
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / f"{module}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, data in files.items():
+            archive.writestr(path, data)
+        archive.writestr(f"{dist}/RECORD", record)
+    return wheel
+
+
+def local_index_args(folder: Path) -> list[str]:
+    return ["--no-index", "--find-links", str(folder)]

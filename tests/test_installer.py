@@ -1,0 +1,232 @@
+"""The package installer's core, with real pip runs against local wheel folders (no network)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from fake_wheels import ISOLATED_PIP, local_index_args, make_wheel
+
+from calliper.core.errors import CancelledError, DiskFullError, InstallError, RegistryUnreachableError
+from calliper.core.install.folder import (
+    MARKER_FILE,
+    REPLACED_PREFIX,
+    STAGING_PREFIX,
+    activate,
+    dependency_folder,
+    folder_state,
+    remove_leftovers,
+)
+from calliper.core.install.host import HostChoice, HostPackage, host_choices
+from calliper.core.install.pins import Pin, read_pins
+from calliper.core.install.plan import install, make_plan, resolve
+from calliper.core.install.torch_variant import choose_torch_variant
+from calliper.core.jobs import JobControl
+
+NUMPY = HostPackage("numpy", ">=1.24,<2", "1.26.4")
+
+
+@pytest.fixture
+def wheels(tmp_path):
+    folder = tmp_path / "wheels"
+    make_wheel(folder, "calliper-fake-a", "1.0", requires=("calliper-fake-b>=1", "numpy>=1.0"))
+    make_wheel(folder, "calliper-fake-b", "1.0")
+    make_wheel(folder, "calliper-fake-a", "2.0", requires=("calliper-fake-b>=1",))
+    return folder
+
+
+def fake_plan(folder: Path, wheels: Path, pins: list[str], **options):
+    return make_plan(folder, pins=[Pin(*spec.split("==")) for spec in pins], index_args=local_index_args(wheels),
+                     env=ISOLATED_PIP, python=sys.executable, driver="", hosts=host_choices(folder, (NUMPY,)),
+                     plugin_version="9.9", **options)
+
+
+def logged_control(lines: list[str], cancel_after: int | None = None) -> JobControl:
+    return JobControl(log=lines.append, is_cancelled=lambda: cancel_after is not None and len(lines) > cancel_after)
+
+
+def test_the_dependency_folder_is_the_profiles_and_goes_first_on_sys_path(tmp_path, monkeypatch):
+    folder = dependency_folder(tmp_path / "profiles" / "default")
+    assert folder == tmp_path / "profiles" / "default" / "python" / "dependencies" / "calliper"
+    monkeypatch.setattr(sys, "path", ["/usr/lib/python3/dist-packages", str(folder)])
+    assert not activate(tmp_path / "absent")
+    folder.mkdir(parents=True)
+    assert activate(folder) and activate(folder)
+    assert sys.path == [str(folder), "/usr/lib/python3/dist-packages"]  # first, and only once
+
+
+def test_torch_build_follows_the_nvidia_driver_and_can_be_chosen_by_hand():
+    cpu = choose_torch_variant("2.13.0", "auto", "linux", driver=None)
+    assert (cpu.name, cpu.spec, cpu.index_url) == ("cpu", "torch==2.13.0+cpu", "https://download.pytorch.org/whl/cpu")
+    assert "no NVIDIA driver" in cpu.reason
+    cuda = choose_torch_variant("2.13.0", "auto", "linux", driver="/proc/driver/nvidia/version")
+    assert (cuda.name, cuda.spec, cuda.index_url) == ("cuda", "torch==2.13.0", None) and "NVIDIA" in cuda.reason
+    assert choose_torch_variant("2.13.0", "cpu", "linux", driver="/proc/driver/nvidia/version").name == "cpu"
+    windows = choose_torch_variant("2.13.0", "cuda", "win32")
+    assert windows.spec == "torch==2.13.0+cu126" and windows.index_url.endswith("/cu126")
+    assert choose_torch_variant("2.13.0", "auto", "win32").spec == "torch==2.13.0"  # PyPI's Windows wheel is CPU
+    assert choose_torch_variant("2.13.0", "auto", "darwin", driver="x").spec == "torch==2.13.0"
+    with pytest.raises(Exception, match="no CUDA build of torch for macOS"):
+        choose_torch_variant("2.13.0", "cuda", "darwin")
+    with pytest.raises(Exception, match="one of auto, cpu, cuda"):
+        choose_torch_variant("2.13.0", "rocm", "linux")
+
+
+def test_host_packages_are_kept_at_their_own_version_or_a_fallback_is_pinned():
+    kept = HostChoice(NUMPY, "1.24.2")
+    assert kept.kept and kept.constraint == "numpy==1.24.2" and "QGIS's own" in kept.describe()
+    too_new = HostChoice(NUMPY, "2.1.0")
+    assert not too_new.kept and too_new.constraint == "numpy==1.26.4" and "outside" in too_new.describe()
+    absent = HostChoice(NUMPY, None)
+    assert not absent.kept and absent.constraint == "numpy==1.26.4" and "has none" in absent.describe()
+    import numpy
+
+    assert host_choices(None, (NUMPY,))[0].host_version == numpy.__version__
+
+
+def test_the_pins_file_pins_every_package_once_and_leaves_numpy_pyproj_scipy_to_qgis():
+    names = [pin.name for pin in read_pins()]
+    assert len(names) == len(set(names)) > 10 and "torch" in names and "rasterio" in names
+    assert not {"numpy", "pyproj", "scipy"} & set(names)
+    assert all(pin.version for pin in read_pins())
+
+
+def test_install_from_a_local_index_writes_only_the_target_keeps_host_numpy_and_marks_it_complete(tmp_path, wheels):
+    folder = dependency_folder(tmp_path / "profile")
+    plan = fake_plan(folder, wheels, ["calliper-fake-a==1.0"])
+    lines: list[str] = []
+    resolution = resolve(plan, logged_control(lines))
+    assert resolution.packages == {"calliper-fake-a": "1.0", "calliper-fake-b": "1.0"}  # numpy: QGIS's own
+    assert resolution.download_bytes == sum(w.stat().st_size for w in wheels.glob("calliper_fake_*-1.0-*.whl"))
+    marker = install(plan, resolution, logged_control(lines))
+    commands = [line for line in lines if line.startswith(("Resolving: ", "Installing: "))]
+    assert len(commands) == 2 and all("--user" not in c and "--prefix" not in c for c in commands)
+    assert f"--target {folder.parent / STAGING_PREFIX}" in commands[1] and "--no-deps" in commands[1]
+    assert "-c " in commands[0] and "--dry-run" in commands[0]
+    assert (folder / "calliper_fake_a" / "__init__.py").is_file() and not list(folder.glob("numpy*"))
+    assert [p.name for p in folder.parent.iterdir()] == ["calliper"]  # no staging folder left
+    assert json.loads((folder / MARKER_FILE).read_text()) == marker
+    assert marker["digest"] == plan.digest and marker["host_kept"]["numpy"] and marker["plugin_version"] == "9.9"
+    assert folder_state(folder, plan.digest).status == "complete"
+    found = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(folder)!r}); "
+                            "import calliper_fake_a, calliper_fake_b; print(calliper_fake_a.VERSION)"],
+                           capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "1.0"
+
+
+def test_a_folder_made_from_other_pins_is_offered_as_an_upgrade_and_replaced_whole(tmp_path, wheels):
+    folder = dependency_folder(tmp_path / "profile")
+    old = fake_plan(folder, wheels, ["calliper-fake-a==1.0"])
+    install(old, resolve(old))
+    new = fake_plan(folder, wheels, ["calliper-fake-a==2.0"])
+    state = folder_state(folder, new.digest)
+    assert state.status == "outdated" and "9.9" in state.message and "Upgrade" in state.message
+    install(new, resolve(new))
+    assert folder_state(folder, new.digest).status == "complete"
+    assert "2.0" in (folder / "calliper_fake_a" / "__init__.py").read_text()
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["calliper"]  # the old install is gone
+    (folder / MARKER_FILE).unlink()
+    assert folder_state(folder, new.digest).status == "outdated"  # no marker: made by hand or an older plugin
+
+
+def test_an_unreachable_index_is_named_and_leaves_nothing(tmp_path, wheels):
+    folder = dependency_folder(tmp_path / "profile")
+    plan = fake_plan(folder, wheels, ["calliper-fake-a==1.0"])
+    plan.index_args = ["--index-url", "http://127.0.0.1:9/simple", "--retries", "1", "--timeout", "2"]
+    with pytest.raises(RegistryUnreachableError, match="package index could not be reached") as error:
+        resolve(plan)
+    assert "127.0.0.1" in error.value.more_details
+    assert not folder.exists()
+
+
+def test_a_pin_missing_from_the_index_is_named(tmp_path, wheels):
+    plan = fake_plan(dependency_folder(tmp_path / "p"), wheels, ["calliper-fake-a==3.0"])
+    with pytest.raises(InstallError, match="has no calliper-fake-a==3.0"):
+        resolve(plan)
+
+
+def test_cancel_stops_pip_and_keeps_the_previous_install(tmp_path, wheels):
+    folder = dependency_folder(tmp_path / "profile")
+    old = fake_plan(folder, wheels, ["calliper-fake-a==1.0"])
+    install(old, resolve(old))
+    new = fake_plan(folder, wheels, ["calliper-fake-a==2.0"])
+    resolution = resolve(new)
+    lines: list[str] = []
+    with pytest.raises(CancelledError, match="Installing the packages was cancelled"):
+        install(new, resolution, logged_control(lines, cancel_after=1))
+    assert "1.0" in (folder / "calliper_fake_a" / "__init__.py").read_text()
+    assert folder_state(folder, old.digest).status == "complete"
+    assert [p.name for p in folder.parent.iterdir()] == ["calliper"]
+
+
+def test_a_full_disk_stops_the_install_with_its_message_and_keeps_the_previous_one(tmp_path, wheels):
+    folder = dependency_folder(tmp_path / "profile")
+    old = fake_plan(folder, wheels, ["calliper-fake-a==1.0"])
+    install(old, resolve(old))
+    make_wheel(wheels, "calliper-fake-big", "1.0", payload_bytes=3_000_000)
+    script = textwrap.dedent(f"""
+        import json, resource, sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_installer import fake_plan
+        from calliper.core.install.plan import install, resolve
+        from pathlib import Path
+        plan = fake_plan(Path({str(folder)!r}), Path({str(wheels)!r}), ["calliper-fake-big==1.0"])
+        resolution = resolve(plan)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000))  # pip inherits it
+        try:
+            install(plan, resolution)
+        except Exception as error:
+            print(json.dumps([type(error).__name__, error.message]))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    kind, message = json.loads(done.stdout.strip().splitlines()[-1])
+    assert kind == DiskFullError.__name__ and "disk is full" in message
+    assert folder_state(folder, old.digest).status == "complete" and not (folder / "calliper_fake_big").exists()
+    assert [p.name for p in folder.parent.iterdir()] == ["calliper"]
+
+
+def test_leftovers_of_a_killed_install_go_at_the_next_start_but_a_running_one_stays(tmp_path):
+    parent = tmp_path / "dependencies"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    for name in (f"{STAGING_PREFIX}1-{dead.pid}", f"{REPLACED_PREFIX}2", f"{STAGING_PREFIX}3-{os.getpid()}", "calliper"):
+        (parent / name / "pkg").mkdir(parents=True)
+    removed = remove_leftovers(parent)
+    assert sorted(p.name for p in removed) == sorted([f"{STAGING_PREFIX}1-{dead.pid}", f"{REPLACED_PREFIX}2"])
+    assert sorted(p.name for p in parent.iterdir()) == sorted(["calliper", f"{STAGING_PREFIX}3-{os.getpid()}"])
+
+
+def test_a_module_already_imported_from_elsewhere_is_named_as_needing_a_restart(tmp_path):
+    from calliper.core.install.folder import shadowed_imports
+
+    for name in ("json", "calliper_fake_never_imported"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text("")
+    (tmp_path / "json-1.0.dist-info").mkdir()
+    assert shadowed_imports(tmp_path) == ["json"]  # the stdlib's json is loaded; the new copy needs a restart
+
+
+def test_pip_runs_with_this_interpreter_not_the_first_python3_on_path(monkeypatch):
+    from calliper.core.dependencies import interpreter_for_pip
+
+    own = interpreter_for_pip()
+    assert own == os.path.abspath(sys.executable)  # under pytest: the venv's python itself
+    monkeypatch.setattr(sys, "executable", "/root/.pyenv/shims/python3")  # what QGIS reports when PATH has pyenv
+    monkeypatch.setattr(sys, "exec_prefix", "/usr")
+    assert interpreter_for_pip() == f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"
+    monkeypatch.setattr(sys, "executable", "/usr/bin/qgis")
+    assert interpreter_for_pip().startswith("/usr/bin/python3")
+
+
+def test_a_host_package_the_resolver_wants_again_is_left_out_with_a_note(tmp_path, wheels):
+    folder = dependency_folder(tmp_path / "profile")
+    plan = fake_plan(folder, wheels, ["calliper-fake-a==1.0"])
+    plan.hosts = [HostChoice(HostPackage("calliper-fake-b", ">=1", "1.0"), "1.0")]  # pretend QGIS has fake-b
+    resolution = resolve(plan)
+    assert resolution.packages == {"calliper-fake-a": "1.0"}
+    assert any("Kept QGIS's own calliper-fake-b" in note for note in resolution.notes)
