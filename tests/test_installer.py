@@ -230,3 +230,18 @@ def test_a_host_package_the_resolver_wants_again_is_left_out_with_a_note(tmp_pat
     resolution = resolve(plan)
     assert resolution.packages == {"calliper-fake-a": "1.0"}
     assert any("Kept QGIS's own calliper-fake-b" in note for note in resolution.notes)
+
+
+def test_packages_qgis_has_loaded_are_held_at_their_version_unless_the_pins_need_newer(tmp_path, wheels):
+    make_wheel(wheels, "calliper-fake-b", "2.0")
+    folder = dependency_folder(tmp_path / "profile")
+    plan = fake_plan(folder, wheels, ["calliper-fake-a==2.0"])
+    plan.loaded = {}
+    assert resolve(plan).packages["calliper-fake-b"] == "2.0"  # the newest, when nothing is loaded
+    plan.loaded = {"calliper-fake-b": "1.0"}
+    held = resolve(plan)
+    assert held.packages["calliper-fake-b"] == "1.0" and not held.notes  # usable without a restart
+    plan.loaded = {"calliper-fake-b": "0.5"}  # loaded, but fake-a needs fake-b >= 1
+    released = resolve(plan)
+    assert released.packages["calliper-fake-b"] == "2.0"
+    assert any("newer calliper-fake-b than QGIS has loaded: restart QGIS" in note for note in released.notes)

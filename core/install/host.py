@@ -71,3 +71,19 @@ def host_version(name: str, exclude: Path | None = None) -> str | None:
 def host_choices(exclude: Path | None = None, packages: tuple[HostPackage, ...] = HOST_PACKAGES) -> list[HostChoice]:
     """Keep or install, for each host package, judged from this Python (``exclude``: our own dependency folder)."""
     return [HostChoice(package, host_version(package.name, exclude)) for package in packages]
+
+
+def loaded_distributions(exclude: Path | None = None) -> dict[str, str]:
+    """Distributions this process has already imported (QGIS loads requests, idna, yaml, ...), name -> version.
+
+    An install that keeps these versions can be used at once; one that replaced them
+    would need QGIS to restart, because a loaded module cannot be swapped.
+    """
+    paths = [p for p in sys.path if not (exclude and p and Path(p).resolve().is_relative_to(exclude.resolve()))]
+    loaded = {}
+    for dist in importlib.metadata.distributions(path=paths):
+        top = (dist.read_text("top_level.txt") or "").split()
+        name = dist.metadata["Name"]
+        if name and any(module in sys.modules for module in top):
+            loaded.setdefault(name, dist.version)
+    return loaded

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import shutil
 import sys
 import tempfile
@@ -24,7 +25,7 @@ from ..dependencies import interpreter_for_pip
 from ..errors import InstallError
 from ..jobs import JobControl
 from .folder import commit, remove_leftovers, staging_folder
-from .host import HostChoice, host_choices
+from .host import HostChoice, host_choices, loaded_distributions
 from .pins import Pin, fingerprint, read_pins
 from .pip_process import run_pip
 from .torch_variant import TorchVariant, choose_torch_variant, nvidia_driver
@@ -45,6 +46,8 @@ class InstallPlan:
     index_args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     plugin_version: str = ""
+    loaded: dict[str, str] = field(default_factory=dict)
+    """Distributions QGIS has imported already: kept at their version when the pins allow it."""
 
     @property
     def requirements(self) -> list[str]:
@@ -74,6 +77,7 @@ def make_plan(folder: Path, torch_request: str = "auto", pins: list[Pin] | None 
         python=python or interpreter_for_pip(), folder=Path(folder), pins=pins, torch=torch,
         hosts=host_choices(exclude=Path(folder)) if hosts is None else hosts,
         index_args=list(index_args or []), env=dict(env or {}), plugin_version=plugin_version,
+        loaded=loaded_distributions(exclude=Path(folder)),
     )
 
 
@@ -85,6 +89,8 @@ class Resolution:
     urls: list[str]
     download_bytes: int | None
     notes: list[str] = field(default_factory=list)
+    index_args: list[str] = field(default_factory=list)
+    """The index options the resolution used (the torch build's index, when it answered): the install uses them too."""
 
     def describe(self) -> str:
         size = f"about {self.download_bytes / 1e6:,.0f} MB to download" if self.download_bytes else "size unknown"
@@ -126,21 +132,48 @@ def _normalised(name: str) -> str:
     return name.lower().replace("_", "-").replace(".", "-")
 
 
-def resolve(plan: InstallPlan, control: JobControl | None = None) -> Resolution:
-    """A pip dry run against QGIS's Python: the distributions to install (what the host has is left out)."""
-    control = control or JobControl()
-    notes: list[str] = []
+def _dry_run(plan: InstallPlan, control: JobControl, index_args: list[str], held: dict[str, str]) -> list[dict]:
+    """pip's report of what it would install, with the host packages and the ``held`` ones kept at their version."""
+    pins = [choice.constraint for choice in plan.hosts] + [f"{name}=={version}" for name, version in held.items()]
     with tempfile.TemporaryDirectory(prefix="calliper-resolve-") as scratch:
-        constraints = Path(scratch) / "host-constraints.txt"
-        constraints.write_text("\n".join(choice.constraint for choice in plan.hosts) + "\n", encoding="utf-8")
+        constraints = Path(scratch) / "constraints.txt"
+        constraints.write_text("\n".join(pins) + "\n", encoding="utf-8")
         report = Path(scratch) / "report.json"
         command = [plan.python, "-m", "pip", "install", "--dry-run", "--report", str(report), *PIP_OPTIONS,
-                   "-c", str(constraints), *_index_args(plan, notes), *plan.requirements]
+                   "-c", str(constraints), *index_args, *plan.requirements]
         control.log("Resolving: " + " ".join(command))
         run_pip(command, control, "Working out the packages to install", plan.env)
-        items = json.loads(report.read_text(encoding="utf-8")).get("install", [])
-    kept = {_normalised(choice.package.name) for choice in plan.hosts if choice.kept}
-    shadowing = [item for item in items if _normalised(item["metadata"]["name"]) in kept]
+        return json.loads(report.read_text(encoding="utf-8")).get("install", [])
+
+
+def resolve(plan: InstallPlan, control: JobControl | None = None) -> Resolution:
+    """A pip dry run against QGIS's Python: the distributions to install (what the host has is left out).
+
+    Distributions QGIS has loaded already are held at their version, so that the install
+    can be used at once; one the pins cannot live with is let go (QGIS then restarts).
+    """
+    control = control or JobControl()
+    notes: list[str] = []
+    index_args = _index_args(plan, notes)
+    hosts = {_normalised(choice.package.name) for choice in plan.hosts}
+    held = {name: version for name, version in plan.loaded.items() if _normalised(name) not in hosts}
+    released: list[str] = []
+    while True:
+        try:
+            items = _dry_run(plan, control, index_args, held)
+            break
+        except InstallError as error:
+            conflicts = set(re.findall(r"The user requested \(constraint\) ([A-Za-z0-9_.-]+)==", error.more_details))
+            let_go = [name for name in held if name in conflicts]
+            if not let_go:
+                raise
+            released += let_go
+            for name in let_go:
+                del held[name]
+    if released:
+        notes.append(f"The pins need newer {', '.join(released)} than QGIS has loaded: restart QGIS after the install.")
+    shadowing = [item for item in items if _normalised(item["metadata"]["name"]) in
+                 {_normalised(choice.package.name) for choice in plan.hosts if choice.kept}]
     if shadowing:  # the host's own copy stays; a second numpy or PROJ in QGIS's process breaks it
         notes.append("Kept QGIS's own " + ", ".join(item["metadata"]["name"] for item in shadowing) + ".")
     items = [item for item in items if item not in shadowing]
@@ -151,7 +184,7 @@ def resolve(plan: InstallPlan, control: JobControl | None = None) -> Resolution:
     total = sum(size for size in sizes if size) if any(sizes) else None
     for note in notes:
         control.log(note)
-    return Resolution(packages, urls, total, notes)
+    return Resolution(packages, urls, total, notes, index_args)
 
 
 def install(plan: InstallPlan, resolution: Resolution, control: JobControl | None = None) -> dict:
@@ -170,7 +203,7 @@ def install(plan: InstallPlan, resolution: Resolution, control: JobControl | Non
 
     try:
         command = [plan.python, "-m", "pip", "install", "--no-deps", "--target", str(staging), *PIP_OPTIONS,
-                   "--no-warn-script-location", *_index_args(plan, []),
+                   "--no-warn-script-location", *resolution.index_args,
                    *[f"{name}=={version}" for name, version in resolution.packages.items()]]
         control.log("Installing: " + " ".join(command))
         run_pip(command, control, "Installing the packages", plan.env, on_line=progress)
