@@ -96,3 +96,19 @@ def test_a_failed_install_says_why_in_the_dock_and_can_be_tried_again(installer_
     assert wait_for(lambda: panel.task is None, 120)
     assert "package index could not be reached" in panel.status.text()
     assert panel.install_button.isEnabled() and not folder.exists() and dock.tabs is None
+
+
+def test_a_folder_from_an_older_plugin_version_is_offered_as_an_upgrade(installer_dock, monkeypatch):
+    import json
+
+    import calliper.ui.installer_panel as panel_module
+
+    dock, folder, _ = installer_dock
+    folder.mkdir(parents=True)
+    (folder / MARKER_FILE).write_text(json.dumps({"digest": "other pins", "plugin_version": "0.0.9"}))
+    monkeypatch.setattr(panel_module, "missing_requirements", lambda: [])
+    panel = dock.dependencies
+    assert panel.refresh() == []
+    assert not panel.isHidden() and panel.install_button.text() == "Upgrade"
+    assert "made for Calliper 0.0.9" in panel.message.text()
+    assert wait_for(lambda: panel.task is None, 60)

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("core", "adapters", "cli", "ui", "processing_provider")
 ENTRY_FILES = ("__init__.py", "plugin.py")
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("core",),  # the foundation: the modules directly in core/
+    ("core",),  # the foundation: the modules directly in core/, and core/install/ (standard library only)
     ("core.data",),
     ("core.text",),
     ("core.model",),

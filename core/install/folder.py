@@ -75,7 +75,11 @@ def activate(folder: Path) -> bool:
 
 
 def shadowed_imports(folder: Path) -> list[str]:
-    """Top-level modules of the folder that this process imported already, from elsewhere: they need a restart."""
+    """Top-level modules of the folder that this process imported already, from elsewhere: they need a restart.
+
+    Private shims (``_distutils_hack``, loaded by setuptools' .pth at start-up) are not
+    counted: nothing of ours imports them.
+    """
     names = {path.name.split(".")[0] for path in folder.iterdir()
              if not path.name.endswith((".dist-info", ".libs", ".data")) and not path.name.startswith((".", "_"))}
     loaded = []

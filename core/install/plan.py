@@ -171,7 +171,8 @@ def resolve(plan: InstallPlan, control: JobControl | None = None) -> Resolution:
             for name in let_go:
                 del held[name]
     if released:
-        notes.append(f"The pins need newer {', '.join(released)} than QGIS has loaded: restart QGIS after the install.")
+        notes.append(f"QGIS has loaded an older {', '.join(released)} than the pins need; "
+                     "if Calliper uses it, the dock asks for a restart after the install.")
     shadowing = [item for item in items if _normalised(item["metadata"]["name"]) in
                  {_normalised(choice.package.name) for choice in plan.hosts if choice.kept}]
     if shadowing:  # the host's own copy stays; a second numpy or PROJ in QGIS's process breaks it
