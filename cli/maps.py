@@ -36,6 +36,10 @@ def add_raster(commands) -> None:
     p.add_argument("--float16", action="store_true", help="store half floats (half the size)")
     p.add_argument("--mask-layer", help="compute only inside its polygons or near its points/lines")
     p.add_argument("--mask-buffer", type=float, default=200.0, help="metres around mask points/lines (default 200)")
+    p.add_argument("--near-pois", type=float, metavar="METRES",
+                   help="compute only within this distance of the training POIs (default: chosen from their spacing)")
+    p.add_argument("--whole-extent", action="store_true",
+                   help="compute every pixel, also where the model saw no POI (the sea, fields)")
     p.add_argument("--workers", type=int, default=1, help="CPU processes computing blocks (default 1; a GPU uses one)")
     p.add_argument("--no-resume", action="store_true",
                    help="start from nothing even if an interrupted run of the same command left finished blocks")
@@ -51,8 +55,7 @@ def _run_raster(args: argparse.Namespace) -> None:
         embedding_grid,
         embedding_raster,
         layer_extent,
-        mask_from_layer,
-        mask_resume_key,
+        raster_mask,
         rgb_preview,
     )
     from .terminal import terminal_job
@@ -61,6 +64,8 @@ def _run_raster(args: argparse.Namespace) -> None:
         raise SettingsError("--extent-crs applies to --extent only; an --extent-layer carries its own CRS.")
     if args.workers < 1:
         raise SettingsError(f"--workers must be at least 1 (got {args.workers}).")
+    if args.whole_extent and (args.near_pois is not None or args.mask_layer):
+        raise SettingsError("--whole-extent computes every pixel; leave out --near-pois and --mask-layer with it.")
     if args.rgb:
         check_output_path(args.rgb, args.overwrite, inputs=(args.out,))
     model = load_model_for_maps(args.model)
@@ -69,12 +74,14 @@ def _run_raster(args: argparse.Namespace) -> None:
     else:
         extent, extent_crs = layer_extent(args.extent_layer)
     grid = embedding_grid(model, extent, args.pixel_size, extent_crs)
-    mask = mask_from_layer(args.mask_layer, grid, args.mask_buffer) if args.mask_layer else None
+    mask, key = raster_mask(model, grid, args.mask_layer, args.mask_buffer, near_pois=args.near_pois,
+                            whole_extent=args.whole_extent)
     with terminal_job("raster") as control:
+        control.log(f"Pixels computed: {key if mask is not None else 'the whole extent'}.")
         out = embedding_raster(
             model, grid, args.out, "float16" if args.float16 else "float32", mask,
             control.part(0.0, 0.9 if args.rgb else 1.0), args.overwrite, workers=args.workers,
-            resume_key=None if args.no_resume else mask_resume_key(args.mask_layer, args.mask_buffer),
+            resume_key=None if args.no_resume else key,
         )
         rgb = rgb_preview(out, args.rgb, control=control.part(0.9, 1.0), overwrite=args.overwrite) if args.rgb else None
     print(

@@ -21,8 +21,7 @@ from ..core.maps.rasters import (
     DEFAULT_MASK_BUFFER,
     embedding_grid,
     embedding_raster,
-    mask_from_layer,
-    mask_resume_key,
+    raster_mask,
     rgb_preview,
 )
 from .base import CalliperAlgorithm
@@ -33,7 +32,7 @@ from .inputs import extent_value
 class EmbeddingRasterAlgorithm(CalliperAlgorithm):
     MODEL, EXTENT, PIXEL_SIZE, FLOAT16 = "MODEL", "EXTENT", "PIXEL_SIZE", "FLOAT16"
     MASK, MASK_BUFFER, OUTPUT, RGB_OUTPUT = "MASK", "MASK_BUFFER", "OUTPUT", "RGB_OUTPUT"
-    WORKERS, RESUME = "WORKERS", "RESUME"
+    WORKERS, RESUME, WHOLE_EXTENT, NEAR_POIS = "WORKERS", "RESUME", "WHOLE_EXTENT", "NEAR_POIS"
     ALGORITHM_ID = "embeddingraster"
     TITLE = "Embedding raster"
     GROUP_ID = "maps"
@@ -42,8 +41,11 @@ class EmbeddingRasterAlgorithm(CalliperAlgorithm):
         "float band per dimension (emb_000, ...), in the model's CRS (a lon/lat model gets the UTM zone of "
         "the extent). The extent may be in any CRS. Similarity and cluster maps are computed from this "
         "raster without running the model again.\n\n"
-        "Pixel size is in metres. Half floats halve the file size. With a mask layer only pixels inside its "
-        "polygons, or within the mask buffer of its points and lines, are computed; the others are no data. "
+        "Pixel size is in metres. Half floats halve the file size. By default only pixels near the model's "
+        "training POIs are computed (a distance chosen from their spacing, or set under Advanced): a model "
+        "extrapolates into stripes where it saw nothing. Whole extent computes every pixel. With a mask layer "
+        "only pixels inside its polygons, or within the mask buffer of its points and lines, are computed. "
+        "The pixels left out are no data. "
         "The optional RGB preview shows the first three principal components as colours.\n\n"
         "A raster larger than the free disk space, or a pixel larger than the extent, is refused before "
         "anything is computed.\n\n"
@@ -61,13 +63,19 @@ class EmbeddingRasterAlgorithm(CalliperAlgorithm):
         self.addParameter(QgsProcessingParameterVectorLayer(
             self.MASK, "Compute only inside or near this layer (mask)", [QgsProcessing.TypeVectorAnyGeometry], optional=True,
         ))
+        self.addParameter(QgsProcessingParameterBoolean(
+            self.WHOLE_EXTENT, "Whole extent (also where the model saw no POI: the sea, fields)", False))
+        near = QgsProcessingParameterNumber(
+            self.NEAR_POIS, "Distance around the training POIs (metres; 0: chosen from their spacing)",
+            QgsProcessingParameterNumber.Double, defaultValue=0.0, minValue=0.0,
+        )
         buffer = QgsProcessingParameterNumber(
             self.MASK_BUFFER, "Mask buffer around points and lines (metres)", QgsProcessingParameterNumber.Double,
             defaultValue=DEFAULT_MASK_BUFFER, minValue=0.01,
         )
         workers = QgsProcessingParameterNumber(self.WORKERS, "CPU worker processes", defaultValue=1, minValue=1)
         resume = QgsProcessingParameterBoolean(self.RESUME, "Resume an interrupted run to the same output", True)
-        for parameter in (buffer, workers, resume):
+        for parameter in (near, buffer, workers, resume):
             parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
             self.addParameter(parameter)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Embedding raster"))
@@ -92,11 +100,13 @@ class EmbeddingRasterAlgorithm(CalliperAlgorithm):
                 f"{grid.width} x {grid.height} pixels of {pixel_size:g} m in {crs_label(grid.crs)}, "
                 f"{model.card.settings.embed_dim} bands."
             )
-            mask, key = None, mask_resume_key(None, 0.0)
-            if mask_file is not None:
-                buffer = self.parameterAsDouble(parameters, self.MASK_BUFFER, context)
-                mask = mask_from_layer(mask_file.path, grid, buffer, layer=mask_file.layer)
-                key = mask_resume_key(mask_file.path, buffer, mask_file.layer)
+            near = self.parameterAsDouble(parameters, self.NEAR_POIS, context)
+            mask, key = raster_mask(
+                model, grid, mask_file.path if mask_file else None, self.parameterAsDouble(parameters, self.MASK_BUFFER, context),
+                mask_file.layer if mask_file else None, near_pois=near or None,
+                whole_extent=self.parameterAsBool(parameters, self.WHOLE_EXTENT, context),
+            )
+            feedback.pushInfo(f"Pixels computed: {key if mask is not None else 'the whole extent'}.")
             if not self.parameterAsBool(parameters, self.RESUME, context):
                 key = None
             dtype = "float16" if self.parameterAsBool(parameters, self.FLOAT16, context) else "float32"

@@ -67,7 +67,7 @@ def test_clicking_train_runs_a_task_and_the_model_appears(dock, tmp_path):
     assert wait_for(lambda: panel.task is None)
     assert (out / "card.json").exists(), panel.status.text()
     assert json.loads((out / "card.json").read_text())["metrics"]["epochs_run"] == 3
-    assert len(panel.loss_plot.values["train"]) == 3
+    assert len(panel.loss_plot.values["training"]) == 3
     assert dock.model_picker.folder() == str(out)
     assert "Model written to" in panel.status.text()
 

@@ -310,3 +310,50 @@ def test_cli_similarity_to_a_feature_peaks_at_that_feature(demo_model, demo_data
         assert src.index(x, y) == (row, col)
     assert main(["similarity", "--model", str(demo_model.folder), "--embedding", str(emb),
                  "--feature-layer", str(demo_data.pois), "--out", str(tmp_path / "x.tif")]) == 2
+
+
+def test_the_model_folder_keeps_its_training_pois_positions_and_text_ids(trained, demo_points):
+    from calliper.core.model.evidence import EVIDENCE_FILE, load_evidence
+
+    evidence = load_evidence(trained.folder)
+    assert (trained.folder / EVIDENCE_FILE).stat().st_size < 64 * len(demo_points.xy)  # compact: ~20 bytes a POI
+    assert evidence.xy.shape == (trained.card.training["n_pois"], 2) and evidence.text_index.dtype == np.int32
+    assert CRS.from_wkt(evidence.crs_wkt).to_epsg() == 32635
+    np.testing.assert_allclose(evidence.xy, demo_points.xy[: len(evidence.xy)], atol=1e-6)  # same POIs, same order
+    assert evidence.text_index.max() + 1 == trained.card.training["n_distinct_texts"]
+    assert 100 <= evidence.default_distance() <= 2000 and evidence.default_distance() % 50 == 0
+
+
+def test_maps_by_default_leave_pixels_far_from_every_training_poi_nodata(demo_model, demo_points, tmp_path):
+    from scipy.spatial import cKDTree
+
+    from calliper.core.maps.rasters import embedding_grid, embedding_raster, raster_mask
+    from calliper.core.model.evidence import load_evidence
+
+    (xmin, ymin), (xmax, ymax) = demo_points.xy.min(axis=0), demo_points.xy.max(axis=0)
+    grid = embedding_grid(demo_model, (xmin - 3000, ymin - 3000, xmax + 3000, ymax + 3000), 100.0)
+    mask, key = raster_mask(demo_model, grid)
+    distance = load_evidence(demo_model.folder).default_distance()
+    assert key == f"within {distance:g} m of the training POIs"
+    values = read_band(embedding_raster(demo_model, grid, tmp_path / "emb.tif", mask=mask))
+    rows, cols = np.indices(values.shape)
+    centres = np.column_stack(rasterio.transform.xy(grid.transform, rows.ravel(), cols.ravel()))
+    near = cKDTree(demo_points.xy).query(centres)[0].reshape(values.shape) <= distance
+    assert near.any() and (~near).sum() > near.sum()  # the margin is mostly far from every POI
+    assert np.array_equal(np.isfinite(values), near)
+    whole, _ = raster_mask(demo_model, grid, whole_extent=True)
+    assert whole is None
+
+
+def test_cli_raster_maps_near_the_pois_by_default_and_everything_with_whole_extent(demo_model, tmp_path, capsys):
+    from calliper.cli.main import main
+
+    extent = ["--extent", "382000,6668000,390000,6676000", "--pixel-size", "200"]
+    assert main(["raster", "--model", str(demo_model.folder), *extent, "--out", str(tmp_path / "near.tif")]) == 0
+    assert "Pixels computed: within " in capsys.readouterr().err
+    assert main(["raster", "--model", str(demo_model.folder), *extent, "--whole-extent",
+                 "--out", str(tmp_path / "whole.tif")]) == 0
+    near, whole = read_band(tmp_path / "near.tif"), read_band(tmp_path / "whole.tif")
+    assert np.isfinite(whole).all() and 0 < np.isfinite(near).sum() < near.size / 4
+    assert main(["raster", "--model", str(demo_model.folder), *extent, "--whole-extent", "--near-pois", "300",
+                 "--out", str(tmp_path / "both.tif")]) == 2

@@ -56,9 +56,20 @@ def embedding(processing, trained, lonlat_box, tmp_path_factory):
     folder = tmp_path_factory.mktemp("processing-maps")
     result = processing.run("calliper:embeddingraster", {
         "MODEL": str(trained.folder), "EXTENT": qgis_extent(lonlat_box, "EPSG:4326"), "PIXEL_SIZE": PIXEL,
-        "OUTPUT": str(folder / "embedding.tif"), "RGB_OUTPUT": str(folder / "rgb.tif"),
+        "OUTPUT": str(folder / "embedding.tif"), "RGB_OUTPUT": str(folder / "rgb.tif"), "WHOLE_EXTENT": True,
     })
     return result
+
+
+def test_embedding_raster_algorithm_computes_only_near_the_training_pois_by_default(processing, trained, tmp_path):
+    out = tmp_path / "near.tif"
+    processing.run("calliper:embeddingraster", {
+        "MODEL": str(trained.folder), "EXTENT": qgis_extent((382000, 6668000, 390000, 6676000), "EPSG:32635"),
+        "PIXEL_SIZE": 200, "OUTPUT": str(out), "RGB_OUTPUT": None,
+    })
+    with rasterio.open(out) as src:
+        finite = np.isfinite(src.read(1))
+    assert 0 < finite.sum() < finite.size / 4
 
 
 def test_embedding_raster_algorithm_paints_the_model_embedding_in_the_model_crs(embedding, demo_model):

@@ -15,6 +15,7 @@ from qgis.PyQt.QtWidgets import QComboBox, QHBoxLayout, QLabel, QScrollArea, QTa
 from ..adapters.profile_packages import plugin_version, profile_dependency_folder
 from ..core.install.plan import make_plan
 from . import settings
+from .fit import fit_narrow
 from .installer_panel import InstallerPanel
 
 
@@ -64,7 +65,7 @@ class CalliperDock(QgsDockWidget):
     def __init__(self, iface, parent=None) -> None:
         super().__init__("Calliper", parent)
         self.setObjectName("CalliperDock")
-        self.setMinimumWidth(420)
+        self.setMinimumWidth(300)
         self.iface = iface
         body = QWidget()
         self.body_layout = QVBoxLayout(body)
@@ -72,7 +73,7 @@ class CalliperDock(QgsDockWidget):
         self.dependencies = InstallerPanel(
             iface, folder, lambda torch: make_plan(folder, torch, plugin_version=plugin_version()), body)
         self.dependencies.installed.connect(self._packages_installed)
-        self.body_layout.addWidget(self.dependencies)
+        self.body_layout.addWidget(fit_narrow(self.dependencies))
         self.tabs: QTabWidget | None = None
         self.train_panel = None
         self.maps_panel = None
@@ -108,7 +109,7 @@ class CalliperDock(QgsDockWidget):
         from .maps_panel import MapsPanel
 
         self.maps_panel = MapsPanel(self.iface, self.model_picker.load)
-        self.model_picker.combo.currentTextChanged.connect(lambda _: self.maps_panel.update_size_hint())
+        self.model_picker.combo.currentTextChanged.connect(lambda _: self.maps_panel.model_changed())
         self.tabs.addTab(self.maps_panel, "Maps")
         from .classify_panel import ClassifyPanel
 
@@ -119,4 +120,5 @@ class CalliperDock(QgsDockWidget):
         self.imagery_panel = ImageryPanel(self.iface, self.model_picker.folder)
         self.tabs.addTab(self.imagery_panel, "Imagery")
         self.body_layout.addWidget(self.tabs)
+        fit_narrow(self.widget().widget())
         return True

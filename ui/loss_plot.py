@@ -1,49 +1,139 @@
-"""A small live plot of training and validation loss per epoch."""
+"""A live plot of the training and validation loss per epoch: axes, ticks, a legend and the best epoch marked."""
 
 from __future__ import annotations
 
-from qgis.PyQt.QtCore import QPointF, Qt
+import math
+
+from qgis.PyQt.QtCore import QPointF, QRectF, Qt
 from qgis.PyQt.QtGui import QColor, QPainter, QPen, QPolygonF
 from qgis.PyQt.QtWidgets import QSizePolicy, QWidget
 
-SERIES = (("train", QColor("#1f77b4")), ("validation", QColor("#d62728")))
+SERIES = (("training", QColor("#1f77b4")), ("validation", QColor("#d62728")))
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 44, 8, 20, 30
+AXIS_COLOUR, BEST_COLOUR = QColor("#333333"), QColor("#2ca02c")
+
+
+def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
+    """Round tick values covering [low, high]: a step of 1, 2 or 5 times a power of ten, about ``count`` ticks."""
+    if not high > low:
+        return [low]
+    power = 10 ** math.floor(math.log10((high - low) / max(count, 1)))
+
+    def ticks(step: float) -> list[float]:
+        first = math.ceil(low / step - 1e-9) * step
+        return [round(first + i * step, 10) for i in range(int((high - first) / step + 1e-9) + 1)]
+
+    steps = [m * power * scale for scale in (0.1, 1, 10) for m in (1, 2, 5)]
+    return ticks(min(steps, key=lambda step: (abs(len(ticks(step)) - count), step)))
 
 
 class LossPlot(QWidget):
-    """Two polylines (train blue, validation red) scaled to the widget; empty until epochs arrive."""
+    """Loss (y) against epoch (x) for training (blue) and validation (red); the best validation epoch in green."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.values: dict[str, list[float]] = {name: [] for name, _ in SERIES}
-        self.setMinimumHeight(90)
+        self.setMinimumHeight(150)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
-        self.setToolTip("Loss per epoch: training (blue) and validation (red)")
+        self.setToolTip("Loss per epoch: training (blue), validation (red); the green line marks the best epoch")
 
     def clear(self) -> None:
         self.values = {name: [] for name, _ in SERIES}
         self.update()
 
     def add(self, train_loss: float, val_loss: float) -> None:
-        self.values["train"].append(train_loss)
+        self.values["training"].append(train_loss)
         self.values["validation"].append(val_loss)
         self.update()
+
+    @property
+    def epochs(self) -> int:
+        return len(self.values["training"])
+
+    @property
+    def best_epoch(self) -> int | None:
+        """1-based epoch of the lowest validation loss (the one training keeps)."""
+        validation = self.values["validation"]
+        return min(range(len(validation)), key=validation.__getitem__) + 1 if validation else None
+
+    def loss_range(self) -> tuple[float, float]:
+        everything = [v for series in self.values.values() for v in series]
+        low, high = min(everything), max(everything)
+        pad = (high - low) * 0.05 or 0.05
+        return low - pad, high + pad
+
+    def x_ticks(self) -> list[int]:
+        return [int(t) for t in nice_ticks(1, self.epochs, 5) if t >= 1 and float(t).is_integer()] or [1]
+
+    def y_ticks(self) -> list[float]:
+        return nice_ticks(*self.loss_range(), 4)
+
+    def plot_area(self) -> QRectF:
+        return QRectF(MARGIN_LEFT, MARGIN_TOP, self.width() - MARGIN_LEFT - MARGIN_RIGHT,
+                      self.height() - MARGIN_TOP - MARGIN_BOTTOM)
+
+    def _point(self, epoch: float, loss: float) -> QPointF:
+        area, (low, high) = self.plot_area(), self.loss_range()
+        x = area.left() + area.width() * (epoch - 1) / max(self.epochs - 1, 1)
+        return QPointF(x, area.top() + area.height() * (high - loss) / (high - low))
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt API
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("white"))
-        painter.setPen(QColor("#999999"))
-        painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
-        everything = [v for series in self.values.values() for v in series]
-        if len(self.values["train"]) < 2:
-            painter.drawText(self.rect(), Qt.AlignCenter, "loss curve appears after two epochs")
+        if self.epochs < 2:
+            painter.setPen(AXIS_COLOUR)
+            painter.drawText(self.rect(), Qt.AlignCenter, "The loss curve appears after two epochs")
             return
-        low, high = min(everything), max(everything)
-        span = (high - low) or 1.0
-        width, height, n = self.width() - 8, self.height() - 8, len(self.values["train"])
+        self._draw_axes(painter)
         for name, colour in SERIES:
-            points = [QPointF(4 + width * i / (n - 1), 4 + height * (high - v) / span) for i, v in enumerate(self.values[name])]
             painter.setPen(QPen(colour, 2))
-            painter.drawPolyline(QPolygonF(points))
-        painter.setPen(QColor("#333333"))
-        painter.drawText(6, 14, f"{high:.3f}")
-        painter.drawText(6, self.height() - 6, f"{low:.3f}")
+            painter.drawPolyline(QPolygonF([self._point(i + 1, v) for i, v in enumerate(self.values[name])]))
+        self._draw_best(painter)
+        self._draw_legend(painter)
+
+    def _draw_axes(self, painter: QPainter) -> None:
+        area = self.plot_area()
+        metrics = painter.fontMetrics()
+        painter.setPen(QPen(QColor("#e0e0e0"), 1))
+        for tick in self.y_ticks():
+            y = self._point(1, tick).y()
+            if area.top() <= y <= area.bottom():
+                painter.drawLine(QPointF(area.left(), y), QPointF(area.right(), y))
+        painter.setPen(QPen(AXIS_COLOUR, 1))
+        painter.drawLine(area.bottomLeft(), area.bottomRight())
+        painter.drawLine(area.bottomLeft(), area.topLeft())
+        for tick in self.y_ticks():
+            y = self._point(1, tick).y()
+            if area.top() <= y <= area.bottom():
+                text = f"{tick:g}"
+                painter.drawText(QPointF(area.left() - 4 - metrics.horizontalAdvance(text), y + metrics.ascent() / 2), text)
+        for epoch in self.x_ticks():
+            x = self._point(epoch, 0).x()
+            painter.drawLine(QPointF(x, area.bottom()), QPointF(x, area.bottom() + 3))
+            text = str(epoch)
+            painter.drawText(QPointF(x - metrics.horizontalAdvance(text) / 2, area.bottom() + 3 + metrics.ascent()), text)
+        painter.drawText(QPointF(area.right() - metrics.horizontalAdvance("epoch"), self.height() - 2), "epoch")
+        painter.drawText(QPointF(2, metrics.ascent() + 2), "loss")
+
+    def _draw_best(self, painter: QPainter) -> None:
+        best = self.best_epoch
+        area = self.plot_area()
+        point = self._point(best, self.values["validation"][best - 1])
+        painter.setPen(QPen(BEST_COLOUR, 1, Qt.DashLine))
+        painter.drawLine(QPointF(point.x(), area.top()), QPointF(point.x(), area.bottom()))
+        painter.setBrush(BEST_COLOUR)
+        painter.drawEllipse(point, 3, 3)
+
+    def _draw_legend(self, painter: QPainter) -> None:
+        metrics = painter.fontMetrics()
+        x = MARGIN_LEFT + 30
+        entries = [*SERIES, (f"best: epoch {self.best_epoch}", BEST_COLOUR)]
+        for label, colour in entries:
+            painter.setPen(QPen(colour, 2))
+            painter.drawLine(QPointF(x, 10), QPointF(x + 14, 10))
+            painter.setPen(AXIS_COLOUR)
+            painter.drawText(QPointF(x + 17, 10 + metrics.ascent() / 2 - 1), label)
+            x += 17 + metrics.horizontalAdvance(label) + 10
+
+    def legend(self) -> list[str]:
+        return [label for label, _ in SERIES] + ([f"best: epoch {self.best_epoch}"] if self.epochs else [])

@@ -15,10 +15,11 @@ import time
 from pathlib import Path
 
 from qgis.core import QgsCoordinateReferenceSystem, QgsPointXY
-from qgis.gui import QgsExtentGroupBox, QgsFileWidget, QgsMapToolEmitPoint, QgsVertexMarker
+from qgis.gui import QgsCollapsibleGroupBox, QgsExtentWidget, QgsFileWidget, QgsMapToolEmitPoint, QgsVertexMarker
 from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtGui import QColor
 from qgis.PyQt.QtWidgets import (
+    QCheckBox,
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
@@ -35,8 +36,9 @@ from ..core.errors import CalliperError
 from ..core.maps.blocks import fingerprint
 from ..core.maps.clusters import ClusterSettings, cluster_raster
 from ..core.maps.grid import RasterGrid, estimate_raster
-from ..core.maps.rasters import embedding_grid, embedding_raster, rgb_preview
+from ..core.maps.rasters import embedding_grid, embedding_raster, raster_mask, rgb_preview
 from ..core.maps.similarity import location_query, similarity_raster, text_query
+from ..core.model.evidence import load_evidence
 from ..core.model.files import LoadedModel
 from ..core.model.settings import CONTEXT_ENCODER
 from . import settings
@@ -49,8 +51,6 @@ CPU_PIXELS_PER_SECOND = 70_000
 # The context-graph encoder gathers each pixel's neighbourhood: 1,500 to 6,000
 # locations/s in bench/ranking.py on the same CPU.
 CONTEXT_PIXELS_PER_SECOND = 4_000
-# The dock's embedding rasters have no mask: the model and the grid decide every pixel.
-RESUME_KEY = "dock embedding raster, no mask"
 
 
 def slug(text: str) -> str:
@@ -84,16 +84,27 @@ class MapsPanel(QWidget):
 
     def _build(self) -> None:
         form = QFormLayout()
-        self.extent = QgsExtentGroupBox()
-        self.extent.setTitle("Extent")
-        self.extent.setMapCanvas(self.iface.mapCanvas())
-        self.extent.setOriginalExtent(self.iface.mapCanvas().extent(), self.iface.mapCanvas().mapSettings().destinationCrs())
-        self.extent.setOutputCrs(self.iface.mapCanvas().mapSettings().destinationCrs())
+        canvas = self.iface.mapCanvas()
+        self.extent = QgsExtentWidget(None, QgsExtentWidget.CondensedStyle)
+        self.extent.setMapCanvas(canvas)
+        self.extent.setOriginalExtent(canvas.extent(), canvas.mapSettings().destinationCrs())
+        self.extent.setOutputCrs(canvas.mapSettings().destinationCrs())
+        self.extent.setOutputExtentFromOriginal()
+        self.extent.setToolTip("The extent to map: the canvas, a layer's extent, or drawn on the canvas (the … button)")
         self.pixel_size = QDoubleSpinBox()
         self.pixel_size.setRange(0.1, 100_000)
         self.pixel_size.setSuffix(" m")
         self.pixel_size.setValue(settings.load("maps/pixel_size", 10.0, float))
         self.size_hint = QLabel()
+        self.near_pois = QCheckBox("Near POIs only")
+        self.near_pois.setChecked(settings.load("maps/near_pois", "true") == "true")
+        self.near_pois.setToolTip("Compute pixels only within this distance of the POIs the model learned from: "
+                                  "elsewhere (the sea, fields) it has no evidence and paints stripes. "
+                                  "Unchecked: the whole extent.")
+        self.near_distance = QDoubleSpinBox()
+        self.near_distance.setRange(1, 100_000)
+        self.near_distance.setSuffix(" m")
+        self.near_distance.setToolTip("Chosen from the POIs' spacing when a model is picked; editable")
         self.workers = QSpinBox()
         self.workers.setRange(1, os.cpu_count() or 1)
         self.workers.setValue(min(settings.load("maps/workers", 1, int), self.workers.maximum()))
@@ -102,45 +113,78 @@ class MapsPanel(QWidget):
         self.output_dir = QgsFileWidget()
         self.output_dir.setStorageMode(QgsFileWidget.GetDirectory)
         self.output_dir.setFilePath(settings.load("maps/output_dir", str(Path.home() / "calliper_outputs")))
-        self.raster_button = QPushButton("Embedding raster + RGB preview")
-        self.click_button = QPushButton("Similarity to a clicked point")
+        self.raster_button = QPushButton("Embedding raster")
+        self.raster_button.setToolTip("The model's embedding of every pixel (one band per dimension) and an RGB "
+                                      "preview of its first three principal components")
+        self.click_button = QPushButton("Click a point")
         self.click_button.setCheckable(True)
-        self.feature_button = QPushButton("Similarity to the selected feature (active layer)")
+        self.click_button.setToolTip("Click on the map: similarity of every pixel to that place")
+        self.feature_button = QPushButton("Selected feature")
+        self.feature_button.setToolTip("Similarity of every pixel to the selected feature of the active layer")
         self.phrase = QLineEdit()
-        self.phrase.setPlaceholderText("Find places like… e.g. nightlife, a place to buy clothes")
+        self.phrase.setPlaceholderText("Find places like… e.g. nightlife")
+        self.phrase.setToolTip("A phrase, e.g. nightlife, a place to buy clothes, heavy industry")
         self.phrase_button = QPushButton("Find")
+        self.phrase_button.setToolTip("Similarity of every pixel to the phrase")
         self.k = QSpinBox()
         self.k.setRange(2, 254)
         self.k.setValue(settings.load("maps/k", 6, int))
         self.cluster_button = QPushButton("Cluster map")
+        self.cluster_button.setToolTip("k-means clusters of the embedding raster, named by POI classes")
         self.progress = TaskProgress()
         self.status = QLabel("No embedding raster yet: make one first.")
         self.status.setWordWrap(True)
+        near_row = QHBoxLayout()
+        near_row.addWidget(self.near_pois, 1)
+        near_row.addWidget(self.near_distance)
+        form.addRow("Extent", self.extent)
         form.addRow("Pixel size", self.pixel_size)
-        form.addRow("", self.size_hint)
-        form.addRow("CPU workers", self.workers)
+        form.addRow(self.size_hint)
+        form.addRow(near_row)
         form.addRow("Output folder", self.output_dir)
-        phrase_row, cluster_row = QHBoxLayout(), QHBoxLayout()
+        advanced = QgsCollapsibleGroupBox("Advanced")
+        advanced.setSettingGroup("calliper_maps_advanced")
+        advanced.setCollapsed(True)
+        advanced_form = QFormLayout(advanced)
+        advanced_form.addRow("CPU workers", self.workers)
+        query_row, phrase_row, cluster_row = QHBoxLayout(), QHBoxLayout(), QHBoxLayout()
+        query_row.addWidget(self.click_button)
+        query_row.addWidget(self.feature_button)
         phrase_row.addWidget(self.phrase, 1)
         phrase_row.addWidget(self.phrase_button)
         cluster_row.addWidget(QLabel("k"))
         cluster_row.addWidget(self.k)
         cluster_row.addWidget(self.cluster_button, 1)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.extent)
         layout.addLayout(form)
-        for item in (self.raster_button, self.click_button, self.feature_button, phrase_row, cluster_row, self.progress,
-                     self.status):
+        layout.addWidget(advanced)
+        for item in (self.raster_button, query_row, phrase_row, cluster_row, self.progress, self.status):
             layout.addLayout(item) if isinstance(item, QHBoxLayout) else layout.addWidget(item)
         layout.addStretch(1)
         self.extent.extentChanged.connect(self.update_size_hint)
         self.pixel_size.valueChanged.connect(self.update_size_hint)
+        self.near_pois.toggled.connect(self.near_distance.setEnabled)
+        self.near_pois.toggled.connect(lambda on: settings.save("maps/near_pois", "true" if on else "false"))
         self.raster_button.clicked.connect(self.make_embedding_raster)
         self.click_button.toggled.connect(self._toggle_tool)
         self.feature_button.clicked.connect(self.similarity_to_selected_feature)
         self.phrase_button.clicked.connect(self.similarity_to_phrase)
         self.phrase.returnPressed.connect(self.similarity_to_phrase)
         self.cluster_button.clicked.connect(self.make_clusters)
+        self.update_size_hint()
+
+    def model_changed(self) -> None:
+        """A model was picked: its POIs' spacing gives the default distance; the size hint follows."""
+        try:
+            evidence = load_evidence(self.current_model().folder)
+        except CalliperError:
+            evidence = None
+        self.near_pois.setEnabled(evidence is not None)
+        self.near_distance.setEnabled(evidence is not None and self.near_pois.isChecked())
+        if evidence is not None:
+            self.near_distance.setValue(evidence.default_distance())
+        else:
+            self.near_pois.setToolTip("This model was trained before Calliper kept its POIs: it maps the whole extent.")
         self.update_size_hint()
 
     # --- helpers -------------------------------------------------------------------------
@@ -191,13 +235,18 @@ class MapsPanel(QWidget):
         stamp = time.strftime("%Y%m%d-%H%M%S")
         folder = self._folder()
 
+        near = self.near_distance.value() if self.near_pois.isChecked() and self.near_pois.isEnabled() else None
+        whole = near is None
+
         def work(model: LoadedModel, control):
             grid = embedding_grid(model, extent, pixel, extent_crs=crs)
+            mask, key = raster_mask(model, grid, near_pois=near, whole_extent=whole)
+            control.log(f"Pixels computed: {key if mask is not None else 'the whole extent'}.")
             stem = raster_stem(model, grid)
             if (folder / f"{stem}.tif").exists():  # finished before: a new file, not an overwrite
                 stem = f"{stem}_{stamp}"
-            emb = embedding_raster(model, grid, folder / f"{stem}.tif", control=control.part(0, 0.85),
-                                   workers=workers, resume_key=RESUME_KEY)
+            emb = embedding_raster(model, grid, folder / f"{stem}.tif", mask=mask, control=control.part(0, 0.85),
+                                   workers=workers, resume_key=f"dock embedding raster, {key}")
             rgb = rgb_preview(emb, folder / f"{stem.replace('embedding', 'rgb', 1)}.tif", control=control.part(0.85, 1))
             return emb, rgb
 

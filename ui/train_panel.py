@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 from qgis.core import QgsApplication, QgsFeatureRequest, QgsFieldProxyModel, QgsMapLayerProxyModel
-from qgis.gui import QgsFieldComboBox, QgsFileWidget, QgsMapLayerComboBox
-from qgis.PyQt.QtCore import pyqtSignal
+from qgis.gui import QgsCollapsibleGroupBox, QgsFieldComboBox, QgsFileWidget, QgsMapLayerComboBox
+from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -98,20 +98,28 @@ class TrainPanel(QWidget):
         self.epochs, self.batch_size = QSpinBox(), QSpinBox()
         self.epochs.setRange(1, 10_000)
         self.batch_size.setRange(0, 1_000_000)
-        self.batch_size.setSpecialValueText("auto (1024 on a CPU, from free memory on a GPU)")
+        self.batch_size.setSpecialValueText("auto")
+        self.batch_size.setToolTip("0 = auto: 1024 on a CPU, chosen from free memory on a GPU")
         self.device = QComboBox()
         self.output = QgsFileWidget()
         self.output.setStorageMode(QgsFileWidget.SaveFile)
         self.output.setDialogTitle("Model folder to write")
         for label, widget in (
             ("POI layer", self.layer), ("", self.selected_only), ("Class field", self.class_field),
-            ("Category field", self.category_field), ("Name field", self.name_field), ("Template", self.template),
-            ("", self.include_name), ("Descriptions", self.preview), ("Text model", self.text_model),
-            ("Location encoder", self.encoder), ("Streets (.osm.pbf)", self.streets), ("Scales", self.scales),
-            ("Epochs", self.epochs), ("Batch size", self.batch_size), ("Device", self.device),
+            ("Category field", self.category_field), ("Name field", self.name_field), ("", self.include_name),
+            ("Descriptions", self.preview), ("Location encoder", self.encoder), ("Epochs", self.epochs),
             ("Model folder", self.output),
         ):
             form.addRow(label, widget)
+        self.advanced = QgsCollapsibleGroupBox("Advanced")
+        self.advanced.setSettingGroup("calliper_train_advanced")  # open or closed as the user left it
+        self.advanced.setCollapsed(True)
+        advanced_form = QFormLayout(self.advanced)
+        for label, widget in (
+            ("Template", self.template), ("Text model", self.text_model), ("Streets (.osm.pbf)", self.streets),
+            ("Scales", self.scales), ("Batch size", self.batch_size), ("Device", self.device),
+        ):
+            advanced_form.addRow(label, widget)
         self.train_button, self.cancel_button = QPushButton("Train"), QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         buttons = QHBoxLayout()
@@ -123,6 +131,7 @@ class TrainPanel(QWidget):
         self.loss_plot = LossPlot()
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.advanced)
         layout.addLayout(buttons)
         for widget in (self.progress, self.status, self.loss_plot):
             layout.addWidget(widget)
@@ -153,7 +162,9 @@ class TrainPanel(QWidget):
 
         available, detail = cuda_status()
         self.device.clear()
-        self.device.addItems(["Auto", "CPU", f"CUDA ({detail})" if available else f"CUDA: unavailable, {detail}"])
+        self.device.addItems(["Auto", "CPU", "CUDA" if available else "CUDA: unavailable"])
+        self.device.setItemData(2, detail, Qt.ToolTipRole)
+        self.device.setToolTip(f"CUDA: {detail}")
         self.device.model().item(2).setEnabled(available)
         self.device.setCurrentIndex(0)
 

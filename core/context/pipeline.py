@@ -23,6 +23,7 @@ from ..data.poi_io import read_points
 from ..data.streaming import PointSource
 from ..errors import SettingsError
 from ..jobs import JobControl
+from ..model.evidence import Evidence
 from ..model.files import save_model
 from ..model.network import CalliperNet
 from ..model.pipeline import (
@@ -69,7 +70,7 @@ def context_corpus(job: TrainJob, control: JobControl) -> ContextCorpus:
     if isinstance(job.points, PointSource):
         job = replace(job, points=read_points(job.points.path, job.points.layer, job.points.csv_crs))
     pois = poi_corpus(job, control)
-    coords, metric, crs = model_coordinates(pois.points, replace(job.model, encoder="grid"))
+    coords, metric, crs, _ = model_coordinates(pois.points, replace(job.model, encoder="grid"))
     context = ContextSettings(**job.model.encoder_options)
     streets = read_streets(context.streets, crs) if context.streets else StreetNetwork.empty()
     if context.streets:
@@ -128,5 +129,5 @@ def train_context_from_points(
         control.log(result.device_note)
     card = training_card(job, settings, corpus.crs, net, encoder, texts, corpus.metric, result, corpus.pois.top_classes)
     card.training.update(n_context_pois=n, n_captions=n, n_street_nodes=len(corpus.streets.xy))
-    save_model(out, net.cpu(), card)
+    save_model(out, net.cpu(), card, Evidence(corpus.metric, texts.text_index, corpus.crs.to_wkt()))
     return TrainOutcome(folder=out, card=card, result=result, n_encoded=n_encoded)

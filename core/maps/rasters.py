@@ -24,6 +24,7 @@ from ..data.demo_city import OSM_ATTRIBUTION
 from ..errors import InputDataError, SettingsError
 from ..jobs import JobControl
 from ..model.embed_points import embedding_columns
+from ..model.evidence import load_evidence
 from ..model.files import LoadedModel, ModelCard
 from ..model.inference import LOCATION_BATCH, embed_locations, model_crs
 from .grid import PixelMask, RasterGrid, grid_from_extent, read_grid, write_raster_by_blocks
@@ -121,6 +122,34 @@ def mask_from_layer(
     area = shapely.union_all(list(geometry[polygonal].make_valid()) + list(geometry[~polygonal].buffer(buffer)))
     shapely.prepare(area)
     return lambda xy: shapely.contains_xy(area, xy[:, 0], xy[:, 1])
+
+
+def evidence_mask(model: LoadedModel, grid: RasterGrid, distance: float | None = None) -> tuple[PixelMask | None, str]:
+    """Pixels within ``distance`` metres of the model's training POIs (default: from their spacing), and its key.
+
+    (None, "no mask") for a model trained before its folder kept the POIs: it maps the whole extent.
+    """
+    evidence = load_evidence(model.folder)
+    if evidence is None:
+        return None, "no mask"
+    distance = evidence.default_distance() if distance is None else float(distance)
+    return evidence.mask(grid.crs, distance), f"within {distance:g} m of the training POIs"
+
+
+def raster_mask(
+    model: LoadedModel, grid: RasterGrid, mask_path: str | Path | None = None, buffer: float = DEFAULT_MASK_BUFFER,
+    mask_layer: str | None = None, near_pois: float | None = None, whole_extent: bool = False,
+) -> tuple[PixelMask | None, str]:
+    """The pixels a raster computes, and the text that names them (its resume key), for every front end.
+
+    A mask layer wins; ``whole_extent`` computes everything; otherwise only pixels near the
+    training POIs (``near_pois`` metres, default from their spacing).
+    """
+    if mask_path:
+        return mask_from_layer(mask_path, grid, buffer, mask_layer), mask_resume_key(mask_path, buffer, mask_layer)
+    if whole_extent:
+        return None, mask_resume_key(None, 0.0)
+    return evidence_mask(model, grid, near_pois)
 
 
 def mask_resume_key(mask_path: str | Path | None, buffer: float, layer: str | None = None) -> str:

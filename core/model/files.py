@@ -16,6 +16,7 @@ from typing import Callable
 
 from ..atomic import atomic_path
 from ..errors import ModelFileError
+from .evidence import Evidence
 from .network import CalliperNet
 from .settings import ModelSettings
 
@@ -89,13 +90,15 @@ def write_model_folder(folder: str | Path, card: CardRecord, write_weights: Call
     return folder
 
 
-def save_model(folder: str | Path, net: CalliperNet, card: ModelCard) -> Path:
-    """Write a CaLLiPer model folder (safetensors weights + card)."""
+def save_model(folder: str | Path, net: CalliperNet, card: ModelCard, evidence: Evidence | None = None) -> Path:
+    """Write a CaLLiPer model folder (safetensors weights + card, and the training POIs' evidence when given)."""
     from safetensors.torch import save_file
 
     def write_weights(path: Path) -> None:
         state = {name: tensor.detach().cpu().contiguous() for name, tensor in net.state_dict().items()}
         save_file(state, str(path), metadata={"format": CARD_FORMAT})
+        if evidence is not None:
+            evidence.save(path.parent)
 
     return write_model_folder(folder, card, write_weights)
 

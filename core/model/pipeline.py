@@ -31,6 +31,7 @@ from ..text.corpus import PoiCorpus, stream_corpus, table_corpus
 from ..text.descriptions import PoiTexts, TextFields, TextTemplate
 from ..text.encoder import TEXT_VECTOR_DTYPES, TextEmbeddingCache, TextEncoder, encode_distinct, encode_distinct_to_file
 from .distributed import DistributedRun, start_distributed
+from .evidence import Evidence
 from .files import ModelCard, save_model
 from .network import CalliperNet
 from .scales import auto_scales
@@ -71,8 +72,8 @@ class TrainOutcome:
     """False in the processes of a distributed run that leave saving to the first."""
 
 
-def model_coordinates(points: PointTable, settings: ModelSettings) -> tuple[np.ndarray, np.ndarray, object]:
-    """(coordinates the encoder reads, metric coordinates, model CRS) for a point table."""
+def model_coordinates(points: PointTable, settings: ModelSettings) -> tuple[np.ndarray, np.ndarray, object, object]:
+    """(coordinates the encoder reads, metric coordinates, model CRS, metric CRS) for a point table."""
     from .location_encoders import LOCATION_ENCODERS
 
     metric_crs = choose_metric_crs(points.xy, points.crs)
@@ -80,8 +81,8 @@ def model_coordinates(points: PointTable, settings: ModelSettings) -> tuple[np.n
     if not np.isfinite(metric).all():
         raise InputDataError("Some POIs could not be moved into a metric CRS (they lie outside its valid area).")
     if LOCATION_ENCODERS[settings.encoder].coordinate_kind == "lonlat":
-        return to_crs(points.xy, points.crs, LONLAT), metric, LONLAT
-    return metric, metric, metric_crs
+        return to_crs(points.xy, points.crs, LONLAT), metric, LONLAT, metric_crs
+    return metric, metric, metric_crs, metric_crs
 
 
 def poi_corpus(job: TrainJob, control: JobControl) -> PoiCorpus:
@@ -131,7 +132,7 @@ def train_plain_from_points(
         control = JobControl(is_cancelled=control.is_cancelled)  # one process speaks for the group
     corpus = poi_corpus(job, control.part(0.0, 0.1))
     texts = corpus.texts
-    coords, metric, model_crs = model_coordinates(corpus.points, job.model)
+    coords, metric, model_crs, metric_crs = model_coordinates(corpus.points, job.model)
     settings = resolved_scales(job.model, metric, control)
     encoder = TextEncoder(job.text_model, device=_encoder_device(job.train.device))
     control.log(f"{texts.n_pois} POIs, {len(texts.texts)} distinct descriptions.")
@@ -147,7 +148,7 @@ def train_plain_from_points(
     card = training_card(job, settings, model_crs, net, encoder, texts, metric, result, corpus.top_classes)
     saved = run is None or run.is_main
     if saved:
-        save_model(out, net.cpu(), card)
+        save_model(out, net.cpu(), card, Evidence(metric, texts.text_index, metric_crs.to_wkt()))
     if run is not None:
         run.finish()  # the others wait for the model to be written before the group closes
     return TrainOutcome(folder=out, card=card, result=result, n_encoded=n_encoded, saved=saved)

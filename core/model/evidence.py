@@ -1,0 +1,91 @@
+"""Where a model has evidence: the training POIs' positions and text ids, kept in its folder.
+
+A grid encoder extrapolates happily where it saw no POI (the sea, farmland), painting
+plaid stripes there. Maps are therefore computed, by default, only within a distance
+of the training POIs, chosen from their spacing. The same positions and text ids let a
+phrase map weigh the POIs whose descriptions match it. Stored as safetensors
+(float64 metric x/y, int32 text ids: about 20 MB per million POIs), never pickled.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from ..crs import parse_crs, to_crs
+from ..errors import ModelFileError, SettingsError
+
+EVIDENCE_FILE = "evidence.safetensors"
+SPACING_NEIGHBOURS = 10
+SPACING_QUANTILE = 0.9
+SPACING_SAMPLE = 50_000
+MIN_DISTANCE, MAX_DISTANCE, DISTANCE_STEP = 100.0, 2000.0, 50.0
+
+
+@dataclass
+class Evidence:
+    """Training POIs in a metric CRS: (N, 2) float64 positions and their (N,) int32 text ids."""
+
+    xy: np.ndarray
+    text_index: np.ndarray
+    crs_wkt: str
+
+    def save(self, folder: Path) -> Path:
+        from safetensors.numpy import save_file
+
+        path = Path(folder) / EVIDENCE_FILE
+        save_file({"xy": np.ascontiguousarray(self.xy, dtype=np.float64),
+                   "text_index": np.ascontiguousarray(self.text_index, dtype=np.int32)},
+                  str(path), metadata={"crs_wkt": self.crs_wkt})
+        return path
+
+    @cached_property
+    def tree(self):
+        from scipy.spatial import cKDTree
+
+        return cKDTree(self.xy)
+
+    def default_distance(self) -> float:
+        """The mask distance for these POIs: the 90th percentile of the distance to the 10th-nearest POI.
+
+        Dense city centres get the minimum (100 m), scattered villages a few hundred metres;
+        rounded up to 50 m so that the dock shows a plain number.
+        """
+        if len(self.xy) <= SPACING_NEIGHBOURS:
+            return MAX_DISTANCE
+        sample = self.xy[np.random.default_rng(0).permutation(len(self.xy))[:SPACING_SAMPLE]]
+        distance, _ = self.tree.query(sample, k=SPACING_NEIGHBOURS + 1)
+        spread = float(np.quantile(distance[:, -1], SPACING_QUANTILE))
+        return float(min(max(math.ceil(spread / DISTANCE_STEP) * DISTANCE_STEP, MIN_DISTANCE), MAX_DISTANCE))
+
+    def mask(self, grid_crs: object, distance: float):
+        """``mask(xy)`` for the raster writer: True for pixel centres (in ``grid_crs``) within ``distance`` of a POI."""
+        if not distance > 0:
+            raise SettingsError(f"The distance around the training POIs must be positive metres (got {distance!r}).")
+        source, own = parse_crs(grid_crs), parse_crs(self.crs_wkt)
+        tree = self.tree
+
+        def keep(xy: np.ndarray) -> np.ndarray:
+            points = xy if source == own else to_crs(xy, source, own)
+            found, _ = tree.query(points, k=1, distance_upper_bound=distance)
+            return np.isfinite(found)
+
+        return keep
+
+
+def load_evidence(folder: str | Path) -> Evidence | None:
+    """The model folder's evidence, or None for a model trained before it was kept."""
+    path = Path(folder) / EVIDENCE_FILE
+    if not path.exists():
+        return None
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as stored:
+            return Evidence(stored.get_tensor("xy"), stored.get_tensor("text_index"), stored.metadata()["crs_wkt"])
+    except (SafetensorError, OSError, KeyError, TypeError) as exc:
+        raise ModelFileError(f"The evidence file {path} is corrupt; retrain the model or delete the file.", str(exc)) from exc

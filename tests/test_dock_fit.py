@@ -1,0 +1,59 @@
+"""The dock fits a normal dock: every tab usable at 360 px wide, with no horizontal scroll bar."""
+
+from __future__ import annotations
+
+import pytest
+
+DOCK_WIDTH = 360
+
+
+@pytest.fixture
+def dock(qgis_iface, trained):
+    from calliper.ui.dock import CalliperDock
+
+    dock = CalliperDock(qgis_iface)
+    assert dock.ensure_panels()
+    dock.model_picker.set_model(str(trained.folder))
+    yield dock
+    dock.deleteLater()
+
+
+def test_every_tab_fits_360_px_without_a_horizontal_scroll_bar(dock):
+    from qgis.PyQt.QtCore import QCoreApplication
+
+    widths = {dock.tabs.tabText(i): dock.tabs.widget(i).minimumSizeHint().width() for i in range(dock.tabs.count())}
+    assert set(widths) == {"Train", "Maps", "Classify", "Imagery"}
+    assert max(widths.values()) <= DOCK_WIDTH, widths
+    dock.resize(DOCK_WIDTH, 700)
+    dock.show()
+    for index in range(dock.tabs.count()):
+        dock.tabs.setCurrentIndex(index)
+        QCoreApplication.processEvents()
+        assert not dock.widget().horizontalScrollBar().isVisible(), dock.tabs.tabText(index)
+    dock.hide()
+
+
+def test_the_loss_plot_has_epoch_and_loss_axes_a_legend_and_the_best_epoch(qgis_iface):
+    from qgis.PyQt.QtGui import QColor, QImage
+
+    from calliper.ui.loss_plot import BEST_COLOUR, LossPlot, nice_ticks
+
+    assert nice_ticks(4.61, 5.52, 4) == [4.8, 5.0, 5.2, 5.4]
+    assert nice_ticks(1, 12, 5) == [2, 4, 6, 8, 10, 12]
+    plot = LossPlot()
+    plot.resize(340, 160)
+    for train, val in [(5.5, 5.3), (5.0, 4.9), (4.8, 4.7), (4.6, 4.75), (4.5, 4.8)]:
+        plot.add(train, val)
+    assert plot.best_epoch == 3 and plot.legend() == ["training", "validation", "best: epoch 3"]
+    assert plot.x_ticks()[0] >= 1 and plot.x_ticks()[-1] <= 5 and len(plot.x_ticks()) >= 2
+    low, high = plot.loss_range()
+    assert low < 4.5 and high > 5.5 and all(low <= t <= high for t in plot.y_ticks()) and len(plot.y_ticks()) >= 3
+    image = QImage(plot.size(), QImage.Format_RGB32)
+    plot.render(image)
+    area = plot.plot_area()
+    axis = QColor(image.pixel(int(area.left()), int(area.center().y())))
+    assert axis.lightness() < 100  # the loss axis is drawn
+    best_x = int(plot._point(3, 4.7).x())
+    column = [QColor(image.pixel(best_x, y)) for y in range(int(area.top()), int(area.bottom()))]
+    assert any(c.green() > 120 and c.red() < 100 for c in column)  # the best epoch's green line
+    assert BEST_COLOUR.name() == "#2ca02c"
