@@ -8,9 +8,9 @@ from pathlib import Path
 from qgis.core import (
     QgsColorRampShader,
     QgsLayerMetadata,
+    QgsLayerTree,
     QgsMultiBandColorRenderer,
     QgsProject,
-    QgsRasterBandStats,
     QgsRasterLayer,
     QgsRasterShader,
     QgsSingleBandPseudoColorRenderer,
@@ -22,6 +22,7 @@ from ..core.data.demo_city import OSM_ATTRIBUTION
 from ..core.model.files import ModelCard
 
 SIMILARITY_RAMP = "Viridis"
+STRETCH = (0.02, 0.98)
 
 
 def group_name(model_folder: str | Path) -> str:
@@ -29,9 +30,20 @@ def group_name(model_folder: str | Path) -> str:
 
 
 def _group(model_folder: str | Path):
+    """The model's group; a new one goes below the project's top-level vector layers, so it never hides them."""
     root = QgsProject.instance().layerTreeRoot()
     name = group_name(model_folder)
-    return root.findGroup(name) or root.insertGroup(0, name)
+    group = root.findGroup(name)
+    if group is None:
+        vectors = [i for i, node in enumerate(root.children())
+                   if QgsLayerTree.isLayer(node) and isinstance(node.layer(), QgsVectorLayer)]
+        group = root.insertGroup(vectors[-1] + 1 if vectors else 0, name)
+    return group
+
+
+def _below_vectors(group) -> int:
+    """Where a raster goes in a group: first among its rasters, under its vector layers."""
+    return sum(1 for node in group.children() if QgsLayerTree.isLayer(node) and isinstance(node.layer(), QgsVectorLayer))
 
 
 def _metadata(layer, card: ModelCard | None, what: str) -> None:
@@ -45,17 +57,40 @@ def _metadata(layer, card: ModelCard | None, what: str) -> None:
     layer.setMetadata(metadata)
 
 
-def style_similarity(layer: QgsRasterLayer) -> None:
-    """A Viridis pseudocolour ramp stretched over the map's own minimum and maximum."""
-    stats = layer.dataProvider().bandStatistics(1, QgsRasterBandStats.Min | QgsRasterBandStats.Max)
+def similarity_subject(label: str) -> str:
+    """What a similarity map compares with, for its legend: "'nightlife'" from the query label "text 'nightlife'"."""
+    return label[len("text "):] if label.startswith("text ") else label
+
+
+def style_similarity(layer: QgsRasterLayer, subject: str | None = None) -> None:
+    """A Viridis ramp stretched over the map's 2-98 % range, its legend reading "more like X" / "less like X".
+
+    ``subject`` defaults to the query recorded in the raster (``calliper_query``).
+    """
+    if subject is None:
+        from osgeo import gdal
+
+        dataset = gdal.Open(layer.source())
+        subject = similarity_subject((dataset.GetMetadataItem("calliper_query") if dataset else None) or "the query")
+    low, high = layer.dataProvider().cumulativeCut(1, STRETCH[0], STRETCH[1])
+    if not high > low:
+        high = low + 1e-6
     ramp = QgsStyle.defaultStyle().colorRamp(SIMILARITY_RAMP)
-    shader_function = QgsColorRampShader(stats.minimumValue, stats.maximumValue, ramp)
+    shader_function = QgsColorRampShader(low, high, ramp)
     shader_function.classifyColorRamp(8)
+    items = shader_function.colorRampItemList()
+    for index, item in enumerate(items):
+        item.label = f"more like {subject}" if index == len(items) - 1 else f"less like {subject}" if index == 0 else ""
+    shader_function.setColorRampItemList(items)
+    legend = shader_function.legendSettings()
+    legend.setMinimumLabel(f"less like {subject}")
+    legend.setMaximumLabel(f"more like {subject}")
+    shader_function.setLegendSettings(legend)
     shader = QgsRasterShader()
     shader.setRasterShaderFunction(shader_function)
     renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), 1, shader)
-    renderer.setClassificationMin(stats.minimumValue)
-    renderer.setClassificationMax(stats.maximumValue)
+    renderer.setClassificationMin(low)
+    renderer.setClassificationMax(high)
     layer.setRenderer(renderer)
 
 
@@ -78,7 +113,8 @@ def add_raster(path: str | Path, name: str, kind: str, model_folder: str | Path,
         layer.loadNamedStyle(str(style))
     _metadata(layer, card, f"Calliper {kind} raster written to {path}.")
     QgsProject.instance().addMapLayer(layer, False)
-    node = _group(model_folder).insertLayer(0, layer)
+    group = _group(model_folder)
+    node = group.insertLayer(_below_vectors(group), layer)
     node.setItemVisibilityChecked(visible)
     return layer
 

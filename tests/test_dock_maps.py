@@ -179,3 +179,31 @@ def test_cancelled_embedding_raster_resumes_from_its_finished_blocks_when_made_a
     assert not list(tmp_path.glob(".*"))  # nothing hidden is left once the raster is whole
     with rasterio.open(maps.embedding_path) as src:
         assert (src.width, src.height) == (800, 800) and np.isfinite(src.read(1)).all()
+
+
+def test_outputs_go_below_the_vector_layers_with_a_2_98_stretch_and_a_worded_legend(qgis_new_project, maps, trained,
+                                                                                     demo_data):
+    from qgis.core import QgsProject, QgsVectorLayer
+
+    pois = QgsVectorLayer(str(demo_data.pois), "pois on top", "ogr")
+    QgsProject.instance().addMapLayer(pois)
+    maps.raster_button.click()
+    assert wait_for(lambda: maps.task is None)
+    maps.phrase.setText("nightlife")
+    maps.phrase_button.click()
+    assert wait_for(lambda: maps.task is None)
+    names = [node.name() for node in QgsProject.instance().layerTreeRoot().children()]
+    assert names.index("pois on top") < names.index(f"Calliper: {trained.folder.name}"), names
+    layer = group_layers(trained)["Similarity to 'nightlife'"]
+    with rasterio.open(layer.source()) as src:
+        values = src.read(1)
+    low, high = np.nanpercentile(values, [2, 98])
+    renderer = layer.renderer()
+    span = np.nanmax(values) - np.nanmin(values)
+    assert abs(renderer.classificationMin() - low) < 0.03 * span and abs(renderer.classificationMax() - high) < 0.03 * span
+    assert renderer.classificationMin() > np.nanmin(values) and renderer.classificationMax() < np.nanmax(values)
+    labels = [label for label, _ in renderer.legendSymbologyItems()]
+    assert labels[0] == "less like 'nightlife'" and labels[-1] == "more like 'nightlife'"
+    order = [node.layer().name() for node in QgsProject.instance().layerTreeRoot().findGroup(
+        f"Calliper: {trained.folder.name}").findLayers()]
+    assert order[0] == "Similarity to 'nightlife'"  # the newest map on top of the group's rasters
