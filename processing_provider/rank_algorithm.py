@@ -14,6 +14,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QVariant
 
 from ..adapters.layers import point_table_from_layer
+from ..adapters.ranked_layer import ranks
 from ..core.catalog.loading import load_model
 from ..core.context.ranking import text_scores
 from .base import CalliperAlgorithm
@@ -52,9 +53,8 @@ class RankAlgorithm(CalliperAlgorithm):
             model = load_model(self.parameterAsFile(parameters, self.MODEL, context))
             table = point_table_from_layer(layer)
             scores = text_scores(model, text, table.xy, table.crs, control)
-        order = np.argsort(-scores, kind="stable")
-        rank_of = np.empty(len(order), dtype=np.int64)
-        rank_of[order] = np.arange(1, len(order) + 1)
+        rank_of = ranks(scores)
+        order = np.argsort(rank_of)
         fields = [QgsField(unused_name(layer.fields(), "score"), QVariant.Double),
                   QgsField(unused_name(layer.fields(), "rank"), QVariant.Int)]
         dest = write_with_values(self, parameters, self.OUTPUT, context, layer, fields,

@@ -207,3 +207,27 @@ def test_outputs_go_below_the_vector_layers_with_a_2_98_stretch_and_a_worded_leg
     order = [node.layer().name() for node in QgsProject.instance().layerTreeRoot().findGroup(
         f"Calliper: {trained.folder.name}").findLayers()]
     assert order[0] == "Similarity to 'nightlife'"  # the newest map on top of the group's rasters
+
+
+def test_rank_puts_the_layers_features_in_a_new_graduated_layer_with_the_best_selected(qgis_new_project, maps,
+                                                                                        trained, demo_data):
+    from qgis.core import QgsGraduatedSymbolRenderer, QgsProject, QgsVectorLayer
+
+    pois = QgsVectorLayer(str(demo_data.pois), "pois", "ogr")
+    QgsProject.instance().addMapLayer(pois)
+    maps.rank_layer.setLayer(pois)
+    maps.rank_top.setValue(50)
+    maps.phrase.setText("a cafe")
+    maps.rank_button.click()
+    assert wait_for(lambda: maps.task is None)
+    ranked = group_layers(trained)["pois ranked for 'a cafe'"]
+    assert ranked.featureCount() == pois.featureCount()
+    assert ranked.fields().names()[-2:] == ["score", "rank"]
+    assert isinstance(ranked.renderer(), QgsGraduatedSymbolRenderer) and ranked.renderer().classAttribute() == "score"
+    assert len(ranked.renderer().ranges()) == 5
+    selected = list(ranked.getSelectedFeatures())
+    assert len(selected) == 50 and {f["rank"] for f in selected} == set(range(1, 51))
+    best = min(selected, key=lambda f: f["rank"])
+    assert best["score"] == max(f["score"] for f in ranked.getFeatures())
+    share = sum(f["class"] == "cafe" for f in pois.getFeatures()) / pois.featureCount()
+    assert sum(f["class"] == "cafe" for f in selected) / 50 > 2 * share  # cafes come first

@@ -14,8 +14,15 @@ import re
 import time
 from pathlib import Path
 
-from qgis.core import QgsCoordinateReferenceSystem, QgsPointXY
-from qgis.gui import QgsCollapsibleGroupBox, QgsExtentWidget, QgsFileWidget, QgsMapToolEmitPoint, QgsVertexMarker
+from qgis.core import QgsCoordinateReferenceSystem, QgsMapLayerProxyModel, QgsPointXY
+from qgis.gui import (
+    QgsCollapsibleGroupBox,
+    QgsExtentWidget,
+    QgsFileWidget,
+    QgsMapLayerComboBox,
+    QgsMapToolEmitPoint,
+    QgsVertexMarker,
+)
 from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtGui import QColor
 from qgis.PyQt.QtWidgets import (
@@ -31,7 +38,10 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from ..adapters.output_layers import add_raster
+from ..adapters.layers import point_table_from_layer
+from ..adapters.output_layers import add_raster, add_vector
+from ..adapters.ranked_layer import style_ranked, write_ranked_layer
+from ..core.context.ranking import text_scores
 from ..core.errors import CalliperError
 from ..core.maps.blocks import fingerprint
 from ..core.maps.clusters import ClusterSettings, cluster_raster
@@ -126,6 +136,17 @@ class MapsPanel(QWidget):
         self.phrase.setToolTip("A phrase, e.g. nightlife, a place to buy clothes, heavy industry")
         self.phrase_button = QPushButton("Find")
         self.phrase_button.setToolTip("Similarity of every pixel to the phrase")
+        self.rank_layer = QgsMapLayerComboBox()
+        self.rank_layer.setFilters(QgsMapLayerProxyModel.VectorLayer)
+        self.rank_layer.setToolTip("The layer whose features are ranked for the phrase above")
+        self.rank_top = QSpinBox()
+        self.rank_top.setRange(1, 9_999)
+        self.rank_top.setValue(settings.load("maps/rank_top", 20, int))
+        self.rank_top.setPrefix("top ")
+        self.rank_top.setToolTip("How many of the best-ranked features are selected")
+        self.rank_button = QPushButton("Rank features")
+        self.rank_button.setToolTip("A new layer with the chosen layer's features, their score and rank for the "
+                                    "phrase, coloured by score, the best ones selected")
         self.k = QSpinBox()
         self.k.setRange(2, 254)
         self.k.setValue(settings.load("maps/k", 6, int))
@@ -147,7 +168,9 @@ class MapsPanel(QWidget):
         advanced.setCollapsed(True)
         advanced_form = QFormLayout(advanced)
         advanced_form.addRow("CPU workers", self.workers)
-        query_row, phrase_row, cluster_row = QHBoxLayout(), QHBoxLayout(), QHBoxLayout()
+        query_row, phrase_row, rank_row, cluster_row = QHBoxLayout(), QHBoxLayout(), QHBoxLayout(), QHBoxLayout()
+        rank_row.addWidget(self.rank_top)
+        rank_row.addWidget(self.rank_button, 1)
         query_row.addWidget(self.click_button)
         query_row.addWidget(self.feature_button)
         phrase_row.addWidget(self.phrase, 1)
@@ -158,7 +181,8 @@ class MapsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(advanced)
-        for item in (self.raster_button, query_row, phrase_row, cluster_row, self.progress, self.status):
+        for item in (self.raster_button, query_row, phrase_row, self.rank_layer, rank_row, cluster_row, self.progress,
+                     self.status):
             layout.addLayout(item) if isinstance(item, QHBoxLayout) else layout.addWidget(item)
         layout.addStretch(1)
         self.extent.extentChanged.connect(self.update_size_hint)
@@ -171,6 +195,7 @@ class MapsPanel(QWidget):
         self.phrase_button.clicked.connect(self.similarity_to_phrase)
         self.phrase.returnPressed.connect(self.similarity_to_phrase)
         self.cluster_button.clicked.connect(self.make_clusters)
+        self.rank_button.clicked.connect(self.rank_features)
         self.update_size_hint()
 
     def model_changed(self) -> None:
@@ -302,6 +327,30 @@ class MapsPanel(QWidget):
     def similarity_to_phrase(self) -> None:
         phrase = self.phrase.text().strip()
         self._similarity(lambda model: text_query(model, phrase), f"Similarity to '{phrase}'", phrase)
+
+    def rank_features(self) -> None:
+        """The chosen layer's features ranked for the phrase, as a new styled layer with the best selected."""
+        phrase, layer, top = self.phrase.text().strip(), self.rank_layer.currentLayer(), self.rank_top.value()
+        settings.save("maps/rank_top", top)
+        try:
+            table = point_table_from_layer(layer)  # read here: a layer is not read from a worker thread
+        except CalliperError as error:
+            show_error(self.iface, error)
+            return
+        out = self._folder() / f"ranked_{slug(layer.name())}_{slug(phrase)}_{time.strftime('%Y%m%d-%H%M%S')}.gpkg"
+
+        def work(model: LoadedModel, control):
+            return text_scores(model, phrase, table.xy, table.crs, control)
+
+        def done(model: LoadedModel, scores) -> None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            ranked = add_vector(write_ranked_layer(layer, scores, out), f"{layer.name()} ranked for '{phrase}'",
+                                model.folder, model.card)
+            style_ranked(ranked, top)
+            self.layer_added.emit(ranked)
+            self.status.setText(f"Ranked {len(scores)} features of {layer.name()} for '{phrase}': {out}")
+
+        self._run(f"ranking {layer.name()}", work, done)
 
     def make_clusters(self) -> None:
         embedding = self._need_embedding()

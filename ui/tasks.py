@@ -112,7 +112,12 @@ def start_panel_task(panel, title: str, work: Callable[[JobControl], Any], on_do
     def done(result) -> None:
         panel.task = None
         panel.progress.done()
-        on_done(result)
+        try:  # turning results into layers runs on the main thread: an error here must not reach Qt
+            on_done(result)
+        except CalliperError as error:
+            failed(error)
+        except Exception as error:  # noqa: BLE001 - a bug, reported with its traceback instead of aborting QGIS
+            failed(CalliperError(f"Adding the results of '{title}' failed: {error}", traceback.format_exc()))
 
     def failed(error) -> None:
         panel.task = None
