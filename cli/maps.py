@@ -1,4 +1,4 @@
-"""The map commands of the ``calliper`` command line: ``raster``, ``similarity`` and ``cluster``.
+"""The map commands of the ``calliper`` command line: ``raster``, ``similarity``, ``cluster`` and ``describe``.
 
 Each ``add_*`` registers a subcommand (see ``cli.COMMANDS``). Heavy modules are
 imported when a command runs, so ``calliper --help`` stays fast, and ``cli`` is
@@ -152,3 +152,41 @@ def _run_cluster(args: argparse.Namespace) -> None:
     print(f"Cluster map written to {result.raster} (legend {result.legend_file}, QGIS style {result.style_file}):")
     for entry in result.legend:
         print(f"  {entry.value:3d}  {entry.colour}  {entry.label}  ({100 * entry.share:.0f} % of pixels)")
+
+
+def add_describe(commands) -> None:
+    p = commands.add_parser("describe", help="what the model says about a place: its class descriptions ranked, "
+                                             "and the nearest training POIs")
+    p.add_argument("--model", required=True, help="model folder written by 'calliper train'")
+    p.add_argument("--point", required=True, help="x,y of the place (in --point-crs, default the model's CRS)")
+    p.add_argument("--point-crs", help="CRS of --point, e.g. EPSG:4326")
+    p.add_argument("--phrases", help="text file with more phrases to score, one per line")
+    p.add_argument("--top", type=int, default=10, help="how many descriptions to list (default 10)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.set_defaults(run=_run_describe)
+
+
+def _run_describe(args: argparse.Namespace) -> None:
+    import json
+    from pathlib import Path
+
+    from ..core.catalog.loading import load_model
+    from ..core.errors import InputDataError
+    from ..core.maps.describe import describe_place
+
+    if args.top < 1:
+        raise SettingsError(f"--top must be at least 1 (got {args.top}).")
+    phrases: list[str] = []
+    if args.phrases:
+        path = Path(args.phrases)
+        if not path.is_file():
+            raise InputDataError(f"The phrase file {path} does not exist.")
+        try:
+            phrases = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except UnicodeDecodeError as exc:
+            raise InputDataError(f"The phrase file {path} is not UTF-8 text.") from exc
+        if not phrases:
+            raise InputDataError(f"The phrase file {path} has no phrases: write one phrase per line.")
+    xy = parse_numbers(args.point, 2, "--point", "386000,6672000")
+    place = describe_place(load_model(args.model), xy, args.point_crs, phrases, args.top)
+    print(json.dumps(place.as_dict(), ensure_ascii=False) if args.json else place.as_text())

@@ -9,6 +9,7 @@ from qgis.PyQt.QtGui import QIcon
 
 from .classify_algorithm import ClassifyAlgorithm
 from .cluster_algorithm import ClusterAlgorithm
+from .describe_algorithm import DescribeAlgorithm
 from .embed_points_algorithm import EmbedPointsAlgorithm
 from .embedding_raster_algorithm import EmbeddingRasterAlgorithm
 from .mmgr_region_raster_algorithm import MMGRRegionRasterAlgorithm
@@ -20,7 +21,7 @@ from .train_algorithm import TrainModelAlgorithm
 
 ALGORITHMS = (
     TrainModelAlgorithm, EmbedPointsAlgorithm,
-    EmbeddingRasterAlgorithm, SimilarityAlgorithm, ClusterAlgorithm, RankAlgorithm,
+    EmbeddingRasterAlgorithm, SimilarityAlgorithm, ClusterAlgorithm, RankAlgorithm, DescribeAlgorithm,
     ClassifyAlgorithm, PredictAlgorithm,
     MMGRTrainAlgorithm, MMGRRegionRasterAlgorithm,
 )

@@ -322,6 +322,10 @@ def test_the_model_folder_keeps_its_training_pois_positions_and_text_ids(trained
     np.testing.assert_allclose(evidence.xy, demo_points.xy[: len(evidence.xy)], atol=1e-6)  # same POIs, same order
     assert evidence.text_index.max() + 1 == trained.card.training["n_distinct_texts"]
     assert 100 <= evidence.default_distance() <= 2000 and evidence.default_distance() % 50 == 0
+    kept = demo_points.attributes.iloc[: len(evidence.xy)]
+    assert [evidence.classes[i] for i in evidence.class_index[:50]] == list(kept["class"].astype(str)[:50])
+    assert evidence.names[:50] == [str(n) if n is not None else "" for n in kept["name"][:50]]
+    assert sum(evidence.class_counts().values()) == len(evidence.xy)
 
 
 def test_maps_by_default_leave_pixels_far_from_every_training_poi_nodata(demo_model, demo_points, tmp_path):

@@ -129,5 +129,5 @@ def train_context_from_points(
         control.log(result.device_note)
     card = training_card(job, settings, corpus.crs, net, encoder, texts, corpus.metric, result, corpus.pois.top_classes)
     card.training.update(n_context_pois=n, n_captions=n, n_street_nodes=len(corpus.streets.xy))
-    save_model(out, net.cpu(), card, Evidence(corpus.metric, texts.text_index, corpus.crs.to_wkt()))
+    save_model(out, net.cpu(), card, Evidence.from_corpus(corpus.pois, corpus.metric, corpus.crs))
     return TrainOutcome(folder=out, card=card, result=result, n_encoded=n_encoded)

@@ -9,8 +9,9 @@ phrase map weigh the POIs whose descriptions match it. Stored as safetensors
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import numpy as np
 
 from ..crs import parse_crs, to_crs
 from ..errors import ModelFileError, SettingsError
+from ..text.corpus import PoiCorpus
 
 EVIDENCE_FILE = "evidence.safetensors"
 SPACING_NEIGHBOURS = 10
@@ -28,20 +30,41 @@ MIN_DISTANCE, MAX_DISTANCE, DISTANCE_STEP = 100.0, 2000.0, 50.0
 
 @dataclass
 class Evidence:
-    """Training POIs in a metric CRS: (N, 2) float64 positions and their (N,) int32 text ids."""
+    """Training POIs in a metric CRS: positions, text ids, class ids (into ``classes``) and, optionally, names."""
 
     xy: np.ndarray
     text_index: np.ndarray
     crs_wkt: str
+    class_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    classes: list[str] = field(default_factory=list)
+    names: list[str] | None = None
+
+    @classmethod
+    def from_corpus(cls, corpus: PoiCorpus, metric: np.ndarray, crs: object) -> Evidence:
+        return cls(metric, corpus.texts.text_index, crs.to_wkt(), corpus.class_index, corpus.class_names,
+                   corpus.poi_names)
 
     def save(self, folder: Path) -> Path:
         from safetensors.numpy import save_file
 
+        tensors = {"xy": np.ascontiguousarray(self.xy, dtype=np.float64),
+                   "text_index": np.ascontiguousarray(self.text_index, dtype=np.int32),
+                   "class_index": np.ascontiguousarray(self.class_index, dtype=np.int32)}
+        if self.names is not None:  # UTF-8 bytes and offsets: no pickle, no per-string overhead
+            encoded = [name.encode("utf-8") for name in self.names]
+            tensors["names_utf8"] = np.frombuffer(b"".join(encoded) or b"\0", dtype=np.uint8).copy()
+            tensors["names_offsets"] = np.cumsum([0] + [len(e) for e in encoded], dtype=np.int64)
         path = Path(folder) / EVIDENCE_FILE
-        save_file({"xy": np.ascontiguousarray(self.xy, dtype=np.float64),
-                   "text_index": np.ascontiguousarray(self.text_index, dtype=np.int32)},
-                  str(path), metadata={"crs_wkt": self.crs_wkt})
+        save_file(tensors, str(path), metadata={"crs_wkt": self.crs_wkt, "classes": json.dumps(self.classes)})
         return path
+
+    def class_counts(self) -> dict[str, int]:
+        """Training POIs per class, most frequent first."""
+        counts = np.bincount(self.class_index, minlength=len(self.classes))
+        return {self.classes[i]: int(counts[i]) for i in np.argsort(-counts, kind="stable")}
+
+    def name(self, row: int) -> str:
+        return self.names[row] if self.names is not None else ""
 
     @cached_property
     def tree(self):
@@ -86,6 +109,12 @@ def load_evidence(folder: str | Path) -> Evidence | None:
 
     try:
         with safe_open(str(path), framework="numpy") as stored:
-            return Evidence(stored.get_tensor("xy"), stored.get_tensor("text_index"), stored.metadata()["crs_wkt"])
-    except (SafetensorError, OSError, KeyError, TypeError) as exc:
+            keys, metadata = set(stored.keys()), stored.metadata()
+            names = None
+            if "names_offsets" in keys:
+                blob, offsets = stored.get_tensor("names_utf8").tobytes(), stored.get_tensor("names_offsets")
+                names = [blob[a:b].decode("utf-8") for a, b in zip(offsets[:-1], offsets[1:])]
+            return Evidence(stored.get_tensor("xy"), stored.get_tensor("text_index"), metadata["crs_wkt"],
+                            stored.get_tensor("class_index"), json.loads(metadata["classes"]), names)
+    except (SafetensorError, OSError, KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"The evidence file {path} is corrupt; retrain the model or delete the file.", str(exc)) from exc

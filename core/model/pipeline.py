@@ -148,7 +148,7 @@ def train_plain_from_points(
     card = training_card(job, settings, model_crs, net, encoder, texts, metric, result, corpus.top_classes)
     saved = run is None or run.is_main
     if saved:
-        save_model(out, net.cpu(), card, Evidence(metric, texts.text_index, metric_crs.to_wkt()))
+        save_model(out, net.cpu(), card, Evidence.from_corpus(corpus, metric, metric_crs))
     if run is not None:
         run.finish()  # the others wait for the model to be written before the group closes
     return TrainOutcome(folder=out, card=card, result=result, n_encoded=n_encoded, saved=saved)

@@ -8,7 +8,7 @@ a streamed corpus trains exactly like the table read whole.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,7 @@ from ..data.poi_io import PointTable
 from ..data.streaming import PointSource
 from ..errors import InputDataError
 from ..jobs import JobControl
-from .descriptions import PoiTexts, TextFields, TextTemplate, build_texts, empty_field_error
+from .descriptions import PoiTexts, TextFields, TextTemplate, build_texts, clean_value, empty_field_error
 
 TOP_CLASSES = 20
 
@@ -32,6 +32,34 @@ class PoiCorpus:
     points: PointTable
     texts: PoiTexts
     top_classes: dict[str, int]
+    class_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    """Per kept POI, the index of its class value in ``class_names``."""
+    class_names: list[str] = field(default_factory=list)
+    poi_names: list[str] | None = None
+    """Per kept POI, its name (when a name field is set): what 'describe' shows of the POIs near a place."""
+
+
+class _Vocabulary:
+    """Class values numbered in order of first appearance, and the kept POIs' names, gathered chunk by chunk."""
+
+    def __init__(self, fields: TextFields) -> None:
+        self.fields = fields
+        self.codes: dict[str, int] = {}
+        self.index_parts: list[np.ndarray] = []
+        self.names: list[str] | None = [] if fields.name_field else None
+
+    def add(self, attributes: pd.DataFrame, kept: np.ndarray) -> None:
+        values = attributes[self.fields.class_field].loc[kept].astype(str)
+        self.index_parts.append(np.fromiter((self.codes.setdefault(v, len(self.codes)) for v in values), np.int32,
+                                            len(values)))
+        if self.names is not None:
+            self.names += [clean_value(v) for v in attributes[self.fields.name_field].loc[kept]]
+
+    def finish(self, corpus: PoiCorpus) -> PoiCorpus:
+        corpus.class_index = np.concatenate(self.index_parts) if self.index_parts else np.zeros(0, dtype=np.int32)
+        corpus.class_names = list(self.codes)
+        corpus.poi_names = self.names
+        return corpus
 
 
 def class_counts(attributes: pd.DataFrame, fields: TextFields, kept: np.ndarray) -> Counter:
@@ -44,7 +72,9 @@ def table_corpus(points: PointTable, fields: TextFields, template: TextTemplate,
     texts = build_texts(points.attributes, fields, template, layer_name)
     kept = PointTable(points.xy[texts.kept], points.attributes.loc[texts.kept], points.crs, points.source)
     top = class_counts(points.attributes, fields, texts.kept).most_common(TOP_CLASSES)
-    return PoiCorpus(kept, texts, dict(top))
+    vocabulary = _Vocabulary(fields)
+    vocabulary.add(points.attributes, texts.kept)
+    return vocabulary.finish(PoiCorpus(kept, texts, dict(top)))
 
 
 def stream_corpus(
@@ -55,6 +85,7 @@ def stream_corpus(
     ids: dict[str, int] = {}
     xy_parts, index_parts, kept_parts = [], [], []
     counts: Counter = Counter()
+    vocabulary = _Vocabulary(fields)
     dropped = rows = 0
     total = source.feature_count
     for chunk in source.chunks():
@@ -66,6 +97,7 @@ def stream_corpus(
         xy_parts.append(chunk.xy[texts.kept])
         kept_parts.append(texts.kept)
         counts.update(class_counts(chunk.attributes, fields, texts.kept))
+        vocabulary.add(chunk.attributes, texts.kept)
         dropped += texts.dropped
         rows += len(chunk.xy) + chunk.dropped_no_geometry
         if total:
@@ -78,4 +110,4 @@ def stream_corpus(
     xy = np.concatenate(xy_parts)
     texts = PoiTexts(list(ids), np.concatenate(index_parts), np.concatenate(kept_parts), dropped)
     points = PointTable(xy, pd.DataFrame(index=pd.RangeIndex(len(xy))), source.crs, source.source)
-    return PoiCorpus(points, texts, dict(counts.most_common(TOP_CLASSES)))
+    return vocabulary.finish(PoiCorpus(points, texts, dict(counts.most_common(TOP_CLASSES))))
