@@ -231,3 +231,29 @@ def test_rank_puts_the_layers_features_in_a_new_graduated_layer_with_the_best_se
     assert best["score"] == max(f["score"] for f in ranked.getFeatures())
     share = sum(f["class"] == "cafe" for f in pois.getFeatures()) / pois.featureCount()
     assert sum(f["class"] == "cafe" for f in selected) / 50 > 2 * share  # cafes come first
+
+
+def test_describe_tool_lists_what_the_model_says_about_a_clicked_place_and_copies_it(maps, trained):
+    from qgis.core import QgsPointXY
+    from qgis.PyQt.QtWidgets import QApplication
+    from test_describe import densest_single_class_cluster
+
+    from calliper.core.model.evidence import load_evidence
+
+    panel = maps.describe
+    panel.describe_button.setChecked(True)
+    assert maps.iface.mapCanvas().mapTool() is panel.tool
+    panel.phrases.setText("a bench to sit on; nightlife")
+    _, name, centre = densest_single_class_cluster(load_evidence(trained.folder))
+    panel.describe_at(QgsPointXY(*centre))  # the canvas is in the model's CRS (EPSG:32635)
+    assert wait_for(lambda: panel.task is None)
+    assert panel.place is not None, maps.status.text()
+    assert next(d.poi_class for d in panel.place.descriptions if d.poi_class) == name  # the best class description
+    html = panel.result.toHtml()
+    assert "The model says" in html and "Nearest training POIs" in html and f"A place of {name}" in html
+    texts = [d.text for d in panel.place.descriptions]
+    assert "a bench to sit on" in texts  # the user's phrase is scored beside the classes (and fits a bench cluster)
+    panel.copy_button.click()
+    assert QApplication.clipboard().text() == panel.place.as_text()
+    panel.describe_button.setChecked(False)
+    assert maps.iface.mapCanvas().mapTool() is not panel.tool

@@ -52,6 +52,7 @@ from ..core.model.evidence import load_evidence
 from ..core.model.files import LoadedModel
 from ..core.model.settings import CONTEXT_ENCODER
 from . import settings
+from .describe_panel import DescribePanel
 from .log import show_error
 from .tasks import CoreTask, TaskProgress, start_panel_task
 
@@ -184,6 +185,8 @@ class MapsPanel(QWidget):
         for item in (self.raster_button, query_row, phrase_row, self.rank_layer, rank_row, cluster_row, self.progress,
                      self.status):
             layout.addLayout(item) if isinstance(item, QHBoxLayout) else layout.addWidget(item)
+        self.describe = DescribePanel(self.iface, self.current_model, self.status, self.progress)
+        layout.addWidget(self.describe)
         layout.addStretch(1)
         self.extent.extentChanged.connect(self.update_size_hint)
         self.pixel_size.valueChanged.connect(self.update_size_hint)
