@@ -28,7 +28,8 @@ class DescribeAlgorithm(CalliperAlgorithm):
     HELP = (
         "What the model says about each feature's place: the POI classes whose description ('A place of "
         "cafe') best matches the place in the model's shared space, best first. Adds class_1, score_1, ..., "
-        "class_N, score_N (cosine similarity, -1 to 1) to a copy of the layer. Lines and polygons are "
+        "class_N, score_N (the model's probability of the class there, 0 to 1, from its contrastive logits and "
+        "each class's share of the training POIs) to a copy of the layer. Lines and polygons are "
         "described at a point on their surface; features without a geometry are left out."
     )
 

@@ -23,7 +23,7 @@ SHOWN_DESCRIPTIONS = 10
 
 
 def place_html(place: PlaceDescription) -> str:
-    rows = "".join(f"<tr><td align='right'>{d.score:+.3f}</td><td>{escape(d.text)}</td></tr>" for d in place.descriptions)
+    rows = "".join(f"<tr><td align='right'>{d.score:.1%}</td><td>{escape(d.text)}</td></tr>" for d in place.descriptions)
     pois = "".join(f"<tr><td align='right'>{p.distance_m:.0f} m</td><td>{escape(p.poi_class)}"
                    f"{' (' + escape(p.name) + ')' if p.name else ''}</td></tr>" for p in place.nearest_pois)
     return (f"<b>{place.location[0]:.6g}, {place.location[1]:.6g}</b> ({escape(place.crs)})"

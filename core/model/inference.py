@@ -16,6 +16,7 @@ from ..errors import InputDataError
 from ..jobs import JobControl
 from ..text.encoder import TextEmbeddingCache, TextEncoder, encode_distinct
 from .files import LoadedModel
+from .loss import MAX_LOGIT_SCALE
 
 
 class TrainedModel(Protocol):
@@ -64,13 +65,29 @@ def embed_locations(
 
 
 @torch.no_grad()
-def embed_texts(model: LoadedModel, texts: list[str], encoder: TextEncoder | None = None) -> np.ndarray:
-    """(N, D) normalised projections of ``texts`` through the frozen encoder and the model's text projection."""
+def embed_texts(model: LoadedModel, texts: list[str], encoder: TextEncoder | None = None,
+                normalise: bool = True) -> np.ndarray:
+    """(N, D) projections of ``texts`` through the frozen encoder and the model's text projection.
+
+    Normalised by default, so a dot product with a location is a cosine; ``normalise=False``
+    gives the vectors the training loss saw (see ``training_logits``).
+    """
     encoder = encoder or text_encoder_for(model)
     vectors, _ = encode_distinct(list(texts), encoder, TextEmbeddingCache())
     device = next(model.net.parameters()).device
     projected = model.net.encode_text(torch.from_numpy(vectors).to(device))
-    return torch.nn.functional.normalize(projected, dim=-1).cpu().numpy()
+    return (torch.nn.functional.normalize(projected, dim=-1) if normalise else projected).cpu().numpy()
+
+
+@torch.no_grad()
+def training_logits(model: LoadedModel, locations: np.ndarray, texts: list[str]) -> np.ndarray:
+    """(L, T) logits of the contrastive loss: the learnt scale times location . projected text.
+
+    InfoNCE makes these estimate log p(location | text) / p(location) up to a constant per
+    location, so adding a text's log prior gives a posterior over texts (``describe``).
+    """
+    scale = float(model.net.logit_scale.clamp(max=MAX_LOGIT_SCALE).exp())
+    return scale * np.asarray(locations, dtype=np.float32) @ embed_texts(model, texts, normalise=False).T
 
 
 def embed_phrase(model: LoadedModel, phrase: str) -> np.ndarray:
