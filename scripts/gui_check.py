@@ -47,6 +47,7 @@ def wait(condition, then, timeout, label):
 
 def start():
     log(f"sys.path has no PYTHONPATH entries: {not os.environ.get('PYTHONPATH')}")
+    iface.mainWindow().showMaximized()
     plugin = plugins["calliper"]
     plugin.action.setChecked(True)
     iface.mainWindow().resizeDocks([plugin.dock], [DOCK_WIDTH], Qt.Horizontal)
@@ -92,7 +93,9 @@ def trained(plugin, layer):
     plugin.dock.tabs.setCurrentWidget(maps)
     extent = layer.extent()
     cx, cy = extent.center().x(), extent.center().y()
-    maps.extent.setOutputExtentFromUser(QgsRectangle(cx - 500, cy - 500, cx + 500, cy + 500), layer.crs())
+    box = QgsRectangle(cx - 500, cy - 500, cx + 500, cy + 500)
+    maps.extent.setOutputExtentFromUser(box, layer.crs())
+    iface.mapCanvas().setExtent(box)
     maps.pixel_size.setValue(20)
     maps.output_dir.setFilePath(MAPS)
     maps.raster_button.click()
@@ -109,11 +112,36 @@ def phrase(plugin):
 def finish(plugin):
     maps = plugin.dock.maps_panel
     log(f"maps: {maps.status.text()}")
+    plugin.dock.widget().verticalScrollBar().setValue(0)
+    QTimer.singleShot(2000, lambda: describe(plugin))
+
+
+def describe(plugin):
+    shot("dock-phrase-map.png")
+    maps = plugin.dock.maps_panel
+    panel = maps.describe
+    panel.setCollapsed(False)
+    panel.describe_button.setChecked(True)
+    panel.phrases.setText("nightlife; a quiet place to read")
+    centre = iface.mapCanvas().extent().center()
+    panel.describe_at(centre)
+    wait(lambda: panel.task is None, lambda: described(plugin), 300, "the description")
+
+
+def described(plugin):
+    panel = plugin.dock.maps_panel.describe
+    log(f"describe: {panel.place.descriptions[0].text if panel.place else maps_status(plugin)}")
+    scroll = plugin.dock.widget()
+    scroll.ensureWidgetVisible(panel.result)
     QTimer.singleShot(1500, lambda: done(plugin))
 
 
+def maps_status(plugin):
+    return plugin.dock.maps_panel.status.text()
+
+
 def done(plugin):
-    shot("dock-phrase-map.png")
+    shot("dock-describe.png")
     written = os.path.isfile(os.path.join(MODEL, "card.json")) and any(
         name.startswith("similarity_nightlife") for name in os.listdir(MAPS))
     log(f"model and phrase map written: {written}; whole session {time.time() - STARTED:.0f} s")

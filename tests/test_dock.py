@@ -26,7 +26,15 @@ def dock(qgis_iface, poi_layer):
     assert dock.ensure_panels()
     dock.train_panel.layer.setLayer(poi_layer)
     yield dock
-    dock.deleteLater()
+    dispose(dock)
+
+
+def dispose(widget) -> None:
+    """Delete a dock now, not at an event loop the tests never run: a live dock would answer later tests' signals."""
+    from qgis.PyQt.QtCore import QCoreApplication, QEvent
+
+    widget.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
 
 
 def wait_for(condition, timeout=120.0):

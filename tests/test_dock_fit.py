@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from test_dock import dispose
+
 import pytest
 
 DOCK_WIDTH = 360
@@ -15,7 +17,7 @@ def dock(qgis_iface, trained):
     assert dock.ensure_panels()
     dock.model_picker.set_model(str(trained.folder))
     yield dock
-    dock.deleteLater()
+    dispose(dock)
 
 
 def test_every_tab_fits_360_px_without_a_horizontal_scroll_bar(dock):

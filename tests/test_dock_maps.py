@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
-from test_dock import wait_for
+from test_dock import dispose, wait_for
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def maps(qgis_iface, qgis_new_project, trained, tmp_path):
     panel.pixel_size.setValue(20)
     panel.output_dir.setFilePath(str(tmp_path))
     yield panel
-    dock.deleteLater()
+    dispose(dock)
 
 
 def group_layers(trained):
@@ -113,7 +113,7 @@ def test_classify_panel_adds_predictions_and_opens_the_report(qgis_iface, qgis_n
     assert layers["landuse classes"].renderer().type() == "paletted"
     assert "Coordinates only" in panel.report_dialog.browser.toPlainText()
     assert panel.status.text().startswith("Macro F1 ")
-    dock.deleteLater()
+    dispose(dock)
 
 
 def test_share_fields_give_a_distribution_prediction(qgis_iface, qgis_new_project, trained, demo_data, tmp_path):
@@ -147,7 +147,7 @@ def test_share_fields_give_a_distribution_prediction(qgis_iface, qgis_new_projec
     predicted = gpd.read_file(panel.result.outputs["predictions"])
     columns = [c for c in predicted.columns if c.startswith("p_") or c.startswith("pred")]
     assert len(predicted) == len(frame) and columns
-    dock.deleteLater()
+    dispose(dock)
 
 
 def test_cancelled_embedding_raster_resumes_from_its_finished_blocks_when_made_again(maps, tmp_path):

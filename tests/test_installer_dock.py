@@ -11,7 +11,7 @@ import sys
 
 import pytest
 from fake_wheels import ISOLATED_PIP, local_index_args, make_wheel
-from test_dock import wait_for
+from test_dock import dispose, wait_for
 
 from calliper.core.dependencies import Requirement
 from calliper.core.install.folder import MARKER_FILE, dependency_folder
@@ -46,7 +46,7 @@ def installer_dock(qgis_iface, tmp_path, monkeypatch):
                         lambda: [] if importlib.util.find_spec(FAKE.module) else [FAKE])
     dock = dock_module.CalliperDock(qgis_iface)
     yield dock, folder, index
-    dock.deleteLater()
+    dispose(dock)
 
 
 def test_missing_packages_are_named_with_the_folder_the_size_and_the_torch_build(installer_dock):

@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 import rasterio
-from test_dock import wait_for
+from test_dock import dispose, wait_for
 from test_mmgr import image  # noqa: F401 - the rendered image fixture
 from test_processing_maps import processing  # noqa: F401 - Processing with the Calliper provider
 
@@ -159,7 +159,7 @@ def test_imagery_tab_trains_and_adds_styled_region_layers(qgis_iface, qgis_new_p
     metrics = json.loads((tmp_path / "landuse" / "metrics.json").read_text())
     assert metrics["features"] == "mmgr+calliper" and classify.status.text().startswith("Macro F1 ")
     QgsProject.instance().removeAllMapLayers()
-    dock.deleteLater()
+    dispose(dock)
 
 
 def test_imagery_tab_leaves_an_orthophotos_alpha_band_unticked(qgis_iface, qgis_new_project, image, tmp_path):  # noqa: F811
@@ -179,3 +179,4 @@ def test_imagery_tab_leaves_an_orthophotos_alpha_band_unticked(qgis_iface, qgis_
     panel = dock.imagery_panel
     panel.image.setLayer(layer)
     assert panel.bands.count() == 4 and panel.chosen_bands() == (1, 2, 3)
+    dispose(dock)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from qgis.PyQt.QtCore import QCoreApplication, QEvent
+
 
 def test_plugin_loads_adds_dock_and_unloads(qgis_iface):
     import calliper
@@ -16,6 +18,7 @@ def test_plugin_loads_adds_dock_and_unloads(qgis_iface):
     assert plugin.dock.dependencies.missing == []  # this environment has everything
     plugin.unload()
     assert plugin.dock is None and plugin.action is None
+    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)  # the dock is gone, not waiting for a loop
 
 
 def test_processing_provider_registers_and_unregisters(qgis_iface):

@@ -68,7 +68,8 @@ def test_qgis_process_paints_an_embedding_raster_and_a_similarity_map(qgis_proce
 
     emb, similarity = tmp_path / "embedding.tif", tmp_path / "nightlife.tif"
     made = run(qgis_process_env, "run", "calliper:embeddingraster", "--", f"MODEL={trained.folder}",
-               "EXTENT=385500,386500,6671700,6672700 [EPSG:32635]", "PIXEL_SIZE=50", f"OUTPUT={emb}")
+               "EXTENT=385500,386500,6671700,6672700 [EPSG:32635]", "PIXEL_SIZE=50", "WHOLE_EXTENT=true",
+               f"OUTPUT={emb}")
     assert made.returncode == 0, made.stderr[-2000:]
     result = run(qgis_process_env, "run", "calliper:similarity", "--", f"MODEL={trained.folder}",
                  f"EMBEDDING={emb}", "TEXT=nightlife", f"OUTPUT={similarity}")

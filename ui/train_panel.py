@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 from qgis.core import QgsApplication, QgsFeatureRequest, QgsFieldProxyModel, QgsMapLayerProxyModel
 from qgis.gui import QgsCollapsibleGroupBox, QgsFieldComboBox, QgsFileWidget, QgsMapLayerComboBox
+from qgis.PyQt import sip
 from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtWidgets import (
     QCheckBox,
@@ -168,7 +169,14 @@ class TrainPanel(QWidget):
         self.device.model().item(2).setEnabled(available)
         self.device.setCurrentIndex(0)
 
+    def _torn_down(self) -> bool:
+        """True once Qt has deleted this panel's widgets (a closed dock): project signals may still arrive."""
+        return any(sip.isdeleted(widget) for widget in (self, self.layer, self.class_field, self.category_field,
+                                                          self.name_field, self.preview))
+
     def _layer_changed(self, layer) -> None:
+        if self._torn_down():
+            return
         for combo in (self.class_field, self.category_field, self.name_field):
             combo.setLayer(layer)
         if layer is not None:
@@ -202,6 +210,8 @@ class TrainPanel(QWidget):
 
     def update_preview(self) -> None:
         """Show the first descriptions and the number of distinct ones (over the first features)."""
+        if self._torn_down():
+            return
         layer = self.layer.currentLayer()
         if layer is None or not self.class_field.currentField():
             self.preview.setPlainText("Choose a POI layer and its class field.")
