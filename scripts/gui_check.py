@@ -121,6 +121,7 @@ def describe(plugin):
     maps = plugin.dock.maps_panel
     panel = maps.describe
     panel.setCollapsed(False)
+    panel.result.setMinimumHeight(300)  # room for the list in the screenshot
     panel.describe_button.setChecked(True)
     panel.phrases.setText("nightlife; a quiet place to read")
     centre = iface.mapCanvas().extent().center()
@@ -132,7 +133,7 @@ def described(plugin):
     panel = plugin.dock.maps_panel.describe
     log(f"describe: {panel.place.descriptions[0].text if panel.place else maps_status(plugin)}")
     scroll = plugin.dock.widget()
-    scroll.ensureWidgetVisible(panel.result)
+    scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())  # the description, whole
     QTimer.singleShot(1500, lambda: done(plugin))
 
 
