@@ -10,13 +10,13 @@ from __future__ import annotations
 from html import escape
 
 from qgis.gui import QgsCollapsibleGroupBox, QgsMapToolEmitPoint, QgsVertexMarker
-from qgis.PyQt.QtGui import QColor
 from qgis.PyQt.QtWidgets import QApplication, QHBoxLayout, QLineEdit, QPushButton, QTextBrowser, QVBoxLayout
 
 from ..core.errors import CalliperError
 from ..core.maps.describe import PlaceDescription, describe_place
 from . import settings
 from .log import show_error
+from .map_marker import click_marker
 from .tasks import CoreTask, start_panel_task
 
 SHOWN_DESCRIPTIONS = 10
@@ -85,12 +85,7 @@ class DescribePanel(QgsCollapsibleGroupBox):
             show_error(self.iface, error)
             return
         settings.save("describe/phrases", self.phrases.text())
-        if self.marker is None:
-            self.marker = QgsVertexMarker(self.iface.mapCanvas())
-            self.marker.setColor(QColor("#ff7f0e"))
-            self.marker.setIconType(QgsVertexMarker.ICON_CIRCLE)
-            self.marker.setIconSize(12)
-            self.marker.setPenWidth(3)
+        self.marker = self.marker or click_marker(self.iface.mapCanvas(), "#ff7f0e", QgsVertexMarker.ICON_CIRCLE, 12)
         self.marker.setCenter(point)
         xy = (point.x(), point.y())
         crs = self.iface.mapCanvas().mapSettings().destinationCrs().toWkt()

@@ -24,7 +24,6 @@ from qgis.gui import (
     QgsVertexMarker,
 )
 from qgis.PyQt.QtCore import pyqtSignal
-from qgis.PyQt.QtGui import QColor
 from qgis.PyQt.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
@@ -54,6 +53,7 @@ from ..core.model.settings import CONTEXT_ENCODER
 from . import settings
 from .describe_panel import DescribePanel
 from .log import show_error
+from .map_marker import click_marker
 from .tasks import CoreTask, TaskProgress, start_panel_task
 
 # Measured by bench/raster_speed.py on a 2-core CPU (whole write, compression included);
@@ -304,12 +304,7 @@ class MapsPanel(QWidget):
     def similarity_at(self, point: QgsPointXY, button=None) -> None:
         """Similarity of every pixel to the clicked canvas point (canvas CRS); the point is marked."""
         crs: QgsCoordinateReferenceSystem = self.iface.mapCanvas().mapSettings().destinationCrs()
-        if self.marker is None:
-            self.marker = QgsVertexMarker(self.iface.mapCanvas())
-            self.marker.setColor(QColor("#d62728"))
-            self.marker.setIconType(QgsVertexMarker.ICON_CROSS)
-            self.marker.setIconSize(14)
-            self.marker.setPenWidth(3)
+        self.marker = self.marker or click_marker(self.iface.mapCanvas(), "#d62728")
         self.marker.setCenter(point)
         xy, wkt = (point.x(), point.y()), crs.toWkt()
         self._similarity(lambda model: location_query(model, xy, wkt), f"Similarity to {xy[0]:.0f}, {xy[1]:.0f}",
