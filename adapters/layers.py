@@ -57,7 +57,7 @@ def point_table_from_layer(layer: QgsVectorLayer, selected_only: bool = False) -
     return PointTable(
         xy=xy[finite],
         attributes=attributes,
-        crs=parse_crs(layer.crs().toWkt(), f"The layer '{layer.name()}'"),
+        crs=parse_crs(layer.crs().toWkt(), f"The layer '{layer.name()}'", xy[finite]),
         source=layer.source(),
         dropped_no_geometry=int((~finite).sum()),
         converted_to_points=converted,

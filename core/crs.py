@@ -16,17 +16,52 @@ from .errors import CrsError
 LONLAT = CRS.from_epsg(4326)
 
 
-def parse_crs(value: object, what: str = "The layer") -> CRS:
-    """Read a CRS from anything pyproj accepts (EPSG code, WKT, 'EPSG:n', CRS object)."""
+EARTH_CRS_TYPES = {"Geographic 2D CRS", "Geographic 3D CRS", "Projected CRS", "Compound CRS", "Geocentric CRS"}
+"""CRS kinds that are placed on the Earth; others (engineering, LOCAL_CS "Undefined SRS") are checked by trying."""
+
+
+def parse_crs(value: object, what: str = "The layer", xy: np.ndarray | None = None) -> CRS:
+    """Read a CRS from anything pyproj accepts (EPSG code, WKT, 'EPSG:n', CRS object).
+
+    A CRS that cannot be moved to lon/lat (an engineering or undefined CRS, unknown
+    units, no datum) is refused here, before any work; with the layer's coordinates
+    ``xy`` the message suggests EPSG:4326 when they look like longitudes and latitudes.
+    """
     if value is None or value == "":
         raise CrsError(
             f"{what} has no coordinate reference system. "
             "Set its CRS in QGIS (Layer Properties > Source) or pass one explicitly."
         )
     try:
-        return CRS.from_user_input(value)
+        crs = value if isinstance(value, CRS) else CRS.from_user_input(value)
     except PyprojCrsError as exc:
         raise CrsError(f"{what} has a CRS that cannot be read: {value!r}.", str(exc)) from exc
+    if crs.type_name not in EARTH_CRS_TYPES and not _reaches_lonlat(crs):
+        hint = " Its coordinates look like longitudes and latitudes: set EPSG:4326." if _looks_lonlat(xy) else ""
+        raise CrsError(
+            f"{what} has a CRS that is not placed on the Earth ({crs.name}, {crs.type_name.lower()}), so its "
+            f"points cannot be moved to a map. Set the layer's real CRS in QGIS (Layer Properties > Source) or "
+            f"pass one explicitly.{hint}"
+        )
+    return crs
+
+
+def _reaches_lonlat(crs: CRS) -> bool:
+    if any(axis.unit_name.lower() in ("unknown", "") for axis in crs.axis_info):
+        return False
+    try:
+        Transformer.from_crs(crs, LONLAT, always_xy=True)
+    except Exception:  # noqa: BLE001 - pyproj raises ProjError, CRSError or others for the same "no path"
+        return False
+    return True
+
+
+def _looks_lonlat(xy: np.ndarray | None) -> bool:
+    if xy is None or not len(xy):
+        return False
+    xy = np.asarray(xy, dtype=np.float64)
+    finite = xy[np.isfinite(xy).all(axis=1)]
+    return bool(len(finite)) and bool((np.abs(finite[:, 0]) <= 180).all() and (np.abs(finite[:, 1]) <= 90).all())
 
 
 def is_metric(crs: CRS) -> bool:

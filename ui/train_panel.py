@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from qgis.core import QgsApplication, QgsFeatureRequest, QgsFieldProxyModel, QgsMapLayerProxyModel
 from qgis.gui import QgsCollapsibleGroupBox, QgsFieldComboBox, QgsFileWidget, QgsMapLayerComboBox
@@ -28,6 +29,7 @@ from qgis.PyQt.QtWidgets import (
 from ..adapters.layers import point_table_from_layer
 from ..core.catalog.training import train_from_points
 from ..core.context.graph import pbf_path, streets_option
+from ..core.crs import parse_crs
 from ..core.errors import CalliperError
 from ..core.model.pipeline import TrainJob, TrainOutcome
 from ..core.model.settings import CONTEXT_ENCODER, ENCODER_LABELS, ModelSettings
@@ -188,7 +190,25 @@ class TrainPanel(QWidget):
                     combo.setField(match)
             self.output.setFilePath(default_model_folder(layer.name(), self.encoder.currentData()))
         self._fill_streets(layer)
+        self._check_layer_crs(layer)
         self.update_preview()
+
+    def _check_layer_crs(self, layer) -> None:
+        """Say before Train is enabled when the layer's CRS cannot be placed on the Earth (or is missing)."""
+        problem = ""
+        if layer is not None:
+            extent = layer.extent()
+            corners = np.array([[extent.xMinimum(), extent.yMinimum()], [extent.xMaximum(), extent.yMaximum()]])
+            try:
+                parse_crs(layer.crs().toWkt() if layer.crs().isValid() else None, f"The layer '{layer.name()}'",
+                          corners)
+            except CalliperError as error:
+                problem = error.message
+        if self.task is None:
+            self.train_button.setEnabled(not problem)
+        self.train_button.setToolTip(problem or "Train a model on the chosen layer")
+        if problem or self.status.text().startswith("The layer '"):
+            self.status.setText(problem)
 
     def _encoder_changed(self) -> None:
         self.streets.setEnabled(self.encoder.currentData() == CONTEXT_ENCODER)

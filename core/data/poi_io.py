@@ -59,7 +59,7 @@ def csv_points(table: pd.DataFrame, x_col: str, y_col: str) -> tuple[pd.DataFram
 def _read_csv(path: Path, crs: str | None) -> tuple[pd.DataFrame, np.ndarray, CRS]:
     table = pd.read_csv(path, encoding_errors="replace")
     attributes, xy = csv_points(table, *csv_coordinate_columns(list(table.columns), path.name))
-    return attributes, xy, parse_crs(crs or "EPSG:4326", f"The CSV file {path.name}")
+    return attributes, xy, parse_crs(crs or "EPSG:4326", f"The CSV file {path.name}", xy)
 
 
 def vector_read_error(path: Path, layer: str | None, exc: Exception) -> InputDataError:
@@ -90,8 +90,8 @@ def _read_vector(path: Path, layer: str | None) -> tuple[pd.DataFrame, np.ndarra
         frame = gpd.read_file(path, layer=layer, engine="pyogrio")
     except Exception as exc:  # pyogrio raises several unrelated types for unreadable files
         raise vector_read_error(path, layer, exc) from exc
-    crs = parse_crs(frame.crs, f"The layer {path.name}")
     attributes, xy, converted = frame_points(frame)
+    crs = parse_crs(frame.crs, f"The layer {path.name}", xy)
     return attributes, xy, crs, converted
 
 

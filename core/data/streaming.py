@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pandas as pd
 from pyproj import CRS
 
@@ -66,8 +67,18 @@ class PointSource:
     def crs(self) -> CRS:
         """The file's CRS (a CSV's is ``csv_crs``, default EPSG:4326)."""
         if self.is_csv:
-            return parse_crs(self.csv_crs or "EPSG:4326", f"The CSV file {Path(self.path).name}")
-        return parse_crs(self._info["crs"], f"The layer {Path(self.path).name}")
+            return parse_crs(self.csv_crs or "EPSG:4326", f"The CSV file {Path(self.path).name}", self._csv_sample())
+        bounds = self._info.get("total_bounds")
+        corners = np.asarray(bounds, dtype=np.float64).reshape(2, 2) if bounds is not None else None
+        return parse_crs(self._info["crs"], f"The layer {Path(self.path).name}", corners)
+
+    def _csv_sample(self, rows: int = 1000) -> np.ndarray | None:
+        """The first rows' x/y of a CSV, for a CRS message that can say they look like lon/lat."""
+        try:
+            table = pd.read_csv(self._existing_path(), nrows=rows, encoding_errors="replace")
+            return csv_points(table, *csv_coordinate_columns(list(table.columns), Path(self.path).name))[1]
+        except Exception:  # noqa: BLE001 - only a hint: reading errors are reported by the read itself
+            return None
 
     @property
     def feature_count(self) -> int | None:
