@@ -65,7 +65,12 @@ def hidden_files(folder: Path) -> list[str]:
 
 def journal_blocks(out: Path) -> list[int]:
     """The blocks kept in ``out``'s journal."""
-    return sorted(int(p.stem) for p in out.with_name(f".{out.name}.blocks").glob("[0-9]*.npy"))
+    return sorted(int(p.stem.split("-")[0]) for p in out.with_name(f".{out.name}.blocks").glob("[0-9]*.npy"))
+
+
+def block_file(out: Path, index: int) -> Path:
+    (path,) = out.with_name(f".{out.name}.blocks").glob(f"{index}-*.npy")
+    return path
 
 
 def test_interrupted_raster_resumes_without_recomputing_and_equals_an_uninterrupted_one(tmp_path):
@@ -140,17 +145,31 @@ def test_block_files_cut_short_or_foreign_are_recomputed_not_trusted(tmp_path):
     with pytest.raises(CancelledError):
         write(out, first, stops_after(first, 5))
     journal = out.with_name(f".{out.name}.blocks")
-    cut = journal / "1.npy"
+    cut = block_file(out, 1)
     cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])  # a power cut after the rename, before the data
-    (journal / "2.npy").write_bytes(b"not a block")
-    np.save(journal / "3.npy", np.zeros((2, 8, 8), dtype="float32"))  # a block of another shape
+    block_file(out, 2).write_bytes(b"not a block")
+    third = block_file(out, 3)
+    third.unlink()
+    np.save(third, np.zeros((2, 8, 8), dtype="float32"))  # a block of another shape under the old name
+    flipped = block_file(out, 0)
+    data = bytearray(flipped.read_bytes())
+    data[-1] ^= 0xFF  # one damaged byte in the values: same size, same header, another checksum
+    flipped.write_bytes(bytes(data))
     (journal / ".4.x1y2.partial.npy").write_bytes(b"half a temporary file")  # killed while writing block 4 again
 
     again = CountingCompute()
     write(out, again)
-    assert again.blocks == N_BLOCKS - 5 + 3
+    assert again.blocks == N_BLOCKS - 5 + 4
     np.testing.assert_array_equal(read_all(out), read_all(whole))
     assert hidden_files(tmp_path) == []
+
+
+def test_leftovers_of_the_old_partial_geotiff_journal_are_removed(tmp_path):
+    out = tmp_path / "old.tif"
+    for name in (f".{out.name}.partial", f".{out.name}.blocks.json"):
+        (tmp_path / name).write_bytes(b"from an older Calliper")
+    write(out, CountingCompute())
+    assert hidden_files(tmp_path) == [] and out.exists()
 
 
 def test_a_resumable_raster_without_room_for_its_blocks_is_written_without_resume(tmp_path, monkeypatch):

@@ -21,6 +21,7 @@ import re
 import shutil
 import sys
 import time
+import zlib
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -143,13 +144,33 @@ def _journal_folder(target: Path) -> Path:
     return target.with_name(f".{target.name}.blocks")
 
 
+def _remove_old_layout(target: Path) -> None:
+    """Drop what the journal's predecessor left beside ``target`` (a partial GeoTIFF and its block list)."""
+    for leftover in (target.with_name(f".{target.name}.partial"), target.with_name(f".{target.name}.blocks.json")):
+        leftover.unlink(missing_ok=True)
+
+
+def _checksum(values: np.ndarray) -> str:
+    return f"{zlib.crc32(memoryview(np.ascontiguousarray(values)).cast('B')):08x}"
+
+
+def _fsync_folder(folder: Path) -> None:
+    if os.name != "nt":  # Windows cannot open a folder for fsync; NTFS journals the rename itself
+        handle = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(handle)
+        finally:
+            os.close(handle)
+
+
 class BlockJournal:
     """The finished blocks of a resumable raster: one ``.npy`` file per block in a hidden folder beside it.
 
-    A block's file gets its name only once it is whole (written under a temporary
-    name, then renamed), so a write killed at any moment, even by SIGKILL, keeps every
-    block finished before; after a power cut, a block the system had not flushed yet
-    is found cut short and computed again. The folder's ``fingerprint`` file names the
+    A block's file gets its name only once it is whole and on disk (written under a
+    temporary name, fsynced, then renamed), so a write killed at any moment, even by
+    SIGKILL or a power cut, keeps every block finished before. The name carries a
+    CRC-32 of the values (``7-1a2b3c4d.npy``): a block whose bytes were damaged is
+    found on resume and computed again. The folder's ``fingerprint`` file names the
     settings the blocks were computed with; other settings start from nothing.
     """
 
@@ -159,6 +180,8 @@ class BlockJournal:
         self.shapes = shapes
         self.dtype = np.dtype(dtype)
         self.key = key
+        _remove_old_layout(self.target)
+        self.files: dict[int, Path] = {}
         self.done = self._finished_blocks()  # by earlier writes; this one's blocks are not added
         self.started = self.folder.is_dir()
 
@@ -168,8 +191,8 @@ class BlockJournal:
         folder = _journal_folder(Path(target))
         return sum(path.stat().st_size for path in folder.iterdir()) if folder.is_dir() else 0
 
-    def _block_path(self, index: int) -> Path:
-        return self.folder / f"{index}.npy"
+    def _block_path(self, index: int, values: np.ndarray) -> Path:
+        return self.folder / f"{index}-{_checksum(values)}.npy"
 
     def _finished_blocks(self) -> set[int]:
         """Blocks kept by an earlier write with the same settings; anything else, or another journal, is removed."""
@@ -186,28 +209,30 @@ class BlockJournal:
             if path.name == FINGERPRINT:
                 continue
             index = self._whole_block(path)
-            if index is None:
+            if index is None or index in done:
                 path.unlink()
             else:
                 done.add(index)
+                self.files[index] = path
         return done
 
     def _whole_block(self, path: Path) -> int | None:
-        """The index of a block file with its block's shape and dtype; None for anything else.
+        """The index of a block file with its block's shape, dtype and checksum; None for anything else.
 
-        Without fsync a power cut can leave a renamed file cut short; the size check
-        in ``np.load``'s memory map catches that without reading the values.
+        A file cut short fails ``np.load``; one of the right size holding other bytes fails
+        the CRC-32 in its name. Either way the block is computed again.
         """
-        name = re.fullmatch(r"(0|[1-9][0-9]*)\.npy", path.name)
+        name = re.fullmatch(r"(0|[1-9][0-9]*)-([0-9a-f]{8})\.npy", path.name)
         index = int(name.group(1)) if name else -1
         if not 0 <= index < len(self.shapes):
             return None
         try:
             block = np.load(path, mmap_mode="r")
+            whole = block.shape == self.shapes[index] and block.dtype == self.dtype and _checksum(block) == name.group(2)
         except (OSError, ValueError, EOFError):
             return None
-        whole = block.shape == self.shapes[index] and block.dtype == self.dtype
-        del block  # closes the memory map: Windows cannot remove a mapped file
+        finally:
+            block = None  # closes the memory map: Windows cannot remove a mapped file
         return index if whole else None
 
     def write(self, index: int, values: np.ndarray) -> None:
@@ -216,11 +241,18 @@ class BlockJournal:
             with atomic_path(self.folder / FINGERPRINT) as temporary:
                 temporary.write_text(self.key)
             self.started = True
-        with atomic_path(self._block_path(index)) as temporary:
-            np.save(temporary, np.ascontiguousarray(values, self.dtype))  # numpy writes strided arrays slowly
+        values = np.ascontiguousarray(values, self.dtype)  # numpy writes strided arrays slowly
+        path = self._block_path(index, values)
+        with atomic_path(path) as temporary:
+            with open(temporary, "wb") as handle:
+                np.save(handle, values)
+                handle.flush()
+                os.fsync(handle.fileno())  # on disk before it gets its name: a power cut keeps it whole
+        _fsync_folder(self.folder)
+        self.files[index] = path
 
     def read(self, index: int) -> np.ndarray:
-        return np.load(self._block_path(index))
+        return np.load(self.files[index])
 
     @contextmanager
     def assembled(self) -> Iterator[Path]:
