@@ -23,6 +23,7 @@ from ..data.poi_io import read_points
 from ..data.streaming import PointSource
 from ..errors import SettingsError
 from ..jobs import JobControl
+from ..locks import output_lock
 from ..model.evidence import Evidence
 from ..model.files import save_model
 from ..model.network import CalliperNet
@@ -102,32 +103,33 @@ def train_context_from_points(
             "train it without --distributed."
         )
     out = check_output_path(job.out, job.overwrite, inputs=(job.points.source,))
-    corpus = context_corpus(job, control)
-    settings = resolved_scales(job.model, corpus.metric, control)
-    encoder = TextEncoder(job.text_model, device=_encoder_device(job.train.device))
-    texts = corpus.pois.texts
-    n_texts = len(texts.texts)
-    control.log(f"{texts.n_pois} POIs, {n_texts} distinct descriptions, {len(corpus.captions)} captions.")
-    vectors, n_encoded = encode_distinct(
-        texts.texts + corpus.captions, encoder, TextEmbeddingCache(), control.part(0.0, 0.2)
-    )
-    store = ContextStore(corpus.coords, texts.text_index, vectors[:n_texts], corpus.streets)
-    torch.manual_seed(job.train.seed)  # the initial weights too: the same job and seed give the same model
-    if use_graph:
-        net = ContextNet(settings, vectors.shape[1], store)
-    else:
-        settings = replace(settings, encoder="grid", encoder_options={})
-        net = CalliperNet(settings, vectors.shape[1])
-    n = texts.n_pois
-    data = TrainingData(
-        coords=np.concatenate([corpus.coords, corpus.coords]),
-        text_index=np.concatenate([texts.text_index, n_texts + np.arange(n)]),
-        text_vectors=vectors,
-    )
-    result = train(net, data, job.train, control.part(0.2, 1.0), on_epoch)
-    if result.device_note:
-        control.log(result.device_note)
-    card = training_card(job, settings, corpus.crs, net, encoder, texts, corpus.metric, result, corpus.pois.top_classes)
-    card.training.update(n_context_pois=n, n_captions=n, n_street_nodes=len(corpus.streets.xy))
-    save_model(out, net.cpu(), card, Evidence.from_corpus(corpus.pois, corpus.metric, corpus.crs))
-    return TrainOutcome(folder=out, card=card, result=result, n_encoded=n_encoded)
+    with output_lock(out):
+        corpus = context_corpus(job, control)
+        settings = resolved_scales(job.model, corpus.metric, control)
+        encoder = TextEncoder(job.text_model, device=_encoder_device(job.train.device))
+        texts = corpus.pois.texts
+        n_texts = len(texts.texts)
+        control.log(f"{texts.n_pois} POIs, {n_texts} distinct descriptions, {len(corpus.captions)} captions.")
+        vectors, n_encoded = encode_distinct(
+            texts.texts + corpus.captions, encoder, TextEmbeddingCache(), control.part(0.0, 0.2)
+        )
+        store = ContextStore(corpus.coords, texts.text_index, vectors[:n_texts], corpus.streets)
+        torch.manual_seed(job.train.seed)  # the initial weights too: the same job and seed give the same model
+        if use_graph:
+            net = ContextNet(settings, vectors.shape[1], store)
+        else:
+            settings = replace(settings, encoder="grid", encoder_options={})
+            net = CalliperNet(settings, vectors.shape[1])
+        n = texts.n_pois
+        data = TrainingData(
+            coords=np.concatenate([corpus.coords, corpus.coords]),
+            text_index=np.concatenate([texts.text_index, n_texts + np.arange(n)]),
+            text_vectors=vectors,
+        )
+        result = train(net, data, job.train, control.part(0.2, 1.0), on_epoch)
+        if result.device_note:
+            control.log(result.device_note)
+        card = training_card(job, settings, corpus.crs, net, encoder, texts, corpus.metric, result, corpus.pois.top_classes)
+        card.training.update(n_context_pois=n, n_captions=n, n_street_nodes=len(corpus.streets.xy))
+        save_model(out, net.cpu(), card, Evidence.from_corpus(corpus.pois, corpus.metric, corpus.crs))
+        return TrainOutcome(folder=out, card=card, result=result, n_encoded=n_encoded)

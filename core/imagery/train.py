@@ -21,6 +21,7 @@ from ..data.poi_io import PointTable
 from ..devices import choose_device, cpu_threads
 from ..errors import SettingsError
 from ..jobs import JobControl
+from ..locks import output_lock
 from ..model.pipeline import poi_corpus
 from ..text.descriptions import TextFields, TextTemplate
 from ..text.encoder import TextEmbeddingCache, TextEncoder, encode_distinct
@@ -240,54 +241,55 @@ def train_mmgr(job: MMGRJob, control: JobControl | None = None) -> MMGROutcome:
     job.imagery.validate()
     job.train.validate()
     out = check_output_path(job.out, job.overwrite, inputs=(job.image, job.points.source))
-    corpus = poi_corpus(job, control)
-    with open_image(job.image) as dataset:
-        crs = image_crs(dataset)
-        xy = to_crs(corpus.points.xy, corpus.points.crs, crs)  # once: the tile grid and the POI sets share it
-        grid = tile_grid(dataset, xy, crs, job.imagery.tile_metres)
-        tiles, statistics = read_tiles(dataset, grid, job.imagery, control=control.part(0.0, 0.15),
-                                       scratch_dir=out.parent)
-        bands = chosen_bands(dataset, job.imagery.bands)
-    control.log(f"{len(tiles.index)} tiles of {job.imagery.tile_metres:g} m ({job.imagery.tile_pixels} px) kept, "
-                f"{tiles.skipped} without enough data skipped.")
-    device = choose_device(job.train.device)
-    if device.note:
-        control.log(device.note)
-    encoder = TextEncoder(job.text_model, device=device.device)
-    vectors, n_encoded = encode_distinct(corpus.texts.texts, encoder, TextEmbeddingCache(), control.part(0.15, 0.2))
-    sets = poi_sets(tiles, xy, corpus.texts.text_index, vectors)
-    control.log(f"{int((sets.sizes > 0).sum())} tiles hold POIs ({len(sets.members)} POIs in tiles).")
-    tie = _tie_targets(job, tiles, control)
-    settings = MMGRSettings(
-        bands=len(bands), tile_pixels=job.imagery.tile_pixels, text_dim=vectors.shape[1], embed_dim=job.embed_dim,
-        width=job.width, image_encoder=job.image_encoder, backbone=dict(job.backbone),
-    )
-    torch.manual_seed(job.train.seed)
-    net = MMGRNet(settings).to(device.device)
-    with cpu_threads(job.train.cpu_threads):
-        history = _train(net, tiles, sets, tie, job.train, device.device, control.part(0.2, 0.95))
-        embeddings = embed_tiles(net, tiles.pixels, control.part(0.95, 1.0))
-        with_pois = np.flatnonzero(sets.sizes > 0)
-        match = poi_match(embeddings[with_pois], embed_poi_sets(net, sets, with_pois, job.train.max_pois_per_tile))
-    card = MMGRCard(
-        model=settings.to_dict(),
-        imagery={**asdict(job.imagery), "bands": bands, "mean": statistics.mean.tolist(), "std": statistics.std.tolist()},
-        crs_wkt=grid.crs.to_wkt(),
-        crs_label=crs_label(grid.crs),
-        text_model=encoder.name,
-        text_model_id=encoder.model_id,
-        text={**asdict(job.template), "fields": asdict(job.fields)},
-        training={
-            "image": str(Path(job.image).absolute()), "source": job.points.source, "layer": job.layer_name,
-            "n_pois": corpus.texts.n_pois, "n_tiles": int(len(tiles.index)), "n_skipped_tiles": int(tiles.skipped),
-            "n_tiles_with_pois": int(len(with_pois)), "extent": [float(v) for v in grid.bounds],
-            "top_classes": corpus.top_classes, "settings": asdict(job.train), "device": device.device,
-            "calliper_model": str(job.calliper_model) if job.calliper_model else None, "n_encoded_texts": n_encoded,
-        },
-        metrics={
-            "history": history, "final_loss": history[-1].get("loss"),
-            "seconds_per_epoch": float(np.mean([row["seconds"] for row in history])), "poi_match": match,
-        },
-    )
-    save_mmgr(out, net.cpu(), card)
-    return MMGROutcome(out, card, net, tiles, embeddings, sets)
+    with output_lock(out):
+        corpus = poi_corpus(job, control)
+        with open_image(job.image) as dataset:
+            crs = image_crs(dataset)
+            xy = to_crs(corpus.points.xy, corpus.points.crs, crs)  # once: the tile grid and the POI sets share it
+            grid = tile_grid(dataset, xy, crs, job.imagery.tile_metres)
+            tiles, statistics = read_tiles(dataset, grid, job.imagery, control=control.part(0.0, 0.15),
+                                           scratch_dir=out.parent)
+            bands = chosen_bands(dataset, job.imagery.bands)
+        control.log(f"{len(tiles.index)} tiles of {job.imagery.tile_metres:g} m ({job.imagery.tile_pixels} px) kept, "
+                    f"{tiles.skipped} without enough data skipped.")
+        device = choose_device(job.train.device)
+        if device.note:
+            control.log(device.note)
+        encoder = TextEncoder(job.text_model, device=device.device)
+        vectors, n_encoded = encode_distinct(corpus.texts.texts, encoder, TextEmbeddingCache(), control.part(0.15, 0.2))
+        sets = poi_sets(tiles, xy, corpus.texts.text_index, vectors)
+        control.log(f"{int((sets.sizes > 0).sum())} tiles hold POIs ({len(sets.members)} POIs in tiles).")
+        tie = _tie_targets(job, tiles, control)
+        settings = MMGRSettings(
+            bands=len(bands), tile_pixels=job.imagery.tile_pixels, text_dim=vectors.shape[1], embed_dim=job.embed_dim,
+            width=job.width, image_encoder=job.image_encoder, backbone=dict(job.backbone),
+        )
+        torch.manual_seed(job.train.seed)
+        net = MMGRNet(settings).to(device.device)
+        with cpu_threads(job.train.cpu_threads):
+            history = _train(net, tiles, sets, tie, job.train, device.device, control.part(0.2, 0.95))
+            embeddings = embed_tiles(net, tiles.pixels, control.part(0.95, 1.0))
+            with_pois = np.flatnonzero(sets.sizes > 0)
+            match = poi_match(embeddings[with_pois], embed_poi_sets(net, sets, with_pois, job.train.max_pois_per_tile))
+        card = MMGRCard(
+            model=settings.to_dict(),
+            imagery={**asdict(job.imagery), "bands": bands, "mean": statistics.mean.tolist(), "std": statistics.std.tolist()},
+            crs_wkt=grid.crs.to_wkt(),
+            crs_label=crs_label(grid.crs),
+            text_model=encoder.name,
+            text_model_id=encoder.model_id,
+            text={**asdict(job.template), "fields": asdict(job.fields)},
+            training={
+                "image": str(Path(job.image).absolute()), "source": job.points.source, "layer": job.layer_name,
+                "n_pois": corpus.texts.n_pois, "n_tiles": int(len(tiles.index)), "n_skipped_tiles": int(tiles.skipped),
+                "n_tiles_with_pois": int(len(with_pois)), "extent": [float(v) for v in grid.bounds],
+                "top_classes": corpus.top_classes, "settings": asdict(job.train), "device": device.device,
+                "calliper_model": str(job.calliper_model) if job.calliper_model else None, "n_encoded_texts": n_encoded,
+            },
+            metrics={
+                "history": history, "final_loss": history[-1].get("loss"),
+                "seconds_per_epoch": float(np.mean([row["seconds"] for row in history])), "poi_match": match,
+            },
+        )
+        save_mmgr(out, net.cpu(), card)
+        return MMGROutcome(out, card, net, tiles, embeddings, sets)

@@ -28,6 +28,7 @@ from ..crs import parse_crs
 from ..data.vector_io import write_geopackage
 from ..errors import SettingsError
 from ..jobs import JobControl
+from ..locks import output_lock
 from ..model.files import LoadedModel
 from .evaluation import MethodScores, evaluate_methods, fit_on_all
 from .labels import LabelSet, LabelSettings, load_labels
@@ -336,14 +337,15 @@ def classify(
     if settings.extent is not None:
         names.update(classes=CLASS_RASTER_FILE, style=CLASS_STYLE_FILE)
     targets = _output_paths(out_dir, names, settings, labels_path)
-    study = _run_study(feature_source(model), labels_path, "class", (label_field,), settings, control.part(0.0, 0.8))
-    metrics = _metrics_document(labels_path, settings, study)
-    with _staged(targets) as paths:
-        if "classes" in paths:
-            _write_class_raster(study, settings, paths, control.part(0.8, 1.0))
-        _write_tables(study, metrics, paths, control)
-    control.report(1.0, "done")
-    return ClassifyResult(outputs=targets, metrics=metrics, classes=list(study.labels.names))
+    with output_lock(targets["predictions"]):
+        study = _run_study(feature_source(model), labels_path, "class", (label_field,), settings, control.part(0.0, 0.8))
+        metrics = _metrics_document(labels_path, settings, study)
+        with _staged(targets) as paths:
+            if "classes" in paths:
+                _write_class_raster(study, settings, paths, control.part(0.8, 1.0))
+            _write_tables(study, metrics, paths, control)
+        control.report(1.0, "done")
+        return ClassifyResult(outputs=targets, metrics=metrics, classes=list(study.labels.names))
 
 
 def predict_values(
@@ -364,10 +366,11 @@ def predict_values(
     task = "value" if len(fields) == 1 else "distribution"
     names = {"predictions": PREDICTIONS_FILE, "metrics": METRICS_FILE, "report": REPORT_FILE}
     targets = _output_paths(out_dir, names, settings, labels_path)
-    study = _run_study(feature_source(model), labels_path, task, fields, settings, control.part(0.0, 0.9))
-    metrics = _metrics_document(labels_path, settings, study)
-    with _staged(targets) as paths:
-        _write_tables(study, metrics, paths, control)
-    control.report(1.0, "done")
-    return StudyResult(outputs=targets, metrics=metrics)
+    with output_lock(targets["predictions"]):
+        study = _run_study(feature_source(model), labels_path, task, fields, settings, control.part(0.0, 0.9))
+        metrics = _metrics_document(labels_path, settings, study)
+        with _staged(targets) as paths:
+            _write_tables(study, metrics, paths, control)
+        control.report(1.0, "done")
+        return StudyResult(outputs=targets, metrics=metrics)
 

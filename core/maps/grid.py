@@ -35,6 +35,7 @@ from ..atomic import atomic_path
 from ..crs import crs_label, parse_crs
 from ..errors import CancelledError, SettingsError
 from ..jobs import JobControl
+from ..locks import output_lock
 from .blocks import BlockJournal, BlockRequest, BlockResult, computed_blocks, describe_seconds, fingerprint
 
 DTYPES = ("uint8", "uint16", "int16", "int32", "float16", "float32")
@@ -373,56 +374,57 @@ def write_raster_by_blocks(
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     out = Path(out)
-    estimate = estimate_raster(grid, band_count, dtype)
-    profile = _profile(grid, band_count, dtype, nodata, block_size)
-    value_dtype = np.dtype(profile["dtype"])
-    # A resumable write keeps every block uncompressed until the file is assembled; blocks an earlier write kept
-    # are on the disk already (or are removed, when the settings changed).
-    journal_bytes = estimate.pixels * band_count * value_dtype.itemsize if resume_key else 0
-    if resume_key and not estimate.fits(out.parent, max(0, journal_bytes - BlockJournal.kept_bytes(out))):
-        # the raster is what was asked for; resuming is only a safety net
-        control.log(f"Not enough free space to keep {_human(journal_bytes)} of finished blocks for resuming: "
-                    "this raster is written without resume.")
-        resume_key, journal_bytes = None, 0
-    estimate.check_free_space(out.parent)
-    windows = list(grid.windows(block_size))
-    factors = overview_factors(grid.width, grid.height, block_size) if overviews else []
-    key = _resume_key(resume_key, grid, profile, mask, band_names=band_names, tags=tags, colormap=colormap, factors=factors)
-    journal_note = f"; its blocks take {_human(journal_bytes)} beside it until it is assembled" if resume_key else ""
-    control.log(f"Raster of {len(windows)} blocks: {estimate.describe()}{journal_note}.")
-    shapes = [(band_count, int(window.height), int(window.width)) for window in windows]
-    journal = BlockJournal(out, key, shapes, value_dtype) if key else None
-    done = journal.done if journal else set()
-    todo = [index for index in range(len(windows)) if index not in done]
-    if done:
-        control.log(f"Resuming: {len(done)} of {len(windows)} blocks were computed before.")
-    assembly_share = ASSEMBLY_SHARE if journal else 0.0
-    blocks_share = 1.0 - assembly_share - (OVERVIEW_SHARE if factors else 0.0)
+    with output_lock(out):
+        estimate = estimate_raster(grid, band_count, dtype)
+        profile = _profile(grid, band_count, dtype, nodata, block_size)
+        value_dtype = np.dtype(profile["dtype"])
+        # A resumable write keeps every block uncompressed until the file is assembled; blocks an earlier write kept
+        # are on the disk already (or are removed, when the settings changed).
+        journal_bytes = estimate.pixels * band_count * value_dtype.itemsize if resume_key else 0
+        if resume_key and not estimate.fits(out.parent, max(0, journal_bytes - BlockJournal.kept_bytes(out))):
+            # the raster is what was asked for; resuming is only a safety net
+            control.log(f"Not enough free space to keep {_human(journal_bytes)} of finished blocks for resuming: "
+                        "this raster is written without resume.")
+            resume_key, journal_bytes = None, 0
+        estimate.check_free_space(out.parent)
+        windows = list(grid.windows(block_size))
+        factors = overview_factors(grid.width, grid.height, block_size) if overviews else []
+        key = _resume_key(resume_key, grid, profile, mask, band_names=band_names, tags=tags, colormap=colormap, factors=factors)
+        journal_note = f"; its blocks take {_human(journal_bytes)} beside it until it is assembled" if resume_key else ""
+        control.log(f"Raster of {len(windows)} blocks: {estimate.describe()}{journal_note}.")
+        shapes = [(band_count, int(window.height), int(window.width)) for window in windows]
+        journal = BlockJournal(out, key, shapes, value_dtype) if key else None
+        done = journal.done if journal else set()
+        todo = [index for index in range(len(windows)) if index not in done]
+        if done:
+            control.log(f"Resuming: {len(done)} of {len(windows)} blocks were computed before.")
+        assembly_share = ASSEMBLY_SHARE if journal else 0.0
+        blocks_share = 1.0 - assembly_share - (OVERVIEW_SHARE if factors else 0.0)
 
-    def compute_blocks(store: Callable[[int, np.ndarray], None]) -> None:
-        requests = _block_requests(grid, windows, todo, mask, control)
-        for count, result in enumerate(computed_blocks(requests, compute, band_count, workers), start=1):
-            store(result.request.index, _block_values(result, band_count, nodata, value_dtype))
-            if count == 1 and len(todo) > 1:
-                left = result.seconds * (len(todo) - 1) / workers
-                control.log(f"About {describe_seconds(left)} left ({result.seconds:.2f} s per block, {workers} worker(s)).")
-            finished = len(done) + count
-            control.report(blocks_share * finished / len(windows), f"block {finished} of {len(windows)}")
+        def compute_blocks(store: Callable[[int, np.ndarray], None]) -> None:
+            requests = _block_requests(grid, windows, todo, mask, control)
+            for count, result in enumerate(computed_blocks(requests, compute, band_count, workers), start=1):
+                store(result.request.index, _block_values(result, band_count, nodata, value_dtype))
+                if count == 1 and len(todo) > 1:
+                    left = result.seconds * (len(todo) - 1) / workers
+                    control.log(f"About {describe_seconds(left)} left ({result.seconds:.2f} s per block, {workers} worker(s)).")
+                finished = len(done) + count
+                control.report(blocks_share * finished / len(windows), f"block {finished} of {len(windows)}")
 
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
-        if journal is None:
-            with atomic_path(out) as temporary, rasterio.open(temporary, "w", **profile) as dst:
-                compute_blocks(lambda index, values: dst.write(values, window=windows[index]))
-                _describe_and_overview(dst, band_names, colormap, tags, factors, control)
-        else:
-            try:
-                compute_blocks(journal.write)
-                with journal.assembled() as temporary, rasterio.open(temporary, "w", **profile) as dst:
-                    _assemble(dst, journal, windows, control, blocks_share)
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
+            if journal is None:
+                with atomic_path(out) as temporary, rasterio.open(temporary, "w", **profile) as dst:
+                    compute_blocks(lambda index, values: dst.write(values, window=windows[index]))
                     _describe_and_overview(dst, band_names, colormap, tags, factors, control)
-            except CancelledError as error:
-                if not journal.started:
-                    raise
-                raise CancelledError("Writing the raster", resumable=True) from error
-    control.report(1.0, "raster written")
-    return out
+            else:
+                try:
+                    compute_blocks(journal.write)
+                    with journal.assembled() as temporary, rasterio.open(temporary, "w", **profile) as dst:
+                        _assemble(dst, journal, windows, control, blocks_share)
+                        _describe_and_overview(dst, band_names, colormap, tags, factors, control)
+                except CancelledError as error:
+                    if not journal.started:
+                        raise
+                    raise CancelledError("Writing the raster", resumable=True) from error
+        control.report(1.0, "raster written")
+        return out

@@ -12,7 +12,7 @@ Both give the same text ids, hence the same model.
 from __future__ import annotations
 
 import tempfile
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -27,6 +27,7 @@ from ..data.streaming import PointSource
 from ..devices import choose_device
 from ..errors import InputDataError, SettingsError
 from ..jobs import JobControl
+from ..locks import output_lock
 from ..text.corpus import PoiCorpus, stream_corpus, table_corpus
 from ..text.descriptions import PoiTexts, TextFields, TextTemplate
 from ..text.encoder import TEXT_VECTOR_DTYPES, TextEmbeddingCache, TextEncoder, encode_distinct, encode_distinct_to_file
@@ -128,30 +129,31 @@ def train_plain_from_points(
         raise SettingsError(f"Text vectors are stored as {' or '.join(TEXT_VECTOR_DTYPES)} (got {job.text_dtype!r}).")
     out = check_output_path(job.out, job.overwrite, inputs=(job.points.source,))
     run = start_distributed(choose_device(job.train.device).is_cuda) if job.train.distributed else None
-    if run is not None and not run.is_main:
-        control = JobControl(is_cancelled=control.is_cancelled)  # one process speaks for the group
-    corpus = poi_corpus(job, control.part(0.0, 0.1))
-    texts = corpus.texts
-    coords, metric, model_crs, metric_crs = model_coordinates(corpus.points, job.model)
-    settings = resolved_scales(job.model, metric, control)
-    encoder = TextEncoder(job.text_model, device=_encoder_device(job.train.device))
-    control.log(f"{texts.n_pois} POIs, {len(texts.texts)} distinct descriptions.")
-    with ExitStack() as scratch:
-        vectors, n_encoded = _encode_once(job, texts.texts, encoder, control.part(0.1, 0.2), scratch, run)
-        control.log(f"Encoded {n_encoded} new descriptions ({len(texts.texts) - n_encoded} from the cache).")
-        torch.manual_seed(job.train.seed)  # the initial weights too: the same job and seed give the same model
-        net = CalliperNet(settings, text_dim=vectors.shape[1])
-        data = TrainingData(coords=coords, text_index=texts.text_index, text_vectors=vectors)
-        result = train(net, data, job.train, control.part(0.2, 1.0), on_epoch)
-    if result.device_note:
-        control.log(result.device_note)
-    card = training_card(job, settings, model_crs, net, encoder, texts, metric, result, corpus.top_classes)
-    saved = run is None or run.is_main
-    if saved:
-        save_model(out, net.cpu(), card, Evidence.from_corpus(corpus, metric, metric_crs))
-    if run is not None:
-        run.finish()  # the others wait for the model to be written before the group closes
-    return TrainOutcome(folder=out, card=card, result=result, n_encoded=n_encoded, saved=saved)
+    with (output_lock(out) if run is None or run.is_main else nullcontext(out)):
+        if run is not None and not run.is_main:
+            control = JobControl(is_cancelled=control.is_cancelled)  # one process speaks for the group
+        corpus = poi_corpus(job, control.part(0.0, 0.1))
+        texts = corpus.texts
+        coords, metric, model_crs, metric_crs = model_coordinates(corpus.points, job.model)
+        settings = resolved_scales(job.model, metric, control)
+        encoder = TextEncoder(job.text_model, device=_encoder_device(job.train.device))
+        control.log(f"{texts.n_pois} POIs, {len(texts.texts)} distinct descriptions.")
+        with ExitStack() as scratch:
+            vectors, n_encoded = _encode_once(job, texts.texts, encoder, control.part(0.1, 0.2), scratch, run)
+            control.log(f"Encoded {n_encoded} new descriptions ({len(texts.texts) - n_encoded} from the cache).")
+            torch.manual_seed(job.train.seed)  # the initial weights too: the same job and seed give the same model
+            net = CalliperNet(settings, text_dim=vectors.shape[1])
+            data = TrainingData(coords=coords, text_index=texts.text_index, text_vectors=vectors)
+            result = train(net, data, job.train, control.part(0.2, 1.0), on_epoch)
+        if result.device_note:
+            control.log(result.device_note)
+        card = training_card(job, settings, model_crs, net, encoder, texts, metric, result, corpus.top_classes)
+        saved = run is None or run.is_main
+        if saved:
+            save_model(out, net.cpu(), card, Evidence.from_corpus(corpus, metric, metric_crs))
+        if run is not None:
+            run.finish()  # the others wait for the model to be written before the group closes
+        return TrainOutcome(folder=out, card=card, result=result, n_encoded=n_encoded, saved=saved)
 
 
 def _encode_once(
