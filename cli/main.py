@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Callable, Sequence
 
-from ..core.errors import CalliperError
+from ..core.errors import CalliperError, disk_full
 from .demo.run import add_demo
 from .imagery import add_mmgr_train, add_region_raster, add_render_osm
 from .landuse import add_classify, add_predict
@@ -44,6 +44,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.run(args)
     except CalliperError as error:
         print(f"calliper: error: {error.message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as error:
+        full = disk_full(error)  # a write outside our atomic writers (caches, scratch files) hit a full disk
+        if full is None:
+            raise
+        print(f"calliper: error: {full.message}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("calliper: interrupted; no partial output was kept (an embedding raster keeps its finished blocks "

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .errors import OutputPathError
+from .errors import OutputPathError, disk_full
 
 
 def check_output_path(path: str | Path, overwrite: bool, inputs: tuple[str | Path, ...] = ()) -> Path:
@@ -70,6 +70,9 @@ def atomic_path(target: str | Path, directory: bool = False) -> Iterator[Path]:
     try:
         yield temporary
         _replace(temporary, target)
-    except BaseException:
+    except BaseException as error:
         _remove(temporary)
+        full = disk_full(error)
+        if full is not None:
+            raise full from error
         raise

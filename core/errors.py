@@ -70,3 +70,20 @@ class RegistryUnreachableError(InstallError):
 
 class DiskFullError(InstallError):
     """The disk (or a file-size limit) stopped the install."""
+
+
+DISK_FULL_ERRNOS = {28, 27, 122}  # ENOSPC, EFBIG (a file-size limit), EDQUOT
+"""errno values that mean the disk (or a quota, or ulimit -f) stopped a write."""
+
+
+def disk_full(error: BaseException) -> DiskFullError | None:
+    """Our message for an OSError that is a full disk (numpy reports a short write without an errno), else None."""
+    if not isinstance(error, OSError):
+        return None
+    if error.errno in DISK_FULL_ERRNOS or " requested and " in str(error) or "No space left" in str(error):
+        where = f" writing {error.filename}" if error.filename else ""
+        return DiskFullError(
+            f"The disk is full (or a file-size limit was reached){where}. Free some space or choose an output "
+            "on another disk, then run it again; no partial output was kept (a raster keeps its finished "
+            "blocks hidden beside the output, to resume).", str(error))
+    return None

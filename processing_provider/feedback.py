@@ -6,7 +6,7 @@ from contextlib import contextmanager
 
 from qgis.core import QgsProcessingException, QgsProcessingFeedback
 
-from ..core.errors import CalliperError
+from ..core.errors import CalliperError, disk_full
 from ..core.jobs import JobControl
 
 
@@ -28,3 +28,8 @@ def user_errors():
         yield
     except CalliperError as error:
         raise QgsProcessingException(f"{error.message}\n{error.more_details}".strip()) from error
+    except OSError as error:
+        full = disk_full(error)
+        if full is None:
+            raise
+        raise QgsProcessingException(f"{full.message}\n{full.more_details}".strip()) from error

@@ -339,6 +339,9 @@ def test_model_folders_are_checked_by_format(mmgr, trained, tmp_path):
     broken.mkdir()
     card = json.loads((mmgr.folder / "card.json").read_text())
     (broken / "card.json").write_text(json.dumps({**card, "format_version": 99}))
+    with pytest.raises(ModelFileError, match=r"newer Calliper \(model format 99\).*Update the Calliper plugin"):
+        load_mmgr(broken)
+    (broken / "card.json").write_text(json.dumps({**card, "format_version": 0}))
     with pytest.raises(ModelFileError, match="Retrain"):
         load_mmgr(broken)
 

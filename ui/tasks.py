@@ -14,7 +14,7 @@ from qgis.core import QgsApplication, QgsTask
 from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QWidget
 
-from ..core.errors import CalliperError
+from ..core.errors import CalliperError, disk_full
 from ..core.jobs import JobControl
 from .log import log, show_error
 
@@ -59,7 +59,8 @@ class CoreTask(QgsTask):
         except CalliperError as error:
             self.error = error
         except Exception as error:  # an unexpected bug: report it with its traceback, never let it escape into QGIS
-            self.error = CalliperError(f"{self.description()} failed unexpectedly: {error}", traceback.format_exc())
+            self.error = disk_full(error) or CalliperError(
+                f"{self.description()} failed unexpectedly: {error}", traceback.format_exc())
 
     def finished(self, succeeded: bool) -> None:
         if succeeded:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelFileError
-from ..model.files import CARD_FILE, WEIGHTS_FILE, CardRecord, write_model_folder
+from ..model.files import CARD_FILE, WEIGHTS_FILE, CardRecord, format_version_problem, write_model_folder
 from .model import MMGRNet, MMGRSettings
 from .tiles import BandStatistics, ImagerySettings
 
@@ -86,8 +86,7 @@ def read_mmgr_card(folder: str | Path) -> MMGRCard:
         problem = (f"{folder} is not an MMGR model folder (it needs a {CARD_FILE} of format '{MMGR_FORMAT}'). "
                    "Choose the folder written by 'Train MMGR' (Imagery tab or calliper mmgr-train).")
     elif raw.get("format_version") != MMGR_VERSION:
-        problem = (f"The MMGR model in {folder} has format version {raw.get('format_version')}; this version "
-                   f"reads {MMGR_VERSION}. Retrain it.")
+        problem = format_version_problem(f"The MMGR model in {folder}", raw.get("format_version"), MMGR_VERSION)
     else:
         try:
             card = MMGRCard(**raw)

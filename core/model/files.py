@@ -103,6 +103,15 @@ def save_model(folder: str | Path, net: CalliperNet, card: ModelCard, evidence: 
     return write_model_folder(folder, card, write_weights)
 
 
+def format_version_problem(what: str, found: object, reads: int) -> str:
+    """Why a model folder of another format version is refused, and what to do: update, or retrain."""
+    if isinstance(found, int) and found > reads:
+        return (f"{what} was written by a newer Calliper (model format {found}); this version reads format "
+                f"{reads}. Update the Calliper plugin to use it.")
+    return (f"{what} was written by an incompatible version of Calliper (model format {found}, this version "
+            f"reads {reads}). Retrain it.")
+
+
 def read_card(folder: str | Path) -> ModelCard:
     """Read and check a card; any problem becomes a ``ModelFileError`` naming the folder."""
     folder = Path(folder)
@@ -119,10 +128,7 @@ def read_card(folder: str | Path) -> ModelCard:
     if not isinstance(raw, dict) or raw.get("format") != CARD_FORMAT:
         raise ModelFileError(f"{card_path} is not a Calliper model card.")
     if raw.get("format_version") != CARD_VERSION:
-        raise ModelFileError(
-            f"The model in {folder} was written by an incompatible version of Calliper "
-            f"(model format {raw.get('format_version')}, this version reads {CARD_VERSION}). Retrain it."
-        )
+        raise ModelFileError(format_version_problem(f"The model in {folder}", raw.get("format_version"), CARD_VERSION))
     try:
         card = ModelCard(**raw)
         card.settings.validate()
