@@ -60,3 +60,20 @@ def test_long_and_odd_text_is_bounded_and_kept():
     texts = build_texts(frame, TextFields("c"))
     assert len(texts.texts) == 2 and max(len(t) for t in texts.texts) < 260
     assert np.all(texts.kept)
+
+
+def test_braces_in_values_and_broken_templates_are_handled():
+    import pandas as pd
+
+    from calliper.core.errors import SettingsError
+    from calliper.core.text.descriptions import TextFields, TextTemplate, build_texts, fill_template
+
+    assert fill_template("A place of {class}[, called {name}]", {"class": "bar", "name": "{x} }"}) == \
+        "A place of bar, called {x} }"
+    frame = pd.DataFrame({"class": ["cafe", "bar"], "name": ["{", None]})
+    for template, problem in (("{class", "expected '}'"), ("A {0} place", "not a field name"),
+                              ("{class:>{name}}", "cannot be used")):
+        with pytest.raises(SettingsError, match=r"template .*" + (problem if problem != "cannot be used" else "")):
+            build_texts(frame, TextFields("class", None, "name"), TextTemplate(template=template))
+    texts = build_texts(frame, TextFields("class", None, "name"), TextTemplate(template="somewhere"))
+    assert texts.texts == ["somewhere"] and texts.dropped == 0  # no placeholder: one description for all

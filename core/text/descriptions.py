@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..errors import FieldError
+from ..errors import FieldError, SettingsError
 
 DEFAULT_TEMPLATE = "A place of {class}, a type of {category}"
 CLASS_ONLY_TEMPLATE = "A place of {class}"
@@ -75,9 +75,31 @@ def clean_value(value: object) -> str:
 
 
 def placeholders(template: str) -> list[str]:
-    """Names used in a template, in order of first appearance."""
-    names = [name for _, name, _, _ in string.Formatter().parse(template.replace("[", "").replace("]", "")) if name]
+    """Names used in a template, in order of first appearance; a template Python cannot read is refused."""
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(template.replace("[", "").replace("]", "")) if name]
+    except ValueError as exc:
+        raise template_error(template, str(exc)) from exc
     return list(dict.fromkeys(names))
+
+
+def template_error(template: str, problem: str) -> SettingsError:
+    return SettingsError(
+        f"The description template '{template[:80]}' cannot be used ({problem}). Write field names in braces, "
+        "e.g. 'A place of {class}[, called {name}]', and double a brace to write one: {{ }}."
+    )
+
+
+def check_template(template: str) -> None:
+    """Refuse a template that would fail when filled (a positional {0}, a format spec, an unclosed brace)."""
+    names = placeholders(template)
+    if any(name.isdigit() or not name.isidentifier() for name in names):
+        bad = next(name for name in names if name.isdigit() or not name.isidentifier())
+        raise template_error(template, f"'{{{bad}}}' is not a field name")
+    try:
+        fill_template(template, {name: "x" for name in names})
+    except (ValueError, KeyError, IndexError, AttributeError) as exc:
+        raise template_error(template, str(exc)) from exc
 
 
 def required_placeholders(template: str) -> list[str]:
@@ -90,7 +112,10 @@ def fill_template(template: str, values: dict[str, str]) -> str:
 
     def optional(match: re.Match[str]) -> str:
         part = match.group(1)
-        return part.format_map(values) if all(values.get(n) for n in placeholders(part)) else ""
+        if not all(values.get(n) for n in placeholders(part)):
+            return ""
+        # the filled part is formatted once more with the rest: braces in a value must stay text
+        return part.format_map(values).replace("{", "{{").replace("}", "}}")
 
     return " ".join(_OPTIONAL.sub(optional, template).format_map(values).split())
 
@@ -142,6 +167,8 @@ def build_texts(
     """
     settings = settings or TextTemplate()
     base, by_category = _effective_templates(fields, settings)
+    for template in (base, *by_category.values()):
+        check_template(template)
     used = placeholders(base)
     for template in by_category.values():
         used += [n for n in placeholders(template) if n not in used]
@@ -152,6 +179,8 @@ def build_texts(
     for name in required_placeholders(base):
         if require_values and not (values[name] != "").any():
             raise empty_field_error(columns[name], layer)
+    if values.columns.empty:  # a template without placeholders: one description for every POI
+        values = pd.DataFrame({"_": np.zeros(len(attributes), dtype=np.int8)}, index=attributes.index)
     codes, combos = pd.MultiIndex.from_frame(values).factorize()
     texts_per_combo = []
     for combo in combos:
