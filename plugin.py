@@ -67,6 +67,9 @@ class CalliperPlugin:
             self.initProcessing()
 
     def unload(self) -> None:
+        """Remove what the plugin added; running tasks are cancelled first (QGIS quitting, the plugin disabled)."""
+        if self.dock is not None and not self.dock.cancel_tasks():
+            log("A Calliper task did not stop within a minute; QGIS ends it.")
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None

@@ -91,3 +91,39 @@ def test_cancel_leaves_no_model_behind(dock, tmp_path):
     assert wait_for(lambda: panel.task is None, 60)
     assert not out.exists() and not list(tmp_path.glob(".cancelled*"))
     assert "cancelled" in panel.status.text()
+
+
+def test_training_works_from_its_own_copy_when_the_layer_is_removed_meanwhile(dock, poi_layer, tmp_path):
+    from qgis.core import QgsProject
+
+    panel = dock.train_panel
+    panel.epochs.setValue(3)
+    out = tmp_path / "model"
+    panel.output.setFilePath(str(out))
+    panel.train_button.click()
+    QgsProject.instance().removeMapLayer(poi_layer.id())  # the user removes the training layer at once
+    assert wait_for(lambda: panel.task is None)
+    assert (out / "card.json").exists(), panel.status.text()
+    assert json.loads((out / "card.json").read_text())["training"]["n_pois"] > 1500
+
+
+def test_unloading_the_plugin_while_training_cancels_and_leaves_no_output(qgis_iface, poi_layer, tmp_path):
+    import calliper
+
+    plugin = calliper.classFactory(qgis_iface)
+    plugin.initGui()
+    assert plugin.dock.ensure_panels()
+    panel = plugin.dock.train_panel
+    panel.layer.setLayer(poi_layer)
+    panel.epochs.setValue(500)
+    out = tmp_path / "model"
+    panel.output.setFilePath(str(out))
+    panel.train_button.click()
+    assert wait_for(lambda: panel.progress.value() >= 1, 60)
+    started = time.time()
+    plugin.unload()  # what QGIS does when it quits or the plugin is disabled
+    assert time.time() - started < 30 and plugin.dock is None
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if "model" in p.name]
+    from qgis.PyQt.QtCore import QCoreApplication, QEvent
+
+    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)

@@ -89,6 +89,18 @@ class CalliperDock(QgsDockWidget):
         super().showEvent(event)
         self.ensure_panels()
 
+    def running_tasks(self) -> list:
+        panels = (self.dependencies, self.train_panel, self.maps_panel, self.classify_panel, self.imagery_panel,
+                  getattr(self.maps_panel, "describe", None))
+        return [panel.task for panel in panels if panel is not None and getattr(panel, "task", None) is not None]
+
+    def cancel_tasks(self, timeout_s: float = 60.0) -> bool:
+        """Cancel every running Calliper task and wait for it (its outputs are atomic: nothing half-written stays)."""
+        tasks = self.running_tasks()
+        for task in tasks:
+            task.cancel()
+        return all(task.waitForFinished(int(timeout_s * 1000)) for task in tasks)
+
     def _packages_installed(self, restart_needed: bool) -> None:
         if not restart_needed:
             self.ensure_panels()
