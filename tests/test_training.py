@@ -114,3 +114,12 @@ def test_incompatible_or_corrupt_card_gives_our_error(model_copy):
         load_model(model_copy)
     with pytest.raises(ModelFileError, match="not a Calliper model folder"):
         load_model(model_copy.parent / "missing")
+
+
+def test_a_last_batch_of_one_joins_the_one_before_even_when_there_are_only_two():
+    from calliper.core.model.train import _batches
+
+    for n, size in ((9, 8), (17, 8), (5, 4), (8, 8)):
+        batches = _batches(np.arange(n), size, None)
+        assert sum(len(b) for b in batches) == n and min(len(b) for b in batches) >= 2
+        assert sorted(np.concatenate(batches).tolist()) == list(range(n))

@@ -114,8 +114,9 @@ def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, n
 def _batches(indices: np.ndarray, batch_size: int, generator: np.random.Generator | None) -> list[np.ndarray]:
     order = indices if generator is None else generator.permutation(indices)
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    if len(batches) > 1 and len(batches[-1]) < 2:
-        batches[-2] = np.concatenate([batches[-2], batches.pop()])
+    if len(batches) > 1 and len(batches[-1]) < 2:  # a batch of one has no negatives: it joins the one before
+        last = batches.pop()
+        batches[-1] = np.concatenate([batches[-1], last])
     return batches
 
 
