@@ -63,10 +63,13 @@ class CoreTask(QgsTask):
                 f"{self.description()} failed unexpectedly: {error}", traceback.format_exc())
 
     def finished(self, succeeded: bool) -> None:
-        if succeeded:
-            self.on_done(self.result)
-        else:
-            self.on_error(self.error or CalliperError(f"{self.description()} was cancelled."))
+        try:
+            if succeeded:
+                self.on_done(self.result)
+            else:
+                self.on_error(self.error or CalliperError(f"{self.description()} was cancelled."))
+        except RuntimeError as error:  # its panel was deleted meanwhile (the plugin unloaded): nothing to show
+            log(f"{self.description()} ended after its panel closed ({error}).")
 
 
 class TaskProgress(QWidget):
@@ -88,7 +91,10 @@ class TaskProgress(QWidget):
         self.task = task
         self.bar.setValue(0)
         self.cancel_button.setEnabled(True)
-        task.progressChanged.connect(lambda value: self.bar.setValue(int(value)))
+        task.progressChanged.connect(self._progress)  # a bound method: Qt drops it when this widget goes
+
+    def _progress(self, value: float) -> None:
+        self.bar.setValue(int(value))
 
     def done(self) -> None:
         self.task = None

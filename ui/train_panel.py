@@ -171,6 +171,9 @@ class TrainPanel(QWidget):
         self.device.model().item(2).setEnabled(available)
         self.device.setCurrentIndex(0)
 
+    def _progress(self, value: float) -> None:
+        self.progress.setValue(int(value))
+
     def _torn_down(self) -> bool:
         """True once Qt has deleted this panel's widgets (a closed dock): project signals may still arrive."""
         return any(sip.isdeleted(widget) for widget in (self, self.layer, self.class_field, self.category_field,
@@ -299,7 +302,7 @@ class TrainPanel(QWidget):
         self.status.setText("Training…")
         task = CoreTask("Calliper: train model", lambda control, publish: train_from_points(job, control, publish),
                         self._done, self._failed)
-        task.progressChanged.connect(lambda value: self.progress.setValue(int(value)))
+        task.progressChanged.connect(self._progress)  # a bound method: Qt drops it when the panel goes
         task.report.connect(self._epoch)
         self.task = task
         self.train_button.setEnabled(False)
