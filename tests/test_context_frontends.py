@@ -8,7 +8,6 @@ import geopandas as gpd
 import numpy as np
 import pytest
 from calliper.cli.main import main
-from test_processing_maps import processing  # noqa: F401 - Processing with the Calliper provider
 
 CONTEXT_LABEL = "grid + context graph"
 

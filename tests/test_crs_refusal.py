@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from calliper.core.crs import parse_crs
 from calliper.core.errors import CrsError
 
@@ -46,10 +45,9 @@ def test_cli_train_on_an_undefined_crs_says_so_in_one_line_and_writes_nothing(tm
 
 
 def test_a_qgis_layer_with_an_engineering_crs_is_refused_before_train_is_enabled(qgis_iface, qgis_new_project):
-    from qgis.core import QgsCoordinateReferenceSystem, QgsFeature, QgsGeometry, QgsPointXY, QgsProject, QgsVectorLayer
-
     from calliper.adapters.layers import point_table_from_layer
     from calliper.ui.dock import CalliperDock
+    from qgis.core import QgsCoordinateReferenceSystem, QgsFeature, QgsGeometry, QgsPointXY, QgsProject, QgsVectorLayer
     from test_dock import dispose
 
     layer = QgsVectorLayer("Point?field=class:string", "site survey", "memory")

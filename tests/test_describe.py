@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from scipy.spatial import cKDTree
-from test_processing import processing  # noqa: F401 - the session's Processing with the Calliper provider
-
 from calliper.core.model.evidence import load_evidence
+from scipy.spatial import cKDTree
 
 CLUSTER_RADIUS = 60.0
 

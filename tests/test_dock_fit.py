@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from test_dock import dispose
-
 import pytest
+from test_dock import dispose
 
 DOCK_WIDTH = 360
 
@@ -36,9 +35,8 @@ def test_every_tab_fits_360_px_without_a_horizontal_scroll_bar(dock):
 
 
 def test_the_loss_plot_has_epoch_and_loss_axes_a_legend_and_the_best_epoch(qgis_iface):
-    from qgis.PyQt.QtGui import QColor, QImage
-
     from calliper.ui.loss_plot import BEST_COLOUR, LossPlot, nice_ticks
+    from qgis.PyQt.QtGui import QColor, QImage
 
     assert nice_ticks(4.61, 5.52, 4) == [4.8, 5.0, 5.2, 5.4]
     assert nice_ticks(1, 12, 5) == [2, 4, 6, 8, 10, 12]

@@ -234,11 +234,10 @@ def test_rank_puts_the_layers_features_in_a_new_graduated_layer_with_the_best_se
 
 
 def test_describe_tool_lists_what_the_model_says_about_a_clicked_place_and_copies_it(maps, trained):
+    from calliper.core.model.evidence import load_evidence
     from qgis.core import QgsPointXY
     from qgis.PyQt.QtWidgets import QApplication
     from test_describe import densest_single_class_cluster
-
-    from calliper.core.model.evidence import load_evidence
 
     panel = maps.describe
     panel.describe_button.setChecked(True)

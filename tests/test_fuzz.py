@@ -14,10 +14,9 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from calliper.core.errors import CalliperError
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-
-from calliper.core.errors import CalliperError
 
 settings.register_profile("ci", max_examples=30, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

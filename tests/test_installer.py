@@ -10,8 +10,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from fake_wheels import ISOLATED_PIP, local_index_args, make_wheel
-
 from calliper.core.errors import CancelledError, DiskFullError, InstallError, RegistryUnreachableError
 from calliper.core.install.folder import (
     MARKER_FILE,
@@ -27,6 +25,7 @@ from calliper.core.install.pins import Pin, read_pins
 from calliper.core.install.plan import install, make_plan, resolve
 from calliper.core.install.torch_variant import choose_torch_variant
 from calliper.core.jobs import JobControl
+from fake_wheels import ISOLATED_PIP, local_index_args, make_wheel
 
 NUMPY = HostPackage("numpy", ">=1.24,<2", "1.26.4")
 

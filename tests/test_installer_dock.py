@@ -10,14 +10,13 @@ import importlib.util
 import sys
 
 import pytest
-from fake_wheels import ISOLATED_PIP, local_index_args, make_wheel
-from test_dock import dispose, wait_for
-
 from calliper.core.dependencies import Requirement
 from calliper.core.install.folder import MARKER_FILE, dependency_folder
 from calliper.core.install.host import host_choices
 from calliper.core.install.pins import Pin
 from calliper.core.install.plan import make_plan
+from fake_wheels import ISOLATED_PIP, local_index_args, make_wheel
+from test_dock import dispose, wait_for
 
 FAKE = Requirement("calliper_fake_a", "calliper-fake-a==1.0")
 

@@ -101,9 +101,8 @@ def test_classify_killed_anywhere_leaves_whole_study_files(demo_model, demo_data
 
 
 def test_the_package_install_killed_anywhere_leaves_the_previous_install_or_the_new_one(tmp_path):
-    from fake_wheels import make_wheel
-
     from calliper.core.install.folder import dependency_folder, folder_state
+    from fake_wheels import make_wheel
 
     wheels = tmp_path / "wheels"
     make_wheel(wheels, "calliper-fake-a", "1.0", requires=("calliper-fake-b>=1",), payload_bytes=2_000_000)

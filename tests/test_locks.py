@@ -10,7 +10,6 @@ import sys
 import time
 
 import pytest
-
 from calliper.core.errors import OutputPathError
 from calliper.core.locks import lock_path, output_lock
 

@@ -329,10 +329,9 @@ def test_the_model_folder_keeps_its_training_pois_positions_and_text_ids(trained
 
 
 def test_maps_by_default_leave_pixels_far_from_every_training_poi_nodata(demo_model, demo_points, tmp_path):
-    from scipy.spatial import cKDTree
-
     from calliper.core.maps.rasters import embedding_grid, embedding_raster, raster_mask
     from calliper.core.model.evidence import load_evidence
+    from scipy.spatial import cKDTree
 
     (xmin, ymin), (xmax, ymax) = demo_points.xy.min(axis=0), demo_points.xy.max(axis=0)
     grid = embedding_grid(demo_model, (xmin - 3000, ymin - 3000, xmax + 3000, ymax + 3000), 100.0)

@@ -13,7 +13,6 @@ import pytest
 import rasterio
 from test_dock import dispose, wait_for
 from test_mmgr import image  # noqa: F401 - the rendered image fixture
-from test_processing_maps import processing  # noqa: F401 - Processing with the Calliper provider
 
 TINY = ["--tile-metres", "64", "--tile-pixels", "16", "--epochs", "2", "--threads", "1"]
 

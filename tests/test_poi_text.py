@@ -64,7 +64,6 @@ def test_long_and_odd_text_is_bounded_and_kept():
 
 def test_braces_in_values_and_broken_templates_are_handled():
     import pandas as pd
-
     from calliper.core.errors import SettingsError
     from calliper.core.text.descriptions import TextFields, TextTemplate, build_texts, fill_template
 

@@ -8,29 +8,6 @@ import numpy as np
 import pytest
 
 
-@pytest.fixture(scope="session")
-def processing(qgis_app):
-    """Processing initialised with the Calliper provider, registered once for the session.
-
-    The registry keeps only a C++ pointer: the provider's Python object must live as
-    long as it is registered, or its algorithms vanish. A session fixture holds it
-    (test_processing_maps.py reuses the same registration).
-    """
-    from calliper.processing_provider.provider import CalliperProvider
-    from processing.core.Processing import Processing
-    from qgis.core import QgsApplication
-
-    Processing.initialize()
-    registry = QgsApplication.processingRegistry()
-    provider = registry.providerById("calliper")
-    if provider is None:
-        provider = CalliperProvider()
-        registry.addProvider(provider)
-    import processing as qgis_processing
-
-    yield qgis_processing
-
-
 @pytest.fixture
 def poi_layer(demo_data):
     """A fresh layer per test: a Processing context may take ownership of layer objects it is given."""

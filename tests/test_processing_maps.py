@@ -25,24 +25,6 @@ def qgis_extent(box, crs: str) -> str:
     return f"{box[0]},{box[2]},{box[1]},{box[3]} [{crs}]"
 
 
-@pytest.fixture(scope="session")
-def processing(qgis_app):
-    """Processing with the Calliper provider, as in test_processing.py: registered once, held for the session."""
-    from calliper.processing_provider.provider import CalliperProvider
-    from processing.core.Processing import Processing
-    from qgis.core import QgsApplication
-
-    Processing.initialize()
-    registry = QgsApplication.processingRegistry()
-    provider = registry.providerById("calliper")
-    if provider is None:
-        provider = CalliperProvider()  # the session fixture's frame keeps this Python object alive
-        registry.addProvider(provider)
-    import processing as qgis_processing
-
-    yield qgis_processing
-
-
 @pytest.fixture(scope="module")
 def lonlat_box():
     """BOX as a lon/lat extent: the algorithm must bring it back into the model's CRS."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from qgis.core import QgsApplication
 from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtWidgets import QComboBox, QFormLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
@@ -20,8 +19,8 @@ from ..core.install.folder import activate, folder_state, shadowed_imports
 from ..core.install.plan import InstallPlan, Resolution, folder_bytes, install, resolve
 from ..core.install.torch_variant import nvidia_driver
 from . import settings
-from .log import log, show_error
-from .tasks import CoreTask, TaskProgress
+from .log import log
+from .tasks import CoreTask, TaskProgress, start_panel_task
 
 TORCH_CHOICES = (("auto", "Automatic"), ("cpu", "CPU (about 200 MB)"), ("cuda", "CUDA, NVIDIA GPUs (several GB)"))
 
@@ -99,31 +98,17 @@ class InstallerPanel(QWidget):
         if self.task is None:
             self.check_size()
 
-    def _start(self, title: str, work, on_done) -> None:
-        def failed(error) -> None:
-            self.task = None
-            self.progress.done()
-            self.install_button.setEnabled(True)
-            self.status.setText(getattr(error, "message", str(error)))
-            show_error(self.iface, error)
-
-        self.task = CoreTask(f"Calliper: {title}", lambda control, publish: work(control), on_done, failed)
-        self.progress.watch(self.task)
-        QgsApplication.taskManager().addTask(self.task)
-
     def check_size(self) -> None:
         """Resolve the packages in the background and show how many and how large they are."""
         plan = self.make_plan(self.torch_request())
         self.size.setText(f"Checking what to download… ({plan.summary()})")
 
         def done(resolution: Resolution) -> None:
-            self.task = None
-            self.progress.done()
             self.resolution = resolution
             notes = "".join(f"<br>{note}" for note in resolution.notes)
             self.size.setText(f"{resolution.describe()}; torch {plan.torch.name if plan.torch else '-'} build.{notes}")
 
-        self._start("checking packages to install", lambda control: resolve(plan, control), done)
+        start_panel_task(self, "checking packages to install", lambda control: resolve(plan, control), done)
 
     def start_install(self) -> None:
         if self.task is not None:
@@ -131,7 +116,6 @@ class InstallerPanel(QWidget):
             return
         plan = self.make_plan(self.torch_request())
         self.install_button.setEnabled(False)
-        self.status.setText("Installing… (the pip log is in the Calliper tab of the log panel)")
         log(f"Installing the Calliper packages: {plan.summary()}")
         known = self.resolution
 
@@ -140,8 +124,6 @@ class InstallerPanel(QWidget):
             return resolution, install(plan, resolution, control.part(0.1, 1.0) if known is None else control)
 
         def done(result) -> None:
-            self.task = None
-            self.progress.done()
             self.install_button.setEnabled(True)
             resolution, _ = result
             activate(self.folder)
@@ -158,4 +140,5 @@ class InstallerPanel(QWidget):
             self.resolution = None
             self.installed.emit(restart)
 
-        self._start("installing packages", work, done)
+        start_panel_task(self, "installing packages", work, done, lambda error: self.install_button.setEnabled(True))
+        self.status.setText("Installing… (the pip log is in the Calliper tab of the log panel)")

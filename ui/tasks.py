@@ -105,11 +105,13 @@ class TaskProgress(QWidget):
             self.task.cancel()
 
 
-def start_panel_task(panel, title: str, work: Callable[[JobControl], Any], on_done: Callable[[Any], None]) -> None:
+def start_panel_task(panel, title: str, work: Callable[[JobControl], Any], on_done: Callable[[Any], None],
+                     on_failed: Callable[[Exception], None] | None = None) -> None:
     """Run ``work(control)`` as the panel's one task (``panel.task``), with its status line and progress bar.
 
     The panel needs ``iface``, ``task``, ``status`` (QLabel) and ``progress`` (TaskProgress);
-    a second job while one runs is refused with a message, errors go to the message bar.
+    a second job while one runs is refused with a message, errors go to the message bar
+    (and to ``on_failed``, for what the panel itself must undo).
     """
     if panel.task is not None:
         panel.iface.messageBar().pushInfo("Calliper", "Another Calliper job is running; wait for it or cancel it.")
@@ -131,6 +133,8 @@ def start_panel_task(panel, title: str, work: Callable[[JobControl], Any], on_do
         panel.progress.done()
         panel.status.setText(getattr(error, "message", str(error)))
         show_error(panel.iface, error)
+        if on_failed is not None:
+            on_failed(error)
 
     panel.task = CoreTask(f"Calliper: {title}", lambda control, publish: work(control), done, failed)
     panel.progress.watch(panel.task)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -101,10 +101,21 @@ class Evidence:
 
 
 def load_evidence(folder: str | Path) -> Evidence | None:
-    """The model folder's evidence, or None for a model trained before it was kept."""
-    path = Path(folder) / EVIDENCE_FILE
-    if not path.exists():
+    """The model folder's evidence, or None for a model trained before it was kept.
+
+    Read once per file version: each click of 'Describe' and each map would otherwise read
+    the file and build its KD-tree again (a second for a million POIs). Callers only read it.
+    """
+    path = (Path(folder) / EVIDENCE_FILE).absolute()
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
         return None
+    return _read_evidence(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=4)
+def _read_evidence(path: Path, mtime_ns: int, size: int) -> Evidence:
     from safetensors import SafetensorError, safe_open
 
     try:
