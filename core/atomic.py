@@ -1,17 +1,20 @@
 """Atomic outputs: write next to the target under a temporary name, rename when complete.
 
 A cancelled or failed job therefore never leaves a partial file, and an existing
-output is only replaced once the new one is whole.
+output is only replaced once the new one is whole. Outputs that belong together (a
+study's predictions, metrics and report) are staged as a group and committed with a
+marker, so a kill during their renames is finished by the next run, never left mixed.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
 from .errors import OutputPathError, disk_full
 
@@ -38,6 +41,23 @@ def check_output_path(path: str | Path, overwrite: bool, inputs: tuple[str | Pat
     return path
 
 
+GROUP_PREFIX, GROUP_SUFFIX = ".calliper-", ".partial"
+COMMIT_MARKER = "COMMITTED.json"
+
+
+def _backups(target: Path) -> list[Path]:
+    return sorted(target.parent.glob(f".{target.name}.old-*"))
+
+
+def _recover_folder(target: Path) -> None:
+    """Put back a folder output whose replacement was killed between its two renames; drop stale backups."""
+    for backup in _backups(target):
+        if target.exists():
+            shutil.rmtree(backup, ignore_errors=True)
+        else:
+            os.replace(backup, target)
+
+
 def _replace(temporary: Path, target: Path) -> None:
     if target.is_dir() and not target.is_symlink():
         backup = target.with_name(f".{target.name}.old-{os.getpid()}")
@@ -46,6 +66,62 @@ def _replace(temporary: Path, target: Path) -> None:
         shutil.rmtree(backup, ignore_errors=True)
     else:
         os.replace(temporary, target)
+
+
+def _fsync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _move_committed(staging: Path) -> None:
+    """Move a committed group's files (those not moved yet) to their targets, then drop the staging folder."""
+    targets = json.loads((staging / COMMIT_MARKER).read_text(encoding="utf-8"))
+    for name, target in targets.items():
+        if (staging / name).exists():
+            os.replace(staging / name, target)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def finish_interrupted_groups(folder: Path) -> None:
+    """Finish the groups a killed run had committed, and remove those it had not (call it holding the output lock)."""
+    for staging in Path(folder).glob(f"{GROUP_PREFIX}*{GROUP_SUFFIX}"):
+        if (staging / COMMIT_MARKER).is_file():
+            _move_committed(staging)
+        else:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextmanager
+def atomic_group(targets: Mapping[str, Path]) -> Iterator[dict[str, Path]]:
+    """Temporary paths for several files of one folder; all take their targets' names once the block completes.
+
+    The files are fsynced and a commit marker is written before the first rename, so a
+    run killed among the renames is finished by ``finish_interrupted_groups`` at the next
+    run (roll forward): the set is the old one or the whole new one, never a mix for
+    longer than the renames take.
+    """
+    folder = Path(next(iter(targets.values()))).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    finish_interrupted_groups(folder)
+    staging = Path(tempfile.mkdtemp(prefix=GROUP_PREFIX, suffix=GROUP_SUFFIX, dir=folder))
+    try:
+        yield {key: staging / Path(path).name for key, path in targets.items()}
+        for key, path in targets.items():
+            _fsync(staging / Path(path).name)
+        marker = staging / COMMIT_MARKER
+        marker.write_text(json.dumps({Path(p).name: str(p) for p in targets.values()}), encoding="utf-8")
+        _fsync(marker)
+        _move_committed(staging)
+    except BaseException as error:
+        full = disk_full(error)
+        if full is not None:
+            raise full from error
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _remove(path: Path) -> None:
@@ -60,6 +136,7 @@ def atomic_path(target: str | Path, directory: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success it replaces ``target``, on error it is removed."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    _recover_folder(target)
     if directory:
         temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
     else:

@@ -1,5 +1,10 @@
 """Run inside QGIS (qgis --code) on the user's path: Install, load the demo POIs, Train, a phrase map, quit.
 
+Last, a second training is started and QGIS is quit with File > Exit while it runs. QGIS
+asks whether to cancel the background tasks and, on Yes, cancels them and stays open
+(its own behaviour); once the task has ended, File > Exit again must close QGIS with 0
+and leave nothing at that training's output.
+
 Started by scripts/gui_check.sh under Xvfb with no PYTHONPATH, a fresh profile and the
 plugin from its ZIP, so every package comes from the dock's own installer. Exits QGIS
 with 0 only when the model and the phrase map were written; the shell checks that code.
@@ -11,6 +16,7 @@ import time
 
 from qgis.core import QgsApplication, QgsProject, QgsRectangle, QgsVectorLayer
 from qgis.PyQt.QtCore import Qt, QTimer
+from qgis.PyQt.QtWidgets import QApplication, QMessageBox
 from qgis.utils import iface, plugins
 
 POIS, SHOTS, MODEL = os.environ["CALLIPER_GUI_POIS"], os.environ["CALLIPER_GUI_SHOTS"], os.environ["CALLIPER_GUI_MODEL"]
@@ -146,7 +152,51 @@ def done(plugin):
     written = os.path.isfile(os.path.join(MODEL, "card.json")) and any(
         name.startswith("similarity_nightlife") for name in os.listdir(MAPS))
     log(f"model and phrase map written: {written}; whole session {time.time() - STARTED:.0f} s")
-    QgsApplication.exit(0 if written else 1)
+    if not written:
+        QgsApplication.exit(1)
+        return
+    train = plugin.dock.train_panel
+    plugin.dock.tabs.setCurrentWidget(train)
+    train.epochs.setValue(500)
+    train.output.setFilePath(MODEL + "_quit")
+    train.train_button.click()
+    wait(lambda: train.task is not None and train.task.progress() > 1, quit_qgis, 300, "the second training")
+
+
+def quit_qgis():
+    """File > Exit, as a user quits (the project saved-looking, so QGIS asks only about the running task)."""
+    log("quitting QGIS with File > Exit while Train runs")
+    QgsProject.instance().setDirty(False)
+    QTimer.singleShot(2000, cancel_the_tasks)
+    iface.actionExit().trigger()
+
+
+def cancel_the_tasks():
+    """QGIS asks whether to cancel the running background tasks: answer Yes, then quit once the task has ended."""
+    question = QApplication.activeModalWidget()
+    if isinstance(question, QMessageBox):
+        log(f"QGIS asks: {' '.join(question.text().split())[:120]}; answering Yes")
+        shot("quit-while-training.png")
+        question.button(QMessageBox.Yes).click()
+        train = plugins["calliper"].dock.train_panel
+        wait(lambda: train.task is None, quit_again, 120, "the cancelled training to end")
+    else:
+        QTimer.singleShot(500, cancel_the_tasks)
+
+
+def quit_again():
+    log(f"train: {plugins['calliper'].dock.train_panel.status.text()}; File > Exit again")
+    QTimer.singleShot(1000, answer_yes)
+    iface.actionExit().trigger()
+
+
+def answer_yes():
+    """Any later question (temporary layers will be lost) is answered Yes, as a user quitting would."""
+    question = QApplication.activeModalWidget()
+    if isinstance(question, QMessageBox):
+        log(f"QGIS asks: {' '.join(question.text().split())[:100]}; answering Yes")
+        question.button(QMessageBox.Yes).click()
+    QTimer.singleShot(500, answer_yes)
 
 
 QTimer.singleShot(3000, start)

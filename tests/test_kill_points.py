@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from test_mmgr import image  # noqa: F401 - the rendered image fixture
 
 KILLS = 20
 
@@ -130,3 +131,21 @@ def test_the_package_install_killed_anywhere_leaves_the_previous_install_or_the_
     leftovers = [p.name for p in folder.parent.iterdir() if p.name != "calliper"]
     assert all(name.startswith(".calliper-") for name in leftovers)  # hidden, and removed at the next plugin start
 
+
+
+def test_mmgr_train_killed_anywhere_leaves_the_previous_model_and_raster_or_the_new_ones(image, demo_data, tmp_path):  # noqa: F811
+    from calliper.core.imagery.files import load_mmgr
+
+    out, raster = tmp_path / "mmgr", tmp_path / "region.tif"
+    args = python_cli("mmgr-train", "--image", str(image.path), "--pois", str(demo_data.pois), "--class-field", "class",
+                      "--tile-metres", "64", "--tile-pixels", "16", "--epochs", "2", "--threads", "1",
+                      "--overwrite", "--out", str(out), "--raster", str(raster))
+
+    def complete() -> bool:
+        model = load_mmgr(out)
+        with rasterio.open(raster) as src:
+            whole = src.count == model.card.settings.embed_dim and np.isfinite(src.read(1)).any()
+        return whole and model.card.metrics["final_loss"] > 0
+
+    kill_at_random_points(args, complete, seed=5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mmgr", "region.tif"]

@@ -203,7 +203,7 @@ def test_classify_writes_predictions_metrics_and_report(demo_data, demo_model, t
 
     metrics = json.loads(result.outputs["metrics"].read_text())
     assert metrics["split"] == "spatial"
-    assert set(metrics["methods"]) == {"calliper", "coords_only", "poi_counts"}
+    assert set(metrics["methods"]) == {"calliper", "coords_only", "poi_counts", "calliper_poi_counts"}
     for scores in metrics["methods"].values():
         assert set(scores) == {"accuracy", "macro_precision", "macro_recall", "macro_f1"}
         assert all(set(value) == {"mean", "std"} and 0.0 <= value["mean"] <= 1.0 for value in scores.values())
@@ -279,3 +279,43 @@ def test_landuse_demo_prints_baselines_and_writes_a_paletted_class_raster(demo_d
     assert set(np.unique(classes)) <= set(range(5)) and len(np.unique(classes)) >= 3  # a map, not one colour
     assert 20 <= confidence.min() and confidence.max() <= 100
     assert 'label="residential"' in outputs["landuse_style"].read_text()
+
+
+def test_a_class_raster_too_large_for_the_disk_is_refused_before_the_study(demo_data, demo_model, tmp_path):
+    from calliper.core.errors import SettingsError
+    from calliper.core.jobs import JobControl
+    from calliper.core.landuse.study import ClassifySettings, classify
+
+    reached = []
+    settings = ClassifySettings(pois=str(demo_data.pois), extent=(20.0, 55.0, 30.0, 65.0), extent_crs="EPSG:4326",
+                                pixel_size=0.5)
+    with pytest.raises(SettingsError, match="raster would not fit on the disk: .* pixels x 2 band"):
+        classify(demo_model, demo_data.landuse, "landuse", tmp_path / "out", settings,
+                 JobControl(progress=lambda fraction, message: reached.append(fraction)))
+    assert max(reached, default=0.0) < 0.01  # refused before the embeddings and probes, not after
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_the_default_method_is_chosen_on_validation_blocks_never_on_test(demo_data, demo_model, model_crs, tmp_path):
+    from calliper.core.landuse.labels import load_labels
+    from calliper.core.landuse.splits import make_split
+    from calliper.core.landuse.study import ClassifySettings, classify
+
+    settings = _settings(pois=str(demo_data.pois))
+    settings.probe.seeds = (42,)
+    labels = load_labels(demo_data.landuse, "class", ("landuse",), model_crs, demo_model.card.training["extent"],
+                         settings.labels)
+    test_rows = labels.rows[make_split(labels.metric_anchors[labels.rows], settings.split, 42).test]
+    swapped = labels.frame.copy()
+    values = swapped["landuse"].to_numpy().copy()
+    values[test_rows] = np.random.default_rng(0).permutation(values[test_rows])
+    assert (values[test_rows] != labels.frame["landuse"].to_numpy()[test_rows]).mean() > 0.3
+    swapped["landuse"] = values
+    swapped.to_file(tmp_path / "swapped.gpkg", driver="GPKG")
+
+    first = classify(demo_model, demo_data.landuse, "landuse", tmp_path / "a", settings).metrics
+    second = classify(demo_model, tmp_path / "swapped.gpkg", "landuse", tmp_path / "b",
+                      ClassifySettings(**{**vars(settings)})).metrics
+    assert first["validation"] == pytest.approx(second["validation"])  # validation saw the same units and labels
+    assert first["default_method"] == second["default_method"] in {"calliper", "calliper_poi_counts"}
+    assert first["methods"]["calliper"]["macro_f1"] != second["methods"]["calliper"]["macro_f1"]  # test did change

@@ -400,11 +400,11 @@ def test_landuse_study_scores_region_embeddings_alone_and_concatenated_with_call
     alone = RasterFeatures(region)
     assert str(alone.pois) == mmgr.card.training["source"] and alone.poi_class_field == "class"
     result = classify(alone, demo_data.landuse, "landuse", tmp_path / "mmgr", settings)
-    assert set(result.metrics["methods"]) == {"mmgr", "coords_only", "poi_counts"}
+    assert set(result.metrics["methods"]) == {"mmgr", "coords_only", "poi_counts", "mmgr_poi_counts"}
     assert result.metrics["model"] == str(mmgr.folder.absolute())
     fused = ConcatFeatures([alone, CalliperFeatures(demo_model)])
     both = classify(fused, demo_data.landuse, "landuse", tmp_path / "fused", settings)
-    assert set(both.metrics["methods"]) == {"mmgr+calliper", "coords_only", "poi_counts"}
+    assert set(both.metrics["methods"]) == {"mmgr+calliper", "coords_only", "poi_counts", "mmgr+calliper_poi_counts"}
     assert 0.0 <= both.metrics["methods"]["mmgr+calliper"]["macro_f1"]["mean"] <= 1.0
 
     labels = load_labels(demo_data.landuse, "class", ("landuse",), fused.crs, None, LabelSettings(min_class_size=10))
@@ -428,3 +428,18 @@ def test_a_pretrained_backbone_is_only_ever_read_from_a_local_file(tmp_path):
         MMGRNet(settings)
     with pytest.raises(SettingsError, match="Unknown image encoder 'resnet'"):
         MMGRNet(MMGRSettings(bands=3, tile_pixels=64, text_dim=384, image_encoder="resnet"))
+
+
+def test_tiles_of_a_planet_sized_request_are_refused_up_front(image, demo_points, tmp_path):
+    from calliper.core.errors import SettingsError
+    from calliper.core.imagery.tiles import ImagerySettings
+    from calliper.core.imagery.train import MMGRJob, MMGRTrainSettings, train_mmgr
+    from calliper.core.jobs import JobControl
+    from calliper.core.text.descriptions import TextFields
+
+    reached = []
+    job = MMGRJob(image=image.path, points=demo_points, fields=TextFields("class"), out=tmp_path / "model",
+                  imagery=ImagerySettings(tile_metres=0.01, tile_pixels=64), train=MMGRTrainSettings(epochs=1))
+    with pytest.raises(SettingsError, match=r"tiles need up to [\d.]+ GiB of scratch space in .*Choose larger tiles"):
+        train_mmgr(job, JobControl(progress=lambda fraction, message: reached.append(fraction)))
+    assert max(reached, default=0.0) < 0.01 and not (tmp_path / "model").exists()

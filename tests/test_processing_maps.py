@@ -209,7 +209,7 @@ def test_classify_algorithm_writes_predictions_metrics_report_and_class_raster(p
     metrics = json.loads(open(result["METRICS"], encoding="utf-8").read())
     assert metrics["split"] == "spatial" and metrics["protocol"]["seeds"] == [42, 24]
     assert metrics["protocol"]["pois"] == str(demo_data.pois) and set(metrics["methods"]) == {
-        "calliper", "coords_only", "poi_counts"}
+        "calliper", "coords_only", "poi_counts", "calliper_poi_counts"}
 
     with rasterio.open(result["CLASS_RASTER"]) as src:
         bands = src.read()

@@ -34,6 +34,11 @@ class MethodScores:
 
     per_seed: list[dict] = field(default_factory=list)
     chosen: list[str] = field(default_factory=list)
+    validation: list[float] = field(default_factory=list)
+
+    def validation_mean(self) -> float:
+        """The mean over seeds of the validation score (SELECTION's metric, higher is better) of the chosen candidate."""
+        return float(np.mean(self.validation))
 
     def summary(self) -> dict[str, dict[str, float]]:
         """{metric: {"mean", "std"}} over seeds."""
@@ -66,18 +71,16 @@ def score(task: str, truth: np.ndarray, predicted: np.ndarray, n_outputs: int) -
 def _fit_chosen(
     candidates: FeatureSet, targets: np.ndarray, task: str, n_outputs: int, parts: Split, probe: ProbeSettings,
     seed: int,
-) -> tuple[str, np.ndarray, FittedProbe]:
-    """(name, features, probe) of the candidate whose probe scores best on the validation rows."""
-    if not isinstance(candidates, dict):
-        return "", candidates, fit_probe(candidates, targets, task, n_outputs, parts.train, parts.val, probe, seed)
+) -> tuple[str, np.ndarray, FittedProbe, float]:
+    """(name, features, probe, validation score) of the candidate whose probe scores best on the validation rows."""
     metric, sign = SELECTION[task]
     best = None
-    for name, x in candidates.items():
+    for name, x in (candidates if isinstance(candidates, dict) else {"": candidates}).items():
         fitted = fit_probe(x, targets, task, n_outputs, parts.train, parts.val, probe, seed)
         value = sign * score(task, targets[parts.val], fitted.predict(x[parts.val]), n_outputs)[metric]
         if best is None or value > best[0]:
             best = (value, name, x, fitted)
-    return best[1], best[2], best[3]
+    return best[1], best[2], best[3], best[0]
 
 
 def evaluate_methods(
@@ -102,9 +105,10 @@ def evaluate_methods(
         parts = make_split(metric_xy, split, seed)
         for m, (name, candidates) in enumerate(features.items()):
             control.check("The evaluation")
-            chosen, x, fitted = _fit_chosen(candidates, targets, task, n_outputs, parts, probe, seed)
+            chosen, x, fitted, validation = _fit_chosen(candidates, targets, task, n_outputs, parts, probe, seed)
             results[name].per_seed.append(score(task, targets[parts.test], fitted.predict(x[parts.test]), n_outputs))
             results[name].chosen.append(chosen)
+            results[name].validation.append(validation)
             control.report((s * len(features) + m + 1) / steps, f"{name}, seed {seed}")
     return results
 

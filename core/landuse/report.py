@@ -11,7 +11,10 @@ from pathlib import Path
 
 from ..atomic import atomic_path
 
-METHOD_LABELS = {"calliper": "CaLLiPer", "coords_only": "Coordinates only", "poi_counts": "POI counts (TF-IDF)"}
+METHOD_LABELS = {
+    "calliper": "CaLLiPer", "coords_only": "Coordinates only", "poi_counts": "POI counts (TF-IDF)",
+    "calliper_poi_counts": "CaLLiPer + POI counts", "mmgr": "MMGR", "mmgr_poi_counts": "MMGR + POI counts",
+}
 METRIC_LABELS = {
     "accuracy": "Accuracy", "macro_precision": "Macro precision", "macro_recall": "Macro recall",
     "macro_f1": "Macro F1",
@@ -44,7 +47,7 @@ def metrics_table(metrics: dict) -> str:
     lines = [" ".join(header)]
     for method, scores in metrics["methods"].items():
         cells = [f"{_cell(scores[n]):>17s}" for n in names]
-        lines.append(" ".join([f"{METHOD_LABELS.get(method, method):22s}"] + cells))
+        lines.append(" ".join([f"{method_label(method):22s}"] + cells))
     return "\n".join(lines)
 
 
@@ -60,7 +63,7 @@ def _scores_section(metrics: dict) -> str:
     rows = []
     for method, scores in metrics["methods"].items():
         cells = [f"<b>{_cell(scores[n])}</b>" if best[n] == method else _cell(scores[n]) for n in names]
-        rows.append([html.escape(METHOD_LABELS.get(method, method))] + cells)
+        rows.append([html.escape(method_label(method))] + cells)
     return _table(["Method"] + [METRIC_LABELS.get(n, n) for n in names], rows)
 
 
@@ -69,7 +72,7 @@ def _per_class_section(metrics: dict) -> str:
     if not per_class:
         return ""
     classes = list(metrics["classes"])
-    header = ["Class", "Units"] + [METHOD_LABELS.get(m, m) for m in per_class]
+    header = ["Class", "Units"] + [method_label(m) for m in per_class]
     rows = [
         [html.escape(name), str(metrics["classes"][name])] + [_cell(per_class[m][name]) for m in per_class]
         for name in classes
@@ -77,14 +80,19 @@ def _per_class_section(metrics: dict) -> str:
     return "<h2>F1 per class</h2>" + _table(header, rows)
 
 
-def _confusion_section(metrics: dict, method: str = "calliper") -> str:
+def method_label(method: str) -> str:
+    return METHOD_LABELS.get(method, method.replace("_", " "))
+
+
+def _confusion_section(metrics: dict) -> str:
+    method = metrics.get("default_method", "calliper")
     matrix = metrics.get("confusion_matrix", {}).get(method)
     if not matrix:
         return ""
     classes = [html.escape(name) for name in metrics["classes"]]
     rows = [[f"<b>{name}</b>"] + [str(v) for v in row] for name, row in zip(classes, matrix)]
     return (
-        f"<h2>Confusion matrix ({METHOD_LABELS[method]}, test units summed over seeds)</h2>"
+        f"<h2>Confusion matrix ({method_label(method)}, the outputs' method; test units summed over seeds)</h2>"
         "<p>Rows: true class; columns: predicted class.</p>" + _table(["true \\ predicted"] + classes, rows)
     )
 
@@ -107,6 +115,11 @@ def report_html(metrics: dict) -> str:
         f"{', '.join(f'{r:g}' for r in protocol['poi_radii_m'])} m, chosen: "
         f"{', '.join(metrics.get('chosen', {}).get('poi_counts', []))}).",
     ]
+    if "default_method" in metrics:
+        facts.append(
+            f"Predictions and the class raster use <b>{html.escape(method_label(metrics['default_method']))}</b>, "
+            "the method with the best mean validation score (validation blocks only; test scores never choose)."
+        )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Calliper: {title}</title>
 <style>

@@ -12,18 +12,14 @@ only once every file is complete, so a cancelled or failed run leaves nothing.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence, Union
+from typing import Callable, Sequence, Union
 
 import numpy as np
 
-from ..atomic import check_output_path
+from ..atomic import atomic_group, check_output_path
 from ..crs import parse_crs
 from ..data.vector_io import write_geopackage
 from ..errors import SettingsError
@@ -33,15 +29,15 @@ from ..model.files import LoadedModel
 from .evaluation import MethodScores, evaluate_methods, fit_on_all
 from .labels import LabelSet, LabelSettings, load_labels
 from .probes import FittedProbe, ProbeSettings
-from .report import write_report
+from .report import method_label, write_report
 from .splits import SplitSettings
 from .unit_features import (
     FeatureSource,
+    PoiCounts,
     coordinate_features,
     default_poi_source,
     embed_units,
     feature_source,
-    poi_count_features,
 )
 
 PREDICTIONS_FILE = "predictions.gpkg"
@@ -133,11 +129,41 @@ class ClassifyResult(StudyResult):
 class _Study:
     source: FeatureSource
     labels: LabelSet
-    embeddings: np.ndarray
     scores: dict[str, MethodScores]
     probe: FittedProbe
     pois: Path
     notes: list[str]
+    default: DefaultMethod
+
+
+@dataclass
+class DefaultMethod:
+    """The method the outputs use, picked on validation blocks: its name, every unit's features, the counts radius."""
+
+    name: str
+    unit_features: np.ndarray
+    counts: PoiCounts | None = None
+    counts_key: str = ""
+
+    def at(self, source: FeatureSource, metric_xy: np.ndarray, crs) -> np.ndarray:
+        """Features at pixel centres (``crs``, metric): the embeddings, with the POI counts when the method has them."""
+        vectors = np.asarray(source.embed(metric_xy, crs), dtype=np.float32)
+        if self.counts is None:
+            return vectors
+        return np.hstack([vectors, self.counts.at(metric_xy, self.counts_key)])
+
+
+def _default_method(source: FeatureSource, embeddings: np.ndarray, counts: PoiCounts,
+                    scores: dict[str, MethodScores]) -> DefaultMethod:
+    """The map method with the best mean validation score: the embeddings alone, or with the POI counts.
+
+    Test scores are never looked at. The counts radius is the one validation chose most often.
+    """
+    combined = f"{source.name}_poi_counts"
+    if scores[combined].validation_mean() <= scores[source.name].validation_mean():
+        return DefaultMethod(source.name, embeddings)
+    key = max(counts.units, key=scores[combined].chosen.count)
+    return DefaultMethod(combined, np.hstack([embeddings, counts.units[key]]), counts, key)
 
 
 def _collecting(control: JobControl, notes: list[str]) -> JobControl:
@@ -152,8 +178,9 @@ def _collecting(control: JobControl, notes: list[str]) -> JobControl:
 
 def _run_study(
     source: FeatureSource, labels_path: str | Path, task: str, fields: tuple[str, ...],
-    settings: StudySettings, control: JobControl,
+    settings: StudySettings, control: JobControl, check_labels: Callable[[LabelSet], None] | None = None,
 ) -> _Study:
+    """The study's scores and fitted probe; ``check_labels`` refuses what cannot be written before the slow part."""
     notes: list[str] = []
     control = _collecting(control, notes)
     pois = Path(settings.pois) if settings.pois else default_poi_source(source)
@@ -163,21 +190,27 @@ def _run_study(
     labels = load_labels(
         labels_path, task, fields, source.crs, source.extent, settings.labels, settings.labels_layer, control,
     )
+    if check_labels is not None:
+        check_labels(labels)
     embeddings = embed_units(source, labels, control.part(0.0, 0.1))
     rows = labels.rows
-    poi_counts = poi_count_features(labels, pois, class_field, settings.poi_radii)
+    counts = PoiCounts(labels, pois, class_field, settings.poi_radii)
     features = {
         source.name: embeddings[rows],
         "coords_only": coordinate_features(labels)[rows],
-        "poi_counts": {radius: x[rows] for radius, x in poi_counts.items()},
+        "poi_counts": {radius: x[rows] for radius, x in counts.units.items()},
+        f"{source.name}_poi_counts": {radius: np.hstack([embeddings, x])[rows] for radius, x in counts.units.items()},
     }
     n_outputs = len(labels.names)
     scores = evaluate_methods(
         features, labels.targets, task, n_outputs, labels.metric_anchors[rows],
         settings.split, settings.probe, control.part(0.1, 0.9),
     )
-    probe = fit_on_all(features[source.name], labels.targets, task, n_outputs, settings.split, settings.probe)
-    return _Study(source, labels, embeddings, scores, probe, pois, notes)
+    default = _default_method(source, embeddings, counts, scores)
+    control.log(f"Outputs use {method_label(default.name)}: the best validation score "
+                f"({scores[default.name].validation_mean():.3f}; test scores are not used to choose).")
+    probe = fit_on_all(default.unit_features[rows], labels.targets, task, n_outputs, settings.split, settings.probe)
+    return _Study(source, labels, scores, probe, pois, notes, default)
 
 
 def _metrics_document(labels_path, settings: StudySettings, study: _Study) -> dict:
@@ -205,6 +238,8 @@ def _metrics_document(labels_path, settings: StudySettings, study: _Study) -> di
             "pois": str(study.pois),
         },
         "chosen": {name: scores.chosen for name, scores in study.scores.items() if any(scores.chosen)},
+        "default_method": study.default.name,
+        "validation": {name: scores.validation_mean() for name, scores in study.scores.items()},
         "notes": study.notes,
     }
     if labels.task == "class":
@@ -229,7 +264,7 @@ def field_names(prefix: str, names: Sequence[str]) -> list[str]:
 def _prediction_frame(study: _Study, control: JobControl):
     """The label features (own CRS) with the map probe's predictions for every one of them."""
     labels = study.labels
-    predicted = study.probe.predict(study.embeddings)
+    predicted = study.probe.predict(study.default.unit_features)
     if labels.task == "class":
         columns = {"predicted": np.array(labels.names, dtype=object)[predicted.argmax(axis=1)],
                    "probability": predicted.max(axis=1)}
@@ -250,21 +285,27 @@ def _prediction_frame(study: _Study, control: JobControl):
     return frame
 
 
-def _write_class_raster(study: _Study, settings: ClassifySettings, paths: dict[str, Path], control: JobControl) -> None:
+def _class_raster_grid(labels: LabelSet, settings: ClassifySettings, folder: Path):
+    """The class raster's grid in the labels' metric CRS, refused when the raster could not fit on the disk."""
+    from ..maps.grid import estimate_raster, grid_from_extent
+
+    extent_crs = parse_crs(settings.extent_crs, "The extent") if settings.extent_crs else labels.model_crs
+    grid = grid_from_extent(settings.extent, settings.pixel_size, labels.metric_crs, extent_crs=extent_crs)
+    estimate_raster(grid, 2, "uint8").check_free_space(folder)
+    return grid
+
+
+def _write_class_raster(study: _Study, grid, paths: dict[str, Path], control: JobControl) -> None:
     """Band 1: most likely class (paletted, 255 = no data); band 2: its probability in percent.
 
     One file keeps class and confidence aligned; both bands are uint8 because a
     colour table needs an integer band. A .qml style beside it names the classes in QGIS.
     """
     from ..maps.clusters import LegendEntry, qgis_style
-    from ..maps.grid import category_colormap, grid_from_extent, write_raster_by_blocks
+    from ..maps.grid import category_colormap, write_raster_by_blocks
     from ..maps.rasters import TAG_KIND, TAG_MODEL
 
     names = study.labels.names
-    if len(names) >= CLASS_NODATA:
-        raise SettingsError(f"A class raster holds at most {CLASS_NODATA - 1} classes; the labels have {len(names)}.")
-    extent_crs = parse_crs(settings.extent_crs, "The extent") if settings.extent_crs else study.source.crs
-    grid = grid_from_extent(settings.extent, settings.pixel_size, study.labels.metric_crs, extent_crs=extent_crs)
     colours = category_colormap(len(names))
     shares = {name: count / len(study.labels.rows) for name, count in study.labels.class_counts.items()}
     legend = [
@@ -273,7 +314,7 @@ def _write_class_raster(study: _Study, settings: ClassifySettings, paths: dict[s
     ]
 
     def compute(xy: np.ndarray) -> np.ndarray:
-        vectors = study.source.embed(xy, grid.crs)
+        vectors = study.default.at(study.source, xy, grid.crs)
         valid = np.isfinite(vectors).all(axis=1)
         values = np.full((len(xy), 2), CLASS_NODATA, dtype=np.uint8)
         if valid.any():
@@ -290,20 +331,6 @@ def _write_class_raster(study: _Study, settings: ClassifySettings, paths: dict[s
         },
     )
     paths["style"].write_text(qgis_style(legend), encoding="utf-8")
-
-
-@contextmanager
-def _staged(targets: dict[str, Path]) -> Iterator[dict[str, Path]]:
-    """Temporary paths for every output; all are moved into place only when the block completes."""
-    folder = next(iter(targets.values())).parent
-    folder.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".calliper-", suffix=".partial", dir=folder))
-    try:
-        yield {key: staging / path.name for key, path in targets.items()}
-        for path in targets.values():
-            os.replace(staging / path.name, path)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _output_paths(out_dir: str | Path, names: dict[str, str], settings: StudySettings, labels_path) -> dict[str, Path]:
@@ -337,12 +364,22 @@ def classify(
     if settings.extent is not None:
         names.update(classes=CLASS_RASTER_FILE, style=CLASS_STYLE_FILE)
     targets = _output_paths(out_dir, names, settings, labels_path)
+    grids = []
+
+    def check_labels(labels: LabelSet) -> None:
+        if len(labels.names) >= CLASS_NODATA:
+            raise SettingsError(
+                f"A class raster holds at most {CLASS_NODATA - 1} classes; the labels have {len(labels.names)}."
+            )
+        grids.append(_class_raster_grid(labels, settings, targets["classes"].parent))
+
     with output_lock(targets["predictions"]):
-        study = _run_study(feature_source(model), labels_path, "class", (label_field,), settings, control.part(0.0, 0.8))
+        study = _run_study(feature_source(model), labels_path, "class", (label_field,), settings, control.part(0.0, 0.8),
+                           check_labels if settings.extent is not None else None)
         metrics = _metrics_document(labels_path, settings, study)
-        with _staged(targets) as paths:
-            if "classes" in paths:
-                _write_class_raster(study, settings, paths, control.part(0.8, 1.0))
+        with atomic_group(targets) as paths:
+            if grids:
+                _write_class_raster(study, grids[0], paths, control.part(0.8, 1.0))
             _write_tables(study, metrics, paths, control)
         control.report(1.0, "done")
         return ClassifyResult(outputs=targets, metrics=metrics, classes=list(study.labels.names))
@@ -369,7 +406,7 @@ def predict_values(
     with output_lock(targets["predictions"]):
         study = _run_study(feature_source(model), labels_path, task, fields, settings, control.part(0.0, 0.9))
         metrics = _metrics_document(labels_path, settings, study)
-        with _staged(targets) as paths:
+        with atomic_group(targets) as paths:
             _write_tables(study, metrics, paths, control)
         control.report(1.0, "done")
         return StudyResult(outputs=targets, metrics=metrics)

@@ -199,38 +199,47 @@ def default_poi_source(source: FeatureSource) -> Path:
     return source.pois
 
 
-def poi_count_features(
-    labels: LabelSet, pois_path: str | Path, class_field: str, radii: tuple[float, ...]
-) -> dict[str, np.ndarray]:
-    """Per radius (keyed "250 m"), (U, C) TF-IDF weighted counts of the C POI classes around each unit's points.
+class PoiCounts:
+    """TF-IDF weighted counts of each POI class within a radius: of labelled units, and of any metric points.
 
-    The inverse document frequencies use no labels, so fitting them on every unit leaks nothing.
+    The inverse document frequencies are fitted on the units' counts and use no labels,
+    so fitting them on every unit leaks nothing; a class raster reuses them per pixel.
     """
-    from scipy.spatial import cKDTree
-    from sklearn.feature_extraction.text import TfidfTransformer
 
-    if not radii or min(radii) <= 0:
-        raise SettingsError(f"POI-count radii must be positive, in metres (got {radii}).")
-    pois = read_points(pois_path)
-    require_fields(pois.attributes, (class_field,), f"the POI layer {Path(pois_path).name}")
-    classes = pois.attributes[class_field].astype("string").str.strip()
-    known = (classes.notna() & (classes != "")).to_numpy()
-    if not known.any():
-        raise FieldError(f"The field '{class_field}' of the POI layer {Path(pois_path).name} is empty.")
-    codes, _ = classes[known].factorize()
-    xy = to_crs(pois.xy[known], pois.crs, labels.metric_crs)
-    if not np.isfinite(xy).all():
-        raise InputDataError(f"Some POIs of {Path(pois_path).name} cannot be placed in {crs_label(labels.metric_crs)}.")
-    tree = cKDTree(xy)
-    metric_points = labels.metric_points()
-    features = {}
-    for radius in radii:
-        counts = np.zeros((len(metric_points), codes.max() + 1))
-        for point, neighbours in enumerate(tree.query_ball_point(metric_points, r=radius)):
-            np.add.at(counts[point], codes[neighbours], 1.0)
-        weighted = TfidfTransformer().fit_transform(unit_means(counts, labels))
-        features[f"{radius:g} m"] = weighted.toarray().astype(np.float32)
-    return features
+    def __init__(self, labels: LabelSet, pois_path: str | Path, class_field: str, radii: tuple[float, ...]) -> None:
+        from scipy.spatial import cKDTree
+        from sklearn.feature_extraction.text import TfidfTransformer
+
+        if not radii or min(radii) <= 0:
+            raise SettingsError(f"POI-count radii must be positive, in metres (got {radii}).")
+        pois = read_points(pois_path)
+        require_fields(pois.attributes, (class_field,), f"the POI layer {Path(pois_path).name}")
+        classes = pois.attributes[class_field].astype("string").str.strip()
+        known = (classes.notna() & (classes != "")).to_numpy()
+        if not known.any():
+            raise FieldError(f"The field '{class_field}' of the POI layer {Path(pois_path).name} is empty.")
+        self.codes, _ = classes[known].factorize()
+        xy = to_crs(pois.xy[known], pois.crs, labels.metric_crs)
+        if not np.isfinite(xy).all():
+            raise InputDataError(f"Some POIs of {Path(pois_path).name} cannot be placed in {crs_label(labels.metric_crs)}.")
+        self.tree = cKDTree(xy)
+        self.units, self.weighting = {}, {}
+        for radius in radii:
+            key = f"{radius:g} m"
+            counts = unit_means(self._counts(labels.metric_points(), radius), labels)
+            self.weighting[key] = TfidfTransformer().fit(counts)
+            self.units[key] = self.weighting[key].transform(counts).toarray().astype(np.float32)
+
+    def _counts(self, metric_xy: np.ndarray, radius: float) -> np.ndarray:
+        counts = np.zeros((len(metric_xy), self.codes.max() + 1))
+        for point, neighbours in enumerate(self.tree.query_ball_point(metric_xy, r=radius)):
+            np.add.at(counts[point], self.codes[neighbours], 1.0)
+        return counts
+
+    def at(self, metric_xy: np.ndarray, key: str) -> np.ndarray:
+        """(N, C) weighted counts at points in the labels' metric CRS, for the radius named ``key`` ("250 m")."""
+        radius = float(key.split()[0])
+        return self.weighting[key].transform(self._counts(metric_xy, radius)).toarray().astype(np.float32)
 
 
 def study_features(model_folder: str | Path | None, region_raster: str | Path | None) -> FeatureSource:
