@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from ..core.errors import SettingsError
+from ..core.maps import PHRASE_MAPS
 
 
 def parse_numbers(text: str, count: int, option: str, example: str) -> tuple[float, ...]:
@@ -102,6 +103,9 @@ def add_similarity(commands) -> None:
     query.add_argument("--feature-layer", help="vector file whose feature --feature-id is the query (a point on its surface)")
     p.add_argument("--feature-id", type=int, help="feature id (fid, as QGIS shows it) in --feature-layer")
     p.add_argument("--point-crs", help="CRS of --point, e.g. EPSG:4326")
+    p.add_argument("--phrase-map", choices=PHRASE_MAPS, default="evidence",
+                   help="with --text: 'evidence' (default) weighs the training POIs of the classes the phrase is "
+                        "about by distance; 'model' is the model's similarity alone")
     p.add_argument("--out", required=True, help="GeoTIFF to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.set_defaults(run=_run_similarity)
@@ -109,7 +113,7 @@ def add_similarity(commands) -> None:
 
 def _run_similarity(args: argparse.Namespace) -> None:
     from ..core.catalog.loading import load_model_for_maps
-    from ..core.maps.similarity import feature_query, raster_location_query, similarity_raster, text_query
+    from ..core.maps.similarity import feature_query, phrase_raster, raster_location_query, similarity_raster
     from .terminal import terminal_job
 
     if args.point_crs and not args.point:
@@ -125,7 +129,10 @@ def _run_similarity(args: argparse.Namespace) -> None:
             raise SettingsError("--feature-layer needs --feature-id: the row of the feature to compare with.")
         query = feature_query(model, args.feature_layer, args.feature_id)
     else:
-        query = text_query(model, args.text)
+        with terminal_job("phrase map") as control:
+            out = phrase_raster(model, args.embedding, args.text, args.out, control, args.overwrite, args.phrase_map)
+        print(f"Phrase map of '{' '.join(args.text.split())}' ({args.phrase_map}) written to {out}.")
+        return
     with terminal_job("similarity") as control:
         out = similarity_raster(model, args.embedding, query, args.out, control, args.overwrite)
     print(f"Similarity map to the {query.label} written to {out}.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from qgis.core import (
     QgsProcessingException,
+    QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
     QgsProcessingParameterPoint,
     QgsProcessingParameterRasterDestination,
@@ -13,7 +14,8 @@ from qgis.core import (
 
 from ..adapters.layer_files import raster_file
 from ..core.catalog.loading import load_model_for_maps
-from ..core.maps.similarity import raster_location_query, similarity_raster, text_query
+from ..core.maps import PHRASE_MAPS
+from ..core.maps.similarity import phrase_raster, raster_location_query, similarity_raster
 from .base import CalliperAlgorithm
 from .feedback import control_for, user_errors
 from .inputs import core_crs, is_given
@@ -24,7 +26,7 @@ QUERY_TWICE = "Give either a point (POINT) or a phrase (TEXT), not both: a simil
 
 
 class SimilarityAlgorithm(CalliperAlgorithm):
-    MODEL, EMBEDDING, POINT, TEXT, OUTPUT = "MODEL", "EMBEDDING", "POINT", "TEXT", "OUTPUT"
+    MODEL, EMBEDDING, POINT, TEXT, PHRASE_MAP, OUTPUT = "MODEL", "EMBEDDING", "POINT", "TEXT", "PHRASE_MAP", "OUTPUT"
     ALGORITHM_ID = "similarity"
     TITLE = "Similarity map"
     GROUP_ID = "maps"
@@ -33,6 +35,9 @@ class SimilarityAlgorithm(CalliperAlgorithm):
         "cosine similarity (-1 to 1, highest where the place is like the query), on the embedding raster's "
         "grid. Locations and descriptions share one embedding space, so the query is either a point (any "
         "CRS; without one, the raster's CRS) or a phrase such as 'nightlife' or 'a place to buy clothes'.\n\n"
+        "A phrase is mapped, by default ('evidence'), from the training POIs of the classes it is about (matched "
+        "by the text encoder), weighed by distance: on places the model never saw this beat the model alone. "
+        "'model' gives the model's cosine similarity instead.\n\n"
         "Give exactly one of the point and the phrase; otherwise the algorithm stops with: "
         f"\"{QUERY_MISSING}\" or \"{QUERY_TWICE}\"\n\n"
         "Use the model that wrote the embedding raster (made with 'Embedding raster')."
@@ -43,6 +48,8 @@ class SimilarityAlgorithm(CalliperAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer(self.EMBEDDING, "Embedding raster"))
         self.addParameter(QgsProcessingParameterPoint(self.POINT, "Compare with this point", optional=True))
         self.addParameter(QgsProcessingParameterString(self.TEXT, "…or with this phrase", optional=True))
+        self.addParameter(QgsProcessingParameterEnum(self.PHRASE_MAP, "Phrase map from", list(PHRASE_MAPS),
+                                                     defaultValue=0))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Similarity map"))
 
     def _query_problem(self, parameters) -> str | None:
@@ -69,9 +76,11 @@ class SimilarityAlgorithm(CalliperAlgorithm):
                 point = self.parameterAsPoint(parameters, self.POINT, context)
                 crs = core_crs(self.parameterAsPointCrs(parameters, self.POINT, context))
                 query = raster_location_query(model, embedding, (point.x(), point.y()), crs)
+                feedback.pushInfo(f"Similarity to the {query.label}.")
+                out = similarity_raster(model, embedding, query, out, control_for(feedback), overwrite=True)
             else:
-                query = text_query(model, self.parameterAsString(parameters, self.TEXT, context))
-            feedback.pushInfo(f"Similarity to the {query.label}.")
-            out = similarity_raster(model, embedding, query, out, control_for(feedback), overwrite=True)
+                kind = PHRASE_MAPS[self.parameterAsEnum(parameters, self.PHRASE_MAP, context)]
+                phrase = self.parameterAsString(parameters, self.TEXT, context)
+                out = phrase_raster(model, embedding, phrase, out, control_for(feedback), True, kind)
         keep_similarity_style_on_completion(context, str(out))
         return {self.OUTPUT: str(out)}

@@ -150,7 +150,7 @@ def maps_status(plugin):
 def done(plugin):
     shot("dock-describe.png")
     written = os.path.isfile(os.path.join(MODEL, "card.json")) and any(
-        name.startswith("similarity_nightlife") for name in os.listdir(MAPS))
+        name.startswith("phrase_nightlife") for name in os.listdir(MAPS))
     log(f"model and phrase map written: {written}; whole session {time.time() - STARTED:.0f} s")
     if not written:
         QgsApplication.exit(1)

@@ -32,7 +32,7 @@ echo "QGIS exited with code $code after $(( $(date +%s) - started )) s."
 du -sh "$PROFILE/python/dependencies/calliper" 2>/dev/null || true
 left=$(ls -A "$WORK/out" | tr '\n' ' ')
 echo "In the output folder after quitting during Train: $left"
-if [ "$code" -ne 0 ] || [ ! -f "$WORK/out/model/card.json" ] || ! ls "$WORK/out/maps"/similarity_nightlife*.tif >/dev/null 2>&1 \
+if [ "$code" -ne 0 ] || [ ! -f "$WORK/out/model/card.json" ] || ! ls "$WORK/out/maps"/phrase_nightlife*.tif >/dev/null 2>&1 \
   || [ "$left" != "maps model " ]; then
   echo "GUI check FAILED (see $WORK/qgis.log with CALLIPER_GUI_KEEP set)." >&2
   exit 1

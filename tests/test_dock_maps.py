@@ -70,7 +70,14 @@ def test_maps_panel_paints_rasters_similarity_and_clusters(maps, trained):
     maps.phrase.setText("nightlife")
     maps.phrase_button.click()
     assert wait_for(lambda: maps.task is None)
-    assert "Similarity to 'nightlife'" in group_layers(trained)
+    evidence_map = group_layers(trained)["'nightlife' (matched POIs)"]
+    with rasterio.open(evidence_map.source()) as src:
+        assert src.tags()["calliper_phrase_map"].startswith("matched POI classes ")
+    maps.phrase_map.setCurrentIndex(maps.phrase_map.findData("model"))
+    maps.phrase_button.click()
+    assert wait_for(lambda: maps.task is None)
+    assert "'nightlife' (model only)" in group_layers(trained)
+    maps.phrase_map.setCurrentIndex(maps.phrase_map.findData("evidence"))
 
     maps.k.setValue(4)
     maps.cluster_button.click()
@@ -194,7 +201,7 @@ def test_outputs_go_below_the_vector_layers_with_a_2_98_stretch_and_a_worded_leg
     assert wait_for(lambda: maps.task is None)
     names = [node.name() for node in QgsProject.instance().layerTreeRoot().children()]
     assert names.index("pois on top") < names.index(f"Calliper: {trained.folder.name}"), names
-    layer = group_layers(trained)["Similarity to 'nightlife'"]
+    layer = group_layers(trained)["'nightlife' (matched POIs)"]
     with rasterio.open(layer.source()) as src:
         values = src.read(1)
     low, high = np.nanpercentile(values, [2, 98])
@@ -206,7 +213,7 @@ def test_outputs_go_below_the_vector_layers_with_a_2_98_stretch_and_a_worded_leg
     assert labels[0] == "less like 'nightlife'" and labels[-1] == "more like 'nightlife'"
     order = [node.layer().name() for node in QgsProject.instance().layerTreeRoot().findGroup(
         f"Calliper: {trained.folder.name}").findLayers()]
-    assert order[0] == "Similarity to 'nightlife'"  # the newest map on top of the group's rasters
+    assert order[0] == "'nightlife' (matched POIs)"  # the newest map on top of the group's rasters
 
 
 def test_rank_puts_the_layers_features_in_a_new_graduated_layer_with_the_best_selected(qgis_new_project, maps,

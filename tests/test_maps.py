@@ -242,11 +242,14 @@ def test_cli_makes_raster_rgb_similarity_and_cluster_files(demo_model, tmp_path,
                  "--extent-crs", "EPSG:4326", "--pixel-size", "30", "--out", str(emb), "--rgb", str(rgb)]) == 0
     assert main(["similarity", "--model", str(demo_model.folder), "--embedding", str(emb),
                  "--point", "24.945,60.168", "--point-crs", "EPSG:4326", "--out", str(tmp_path / "click.tif")]) == 0
-    assert main(["similarity", "--model", str(demo_model.folder), "--embedding", str(emb),
+    assert main(["similarity", "--model", str(demo_model.folder), "--embedding", str(emb), "--phrase-map", "model",
                  "--text", "nightlife", "--out", str(tmp_path / "text.tif")]) == 0
+    assert main(["similarity", "--model", str(demo_model.folder), "--embedding", str(emb),
+                 "--text", "nightlife", "--out", str(tmp_path / "phrase.tif")]) == 0
     assert main(["cluster", "--embedding", str(emb), "--k", "3", "--out", str(tmp_path / "clusters.tif")]) == 0
     printed = capsys.readouterr().out
     assert "Embedding raster written" in printed and "Cluster map written" in printed
+    assert "Phrase map of 'nightlife' (evidence) written" in printed
     with rasterio.open(emb) as src:
         assert src.count == 128 and src.crs.to_epsg() == 32635 and src.res == (30.0, 30.0)
         shape = (src.height, src.width)
@@ -255,6 +258,8 @@ def test_cli_makes_raster_rgb_similarity_and_cluster_files(demo_model, tmp_path,
     for name in ("click", "text"):
         values = read_band(tmp_path / f"{name}.tif")
         assert values.shape == shape and np.isfinite(values).all() and -1.0 <= values.min() < values.max() <= 1.0
+    phrase = read_band(tmp_path / "phrase.tif")
+    assert phrase.shape == shape and np.isfinite(phrase).all() and phrase.std() > 0
     assert set(np.unique(read_band(tmp_path / "clusters.tif"))) == {0, 1, 2}
     assert (tmp_path / "clusters.json").exists() and (tmp_path / "clusters.qml").exists()
 

@@ -72,13 +72,18 @@ def test_qgis_process_paints_an_embedding_raster_and_a_similarity_map(qgis_proce
                f"OUTPUT={emb}")
     assert made.returncode == 0, made.stderr[-2000:]
     result = run(qgis_process_env, "run", "calliper:similarity", "--", f"MODEL={trained.folder}",
-                 f"EMBEDDING={emb}", "TEXT=nightlife", f"OUTPUT={similarity}")
+                 f"EMBEDDING={emb}", "TEXT=nightlife", "PHRASE_MAP=1", f"OUTPUT={similarity}")
     assert result.returncode == 0, result.stderr[-2000:]
     with rasterio.open(similarity) as src:
         values = src.read(1)
         assert src.crs.to_epsg() == 32635 and (src.width, src.height) == (20, 20)
-        assert src.tags()["calliper_query"] == "text 'nightlife'"
+        assert src.tags()["calliper_query"] == "text 'nightlife'" and src.tags()["calliper_kind"] == "similarity"
     assert np.isfinite(values).all() and -1.0001 <= values.min() < values.max() <= 1.0001
+    evidence = run(qgis_process_env, "run", "calliper:similarity", "--", f"MODEL={trained.folder}",
+                   f"EMBEDDING={emb}", "TEXT=nightlife", f"OUTPUT={tmp_path / 'phrase.tif'}")
+    assert evidence.returncode == 0, evidence.stderr[-2000:]
+    with rasterio.open(tmp_path / "phrase.tif") as src:
+        assert src.tags()["calliper_kind"] == "phrase" and "nightclub" in src.tags()["calliper_phrase_map"]
     refused = run(qgis_process_env, "run", "calliper:similarity", "--", f"MODEL={trained.folder}",
                   f"EMBEDDING={emb}", f"OUTPUT={tmp_path / 'none.tif'}")
     assert refused.returncode != 0 and "Give a point (POINT) or a phrase (TEXT)" in refused.stdout + refused.stderr

@@ -26,6 +26,7 @@ from qgis.gui import (
 from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
@@ -46,7 +47,7 @@ from ..core.maps.blocks import fingerprint
 from ..core.maps.clusters import ClusterSettings, cluster_raster
 from ..core.maps.grid import RasterGrid, estimate_raster
 from ..core.maps.rasters import embedding_grid, embedding_raster, raster_mask, rgb_preview
-from ..core.maps.similarity import location_query, similarity_raster, text_query
+from ..core.maps.similarity import location_query, phrase_raster, similarity_raster
 from ..core.model.evidence import load_evidence
 from ..core.model.files import LoadedModel
 from ..core.model.settings import CONTEXT_ENCODER
@@ -55,6 +56,8 @@ from .describe_panel import DescribePanel
 from .log import show_error
 from .map_marker import click_marker
 from .tasks import CoreTask, TaskProgress, start_panel_task
+
+PHRASE_MAP_CHOICES = (("Matched POIs (default)", "evidence"), ("Model only", "model"))
 
 # Measured by bench/raster_speed.py on a 2-core CPU (whole write, compression included);
 # only used for the "about N s" hint.
@@ -136,7 +139,16 @@ class MapsPanel(QWidget):
         self.phrase.setPlaceholderText("Find places like… e.g. nightlife")
         self.phrase.setToolTip("A phrase, e.g. nightlife, a place to buy clothes, heavy industry")
         self.phrase_button = QPushButton("Find")
-        self.phrase_button.setToolTip("Similarity of every pixel to the phrase")
+        self.phrase_button.setToolTip("Where the phrase fits: every pixel scored for it")
+        self.phrase_map = QComboBox()
+        for label, kind in PHRASE_MAP_CHOICES:
+            self.phrase_map.addItem(label, kind)
+        self.phrase_map.setToolTip(
+            "Matched POIs: the training POIs of the classes the phrase is about, weighed by distance (the default: it "
+            "beat the model alone on places the model never saw). Model only: the model's similarity to the phrase."
+        )
+        chosen = self.phrase_map.findData(settings.load("maps/phrase_map", "evidence"))
+        self.phrase_map.setCurrentIndex(max(chosen, 0))
         self.rank_layer = QgsMapLayerComboBox()
         self.rank_layer.setFilters(QgsMapLayerProxyModel.VectorLayer)
         self.rank_layer.setToolTip("The layer whose features are ranked for the phrase above")
@@ -169,6 +181,7 @@ class MapsPanel(QWidget):
         advanced.setCollapsed(True)
         advanced_form = QFormLayout(advanced)
         advanced_form.addRow("CPU workers", self.workers)
+        advanced_form.addRow("Phrase maps", self.phrase_map)
         query_row, phrase_row, rank_row, cluster_row = QHBoxLayout(), QHBoxLayout(), QHBoxLayout(), QHBoxLayout()
         rank_row.addWidget(self.rank_top)
         rank_row.addWidget(self.rank_button, 1)
@@ -198,6 +211,8 @@ class MapsPanel(QWidget):
         self.phrase_button.clicked.connect(self.similarity_to_phrase)
         self.phrase.returnPressed.connect(self.similarity_to_phrase)
         self.cluster_button.clicked.connect(self.make_clusters)
+        self.phrase_map.currentIndexChanged.connect(
+            lambda _: settings.save("maps/phrase_map", self.phrase_map.currentData()))
         self.rank_button.clicked.connect(self.rank_features)
         self.update_size_hint()
 
@@ -287,13 +302,19 @@ class MapsPanel(QWidget):
         self._run("embedding raster", work, done)
 
     def _similarity(self, make_query, name: str, file_stem: str) -> None:
+        self._map_from_embedding(
+            lambda model, embedding, out, control: similarity_raster(model, embedding, make_query(model), out, control),
+            name, f"similarity_{slug(file_stem)}")
+
+    def _map_from_embedding(self, write, name: str, file_stem: str) -> None:
+        """Run ``write(model, embedding raster, out, control)`` in a task and add its single-band map, styled."""
         embedding = self._need_embedding()
         if embedding is None:
             return
-        out = self._folder() / f"similarity_{slug(file_stem)}_{time.strftime('%Y%m%d-%H%M%S')}.tif"
+        out = self._folder() / f"{file_stem}_{time.strftime('%Y%m%d-%H%M%S')}.tif"
 
         def work(model: LoadedModel, control):
-            return similarity_raster(model, embedding, make_query(model), out, control=control)
+            return write(model, embedding, out, control)
 
         def done(model: LoadedModel, path) -> None:
             self.layer_added.emit(add_raster(path, name, "similarity", model.folder, model.card))
@@ -323,8 +344,11 @@ class MapsPanel(QWidget):
         self._similarity(lambda model: location_query(model, xy, wkt), name, f"feature_{features[0].id()}")
 
     def similarity_to_phrase(self) -> None:
-        phrase = self.phrase.text().strip()
-        self._similarity(lambda model: text_query(model, phrase), f"Similarity to '{phrase}'", phrase)
+        """The phrase's map: from the matched POIs (default) or the model alone, as chosen under Advanced."""
+        phrase, kind = self.phrase.text().strip(), self.phrase_map.currentData()
+        self._map_from_embedding(
+            lambda model, embedding, out, control: phrase_raster(model, embedding, phrase, out, control, kind=kind),
+            f"'{phrase}' ({'matched POIs' if kind == 'evidence' else 'model only'})", f"phrase_{slug(phrase)}")
 
     def rank_features(self) -> None:
         """The chosen layer's features ranked for the phrase, as a new styled layer with the best selected."""

@@ -16,7 +16,7 @@ from ...core.crs import crs_label
 from ...core.data.poi_io import read_points
 from ...core.maps.clusters import ClusterSettings, cluster_raster
 from ...core.maps.rasters import embedding_grid, embedding_raster, rgb_preview
-from ...core.maps.similarity import location_query, similarity_raster, text_query
+from ...core.maps.similarity import location_query, phrase_raster, similarity_raster
 from ...core.model.files import LoadedModel
 from ..terminal import terminal_job
 
@@ -63,10 +63,8 @@ def run_maps_demo(
     )
     print_fn(f"  similarity to a click at the densest POI area ({query.label}) -> {outputs['similarity_click']}")
     for phrase, name in PHRASES.items():
-        outputs[name] = similarity_raster(
-            model, outputs["embedding_raster"], text_query(model, phrase), out_dir / f"{name}.tif", overwrite=True
-        )
-        print_fn(f"  similarity to '{phrase}' -> {outputs[name]}")
+        outputs[name] = phrase_raster(model, outputs["embedding_raster"], phrase, out_dir / f"{name}.tif", overwrite=True)
+        print_fn(f"  phrase map of '{phrase}' (from the matched training POIs) -> {outputs[name]}")
 
     clusters = cluster_raster(
         outputs["embedding_raster"], out_dir / "clusters.tif", model, ClusterSettings(k=N_CLUSTERS), overwrite=True

@@ -2,3 +2,6 @@
 
 May import the foundation, data, text, model, context and catalog.
 """
+
+# What a phrase map is made from (similarity.phrase_raster); here so front ends list them without heavy imports.
+PHRASE_MAPS = ("evidence", "model")

@@ -15,10 +15,11 @@ import numpy as np
 
 from ..atomic import check_output_path
 from ..crs import crs_label, parse_crs, to_crs
-from ..errors import InputDataError
+from ..errors import InputDataError, ModelFileError, SettingsError
 from ..jobs import JobControl
 from ..model.files import LoadedModel
 from ..model.inference import embed_locations, embed_phrase
+from . import PHRASE_MAPS
 from .grid import write_raster_by_blocks
 from .rasters import NODATA, TAG_KIND, EmbeddingReader, read_layer
 
@@ -64,6 +65,52 @@ def raster_point_query(embedding_tif: str | Path, xy: tuple[float, float], crs: 
 def text_query(model: LoadedModel, phrase: str) -> SimilarityQuery:
     """The projected embedding of a phrase, e.g. "nightlife"."""
     return SimilarityQuery(embed_phrase(model, phrase), f"text '{' '.join(str(phrase).split())}'")
+
+
+def phrase_raster(
+    model: LoadedModel,
+    embedding_tif: str | Path,
+    phrase: str,
+    out: str | Path,
+    control: JobControl | None = None,
+    overwrite: bool = False,
+    kind: str = "evidence",
+) -> Path:
+    """The map of a phrase on the embedding raster's grid: ``kind`` "evidence" (the default, see ``phrase_map``) or
+    "model" (the cosine of each pixel's embedding with the phrase)."""
+    if kind not in PHRASE_MAPS:
+        raise SettingsError(f"Unknown phrase map '{kind}'. Choose one of: {', '.join(PHRASE_MAPS)}.")
+    if kind == "model":
+        return similarity_raster(model, embedding_tif, text_query(model, phrase), out, control, overwrite)
+    from ..model.evidence import load_evidence
+    from .phrase_map import PhraseScorer
+
+    control = control or JobControl()
+    evidence = load_evidence(model.folder)
+    if evidence is None:
+        raise ModelFileError(
+            f"The model in {model.folder} was trained before Calliper kept its POIs, which the phrase map weighs; "
+            "retrain it, or choose the model-only phrase map."
+        )
+    out = check_output_path(out, overwrite, inputs=(embedding_tif,))
+    with EmbeddingReader(embedding_tif) as reader:
+        reader.check_model(model, control.log)
+        scorer = PhraseScorer(model, evidence, phrase)
+        control.log(f"Phrase map of '{' '.join(str(phrase).split())}': {scorer.describe()}.")
+
+        def compute(xy: np.ndarray) -> np.ndarray:
+            vectors = reader.vectors_at(xy)
+            valid = np.isfinite(vectors).all(axis=1)
+            values = np.full(len(xy), np.nan, dtype=np.float32)
+            if valid.any():
+                values[valid] = scorer.scores(vectors[valid], xy[valid], reader.grid.crs)
+            return values[:, None]
+
+        return write_raster_by_blocks(
+            reader.grid, out, 1, compute, nodata=NODATA, band_names=["phrase_score"], control=control,
+            tags={TAG_KIND: "phrase", "calliper_query": f"text '{' '.join(str(phrase).split())}'",
+                  "calliper_phrase_map": scorer.describe(), **reader.provenance_tags()},
+        )
 
 
 def feature_query(model: LoadedModel, path: str | Path, fid: int, layer: str | None = None) -> SimilarityQuery:
