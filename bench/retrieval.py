@@ -48,10 +48,10 @@ from calliper.core.maps.phrase_map import PhraseScorer, match_classes  # noqa: E
 from calliper.core.model.evidence import load_evidence  # noqa: E402
 from calliper.core.model.inference import embed_locations, text_encoder_for  # noqa: E402
 from calliper.core.model.pipeline import TrainJob  # noqa: E402
+from calliper.core.model.settings import ModelSettings  # noqa: E402
 from calliper.core.model.train import TrainSettings  # noqa: E402
 from calliper.core.text.descriptions import TextFields  # noqa: E402
 
-FIELDS = TextFields("class", "category")
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "liechtenstein.osm.pbf"
 PHRASES = Path(__file__).resolve().parent / "phrases.json"
 MIN_CLASS_POIS, MIN_PHRASE_POIS = 10, 5
@@ -68,6 +68,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--held-out", type=float, default=0.2, help="share of blocks held out")
     p.add_argument("--pixel", type=float, default=50.0, help="pixel size of the ranked lattice, metres")
     p.add_argument("--radius", type=float, default=500.0, help="candidate pixels lie within this of any POI")
+    p.add_argument("--encoder", default="grid", help="location encoder of the trained models (grid, theory, sphere...)")
+    p.add_argument("--names", action="store_true", help="train with names appended (CaLLiPer+)")
     return p.parse_args()
 
 
@@ -130,8 +132,10 @@ def run_city(pbf: Path, args: argparse.Namespace, phrases: dict[str, list[str]],
         held = hold_out(points.xy, args, seed)
         train = PointTable(points.xy[~held.mask], points.attributes.loc[~held.mask].reset_index(drop=True),
                            points.crs, points.source)
-        outcome = train_from_points(TrainJob(points=train, fields=FIELDS, out=work / f"{pbf.stem}-{seed}",
-                                             train=TrainSettings(epochs=args.epochs, seed=seed), overwrite=True))
+        outcome = train_from_points(TrainJob(
+            points=train, fields=TextFields("class", "category", "name" if args.names else None),
+            out=work / f"{pbf.stem}-{seed}", model=ModelSettings(encoder=args.encoder),
+            train=TrainSettings(epochs=args.epochs, seed=seed), overwrite=True))
         model = load_model(outcome.folder)
         evidence = load_evidence(outcome.folder)
         vectors = embed_locations(model, held.pixels, points.crs)

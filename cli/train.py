@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..core.errors import SettingsError
+from ..core.model import DEFAULT_PATIENCE, NAMED_TEXTS_LIMIT
 from .terminal import terminal_job
 
 
@@ -15,8 +16,12 @@ def add_train(commands) -> None:
     p.add_argument("--layer", help="layer name inside the file (GeoPackage)")
     p.add_argument("--class-field", required=True, help="field holding the POI class")
     p.add_argument("--category-field", help="field holding the POI category (class hierarchy level above)")
-    p.add_argument("--name-field", help="field holding the POI name (with --include-name: CaLLiPer+)")
-    p.add_argument("--include-name", action="store_true", help="append the POI name to each description")
+    p.add_argument("--name-field", help="field holding the POI name: appended to each description (CaLLiPer+) "
+                                        f"while the distinct descriptions stay under {NAMED_TEXTS_LIMIT:,}")
+    names = p.add_mutually_exclusive_group()
+    names.add_argument("--include-name", action="store_true", default=None,
+                       help="append the names whatever their number")
+    names.add_argument("--no-names", dest="include_name", action="store_false", help="never append the names")
     p.add_argument("--template", help="description template, e.g. 'A place of {class}[, called {name}]'")
     p.add_argument("--encoder", default="grid", help="location encoder (grid, theory, sphere_c, ..., grid_context)")
     p.add_argument("--streets", help="with --encoder grid_context: the .osm.pbf extract whose streets give connectivity")
@@ -26,7 +31,9 @@ def add_train(commands) -> None:
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--batch-size", type=int, help="global batch (default: 1024 on a CPU, 8192-32768 from free GPU memory)")
     p.add_argument("--learning-rate", type=float, default=1e-3)
-    p.add_argument("--patience", type=int, help="stop after this many epochs without a better validation loss")
+    p.add_argument("--patience", type=int, default=DEFAULT_PATIENCE,
+                   help=f"stop after this many epochs without a better validation loss (default {DEFAULT_PATIENCE}; "
+                        "0 trains every epoch)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--text-model", help="local sentence-transformers folder (default: packaged all-MiniLM-L6-v2)")
@@ -64,7 +71,7 @@ def _run_train(args: argparse.Namespace) -> None:
             epochs=args.epochs,
             batch_size=args.batch_size,
             learning_rate=args.learning_rate,
-            patience=args.patience,
+            patience=args.patience or None,
             device=args.device,
             seed=args.seed,
             distributed=args.distributed,

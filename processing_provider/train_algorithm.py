@@ -52,7 +52,8 @@ class TrainModelAlgorithm(CalliperAlgorithm):
         self.addParameter(QgsProcessingParameterField(self.CLASS_FIELD, "Class field", parentLayerParameterName=self.INPUT))
         for key, label in ((self.CATEGORY_FIELD, "Category field"), (self.NAME_FIELD, "Name field")):
             self.addParameter(QgsProcessingParameterField(key, label, parentLayerParameterName=self.INPUT, optional=True))
-        self.addParameter(QgsProcessingParameterBoolean(self.INCLUDE_NAME, "Append names (CaLLiPer+)", False))
+        self.addParameter(QgsProcessingParameterBoolean(
+            self.INCLUDE_NAME, "Append names (CaLLiPer+) while they stay cheap to encode", True))
         self.addParameter(QgsProcessingParameterString(self.TEMPLATE, "Description template (empty: the paper's)", optional=True))
         self.addParameter(QgsProcessingParameterEnum(self.ENCODER, "Location encoder", list(ENCODER_LABELS.values()), defaultValue=0))
         self.addParameter(QgsProcessingParameterFile(
@@ -72,6 +73,7 @@ class TrainModelAlgorithm(CalliperAlgorithm):
         field = lambda key: self.parameterAsString(parameters, key, context) or None  # noqa: E731
         out = Path(self.parameterAsString(parameters, self.OUTPUT, context))
         encoder = ENCODERS[self.parameterAsEnum(parameters, self.ENCODER, context)]
+        names = self.parameterAsBool(parameters, self.INCLUDE_NAME, context)
         with user_errors():
             options, note = streets_option(
                 encoder, self.parameterAsFile(parameters, self.STREETS, context), layer.source(),
@@ -83,9 +85,7 @@ class TrainModelAlgorithm(CalliperAlgorithm):
                 points=point_table_from_layer(layer),
                 fields=TextFields(field(self.CLASS_FIELD), field(self.CATEGORY_FIELD), field(self.NAME_FIELD)),
                 out=out,
-                template=TextTemplate(
-                    template=field(self.TEMPLATE), include_name=self.parameterAsBool(parameters, self.INCLUDE_NAME, context)
-                ),
+                template=TextTemplate(template=field(self.TEMPLATE), include_name=None if names else False),
                 model=ModelSettings(encoder=encoder, encoder_options=options),
                 train=TrainSettings(
                     epochs=self.parameterAsInt(parameters, self.EPOCHS, context),

@@ -41,11 +41,12 @@ def trained(demo_data, demo_points, tmp_path_factory):
     from calliper.core.catalog.training import train_from_points
     from calliper.core.model.pipeline import TrainJob
     from calliper.core.model.train import TrainSettings
-    from calliper.core.text.descriptions import TextFields
+    from calliper.core.text.descriptions import TextFields, TextTemplate
 
     job = TrainJob(
         points=demo_points,
         fields=TextFields("class", "category", "name"),
+        template=TextTemplate(include_name=False),
         train=TrainSettings(epochs=40, batch_size=512, seed=42),
         out=tmp_path_factory.mktemp("models") / "demo_model",
     )

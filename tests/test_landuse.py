@@ -212,6 +212,8 @@ def test_classify_writes_predictions_metrics_and_report(demo_data, demo_model, t
     assert len(metrics["chosen"]["poi_counts"]) == 2
     report = result.outputs["report"].read_text()
     assert "spatially blocked split (500 m" in report and "POI counts (TF-IDF)" in report and "Confusion matrix" in report
+    assert "CaLLiPer + POI counts" in report and metrics["default_method"] in {"calliper", "calliper_poi_counts"}
+    assert set(metrics["validation"]) == set(metrics["methods"])
 
 
 def test_cancelled_classification_leaves_no_files(demo_data, demo_model, tmp_path):

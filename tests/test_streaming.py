@@ -119,3 +119,26 @@ def test_cli_trains_from_the_file_in_chunks_and_refuses_a_zero_chunk(demo_data, 
     assert main([*common, "--chunk-rows", "500", "--out", str(tmp_path / "model")]) == 0
     card = (tmp_path / "model" / "card.json").read_text()
     assert f'"n_pois": {len(demo_points.xy)}' in card and '"text_dtype": "float16"' in card and '"batch_size": 1024' in card
+
+
+def test_names_are_appended_by_default_until_they_make_too_many_texts(demo_points, tmp_path, monkeypatch):
+    import calliper.core.model.pipeline as pipeline
+    from calliper.core.jobs import JobControl
+    from calliper.core.model.pipeline import TrainJob, poi_corpus
+
+    logged = []
+    control = JobControl(log=logged.append)
+    job = TrainJob(points=demo_points, fields=FIELDS, out=tmp_path / "m")
+    named = poi_corpus(job, control)
+    assert job.template.include_name is True and len(named.texts.texts) > 1000
+    assert any(text.endswith(f", called {demo_points.attributes['name'].dropna().iloc[0]}") for text in named.texts.texts)
+    assert logged[-1].startswith("Names appended to the descriptions (CaLLiPer+): ")
+
+    monkeypatch.setattr(pipeline, "NAMED_TEXTS_LIMIT", 500)
+    job = TrainJob(points=demo_points, fields=FIELDS, out=tmp_path / "m")
+    plain = poi_corpus(job, control)
+    assert job.template.include_name is False and len(plain.texts.texts) < 500
+    assert not any(", called " in text for text in plain.texts.texts)
+    assert "Names were not appended: with them the POI layer has " in logged[-1] and "more than 500" in logged[-1]
+    forced = TrainJob(points=demo_points, fields=FIELDS, out=tmp_path / "m", template=TextTemplate(include_name=True))
+    assert len(poi_corpus(forced, control).texts.texts) == len(named.texts.texts)  # asked for: kept whatever the count

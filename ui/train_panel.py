@@ -82,6 +82,8 @@ class TrainPanel(QWidget):
         self.template = QLineEdit()
         self.template.setPlaceholderText(f"default: {DEFAULT_TEMPLATE} (+ retail / manufacturing variants)")
         self.include_name = QCheckBox("Append names (CaLLiPer+)")
+        self.include_name.setToolTip("Append each POI's name to its description when a name field is chosen, as long "
+                                     "as the distinct descriptions stay cheap to encode (the log says which)")
         self.preview = QPlainTextEdit()
         self.preview.setReadOnly(True)
         self.preview.setMaximumHeight(110)
@@ -153,7 +155,7 @@ class TrainPanel(QWidget):
         self.epochs.setValue(settings.load("train/epochs", 100, int))
         self.batch_size.setValue(settings.load("train/batch_size", 0, int))
         self.encoder.setCurrentIndex(max(self.encoder.findData(settings.load("train/encoder", "grid")), 0))
-        self.include_name.setChecked(settings.load("train/include_name", "false") == "true")
+        self.include_name.setChecked(settings.load("train/include_name", "true") == "true")
         self.template.setText(settings.load("train/template", ""))
         self.streets.setFilePath(settings.load("train/streets", ""))
         self._encoder_changed()
@@ -229,7 +231,7 @@ class TrainPanel(QWidget):
                           self.name_field.currentField() or None)
 
     def text_template(self) -> TextTemplate:
-        return TextTemplate(template=self.template.text().strip() or None, include_name=self.include_name.isChecked())
+        return TextTemplate(template=self.template.text().strip() or None, include_name=None if self.include_name.isChecked() else False)
 
     def update_preview(self) -> None:
         """Show the first descriptions and the number of distinct ones (over the first features)."""

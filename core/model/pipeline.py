@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tempfile
 from contextlib import ExitStack, nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -31,6 +31,7 @@ from ..locks import output_lock
 from ..text.corpus import PoiCorpus, stream_corpus, table_corpus
 from ..text.descriptions import PoiTexts, TextFields, TextTemplate
 from ..text.encoder import TEXT_VECTOR_DTYPES, TextEmbeddingCache, TextEncoder, encode_distinct, encode_distinct_to_file
+from . import NAMED_TEXTS_LIMIT
 from .distributed import DistributedRun, start_distributed
 from .evidence import Evidence
 from .files import ModelCard, save_model
@@ -86,12 +87,31 @@ def model_coordinates(points: PointTable, settings: ModelSettings) -> tuple[np.n
     return metric, metric, metric_crs, metric_crs
 
 
-def poi_corpus(job: TrainJob, control: JobControl) -> PoiCorpus:
-    """The job's described POIs, streamed from a file or taken from the table; refused when nothing can be learnt."""
+def _described(job: TrainJob, template: TextTemplate, control: JobControl) -> PoiCorpus:
     if isinstance(job.points, PointSource):
-        corpus = stream_corpus(job.points, job.fields, job.template, job.layer_name, control)
-    else:
-        corpus = table_corpus(job.points, job.fields, job.template, job.layer_name)
+        return stream_corpus(job.points, job.fields, template, job.layer_name, control)
+    return table_corpus(job.points, job.fields, template, job.layer_name)
+
+
+def poi_corpus(job: TrainJob, control: JobControl) -> PoiCorpus:
+    """The job's described POIs, streamed from a file or taken from the table; refused when nothing can be learnt.
+
+    Names chosen automatically (``include_name`` None) are kept only while the distinct
+    descriptions stay under ``NAMED_TEXTS_LIMIT``; ``job.template`` then records the choice.
+    """
+    corpus = _described(job, job.template, control)
+    if job.template.include_name is None and job.template.template is None and job.fields.name_field:
+        n_named = len(corpus.texts.texts)
+        if n_named > NAMED_TEXTS_LIMIT:
+            control.log(
+                f"Names were not appended: with them {job.layer_name} has {n_named:,} distinct descriptions, more "
+                f"than {NAMED_TEXTS_LIMIT:,} to encode quickly. Ask for names explicitly to use them anyway."
+            )
+            job.template = replace(job.template, include_name=False)
+            corpus = _described(job, job.template, control)
+        else:
+            control.log(f"Names appended to the descriptions (CaLLiPer+): {n_named:,} distinct descriptions.")
+            job.template = replace(job.template, include_name=True)
     texts = corpus.texts
     if texts.dropped:
         control.log(f"{texts.dropped} POIs of {job.layer_name} have an empty required field and were left out.")

@@ -45,11 +45,19 @@ class TextFields:
 
 @dataclass
 class TextTemplate:
-    """How fields become a sentence. ``template=None`` picks the paper's default."""
+    """How fields become a sentence. ``template=None`` picks the paper's default.
+
+    ``include_name`` None appends the name whenever a name field is chosen (CaLLiPer+);
+    training then drops the names again when they make too many distinct texts to encode.
+    """
 
     template: str | None = None
     category_templates: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CATEGORY_TEMPLATES))
-    include_name: bool = False
+    include_name: bool | None = None
+
+    def names_for(self, fields: TextFields) -> bool:
+        """Whether names are appended for these fields."""
+        return bool(fields.name_field) if self.include_name is None else self.include_name
 
 
 @dataclass
@@ -125,7 +133,7 @@ def _effective_templates(fields: TextFields, settings: TextTemplate) -> tuple[st
         return settings.template, {}
     base = DEFAULT_TEMPLATE if fields.category_field else CLASS_ONLY_TEMPLATE
     by_category = dict(settings.category_templates) if fields.category_field else {}
-    if settings.include_name:
+    if settings.names_for(fields):
         base += NAME_CLAUSE
         by_category = {key: value + NAME_CLAUSE for key, value in by_category.items()}
     return base, by_category
