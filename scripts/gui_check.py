@@ -167,36 +167,42 @@ def quit_qgis():
     """File > Exit, as a user quits (the project saved-looking, so QGIS asks only about the running task)."""
     log("quitting QGIS with File > Exit while Train runs")
     QgsProject.instance().setDirty(False)
-    QTimer.singleShot(2000, cancel_the_tasks)
+    QTimer.singleShot(2000, lambda: when_asked(cancel_the_tasks))
     iface.actionExit().trigger()
 
 
-def cancel_the_tasks():
-    """QGIS asks whether to cancel the running background tasks: answer Yes, then quit once the task has ended."""
+def when_asked(then):
+    """Call ``then(question)`` once QGIS shows a question box."""
     question = QApplication.activeModalWidget()
     if isinstance(question, QMessageBox):
-        log(f"QGIS asks: {' '.join(question.text().split())[:120]}; answering Yes")
-        shot("quit-while-training.png")
-        question.button(QMessageBox.Yes).click()
-        train = plugins["calliper"].dock.train_panel
-        wait(lambda: train.task is None, quit_again, 120, "the cancelled training to end")
+        then(question)
     else:
-        QTimer.singleShot(500, cancel_the_tasks)
+        QTimer.singleShot(500, lambda: when_asked(then))
+
+
+def answer_yes(question):
+    log(f"QGIS asks: {' '.join(question.text().split())[:120]}; answering Yes")
+    question.button(QMessageBox.Yes).click()
+
+
+def cancel_the_tasks(question):
+    """QGIS asks whether to cancel the running background tasks: Yes, then quit again once the task has ended."""
+    shot("quit-while-training.png")
+    answer_yes(question)
+    train = plugins["calliper"].dock.train_panel
+    wait(lambda: train.task is None, quit_again, 120, "the cancelled training to end")
 
 
 def quit_again():
     log(f"train: {plugins['calliper'].dock.train_panel.status.text()}; File > Exit again")
-    QTimer.singleShot(1000, answer_yes)
+    QTimer.singleShot(1000, lambda: when_asked(keep_answering_yes))
     iface.actionExit().trigger()
 
 
-def answer_yes():
+def keep_answering_yes(question):
     """Any later question (temporary layers will be lost) is answered Yes, as a user quitting would."""
-    question = QApplication.activeModalWidget()
-    if isinstance(question, QMessageBox):
-        log(f"QGIS asks: {' '.join(question.text().split())[:100]}; answering Yes")
-        question.button(QMessageBox.Yes).click()
-    QTimer.singleShot(500, answer_yes)
+    answer_yes(question)
+    QTimer.singleShot(500, lambda: when_asked(keep_answering_yes))
 
 
 QTimer.singleShot(3000, start)

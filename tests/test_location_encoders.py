@@ -153,7 +153,8 @@ def test_sphere_features_match_hand_computation_scale_major(name, terms_per_scal
 
     assert encoding.out_dim == terms_per_scale * count
     assert features.shape == (3, terms_per_scale * count)
-    np.testing.assert_allclose(features, expected, atol=1e-6)
+    # angles of a few hundred radians are formed in float32 (phase_preserving_angles): ~1e-5 off
+    np.testing.assert_allclose(features, expected, atol=5e-5)
 
 
 def test_sphere_c_at_the_earth_radius_scale_is_the_unit_sphere_point():
@@ -394,3 +395,48 @@ def test_encoding_buffers_follow_device_moves_but_stay_float64():
     assert tower.encoding.frequencies.device.type == "meta"
     assert tower.encoding.frequencies.dtype == torch.float64
     assert tower.nnet.class_emb.weight.device.type == "meta"
+
+
+def _cosines(tower, coords: np.ndarray, monkeypatch) -> np.ndarray:
+    """Per point, the cosine between the tower's embedding with float32 angles and with exact float64 ones."""
+    import calliper.core.model.location_encoders as encoders
+
+    with torch.no_grad():
+        fast = np.concatenate([tower(torch.from_numpy(block)).numpy() for block in np.array_split(coords, 4)])
+        monkeypatch.setattr(encoders, "FLOAT32_ANGLE_LIMIT", -1.0)
+        exact = np.concatenate([tower(torch.from_numpy(block)).numpy() for block in np.array_split(coords, 4)])
+        monkeypatch.undo()
+    return (fast * exact).sum(1) / np.linalg.norm(fast, axis=1) / np.linalg.norm(exact, axis=1)
+
+
+def test_float32_angles_give_the_float64_embeddings_in_and_10_km_around_the_training_extent(demo_model, monkeypatch):
+    xmin, ymin, xmax, ymax = demo_model.card.training["extent"]
+    xs, ys = np.meshgrid(np.linspace(xmin - 10_000, xmax + 10_000, 160), np.linspace(ymin - 10_000, ymax + 10_000, 160))
+    coords = np.column_stack([xs.ravel(), ys.ravel()])
+    tower = demo_model.net.location
+    assert tower.posenc.min_lambda < 50  # fine scales: angles of 1e5 rad without the phase trick
+    assert _cosines(tower, coords, monkeypatch).min() >= 0.99999
+
+
+@pytest.mark.parametrize("name", ["theory", "sphere_c_plus", "sphere_m_plus"])
+def test_float32_angles_agree_for_other_encoders_far_from_the_origin(name, monkeypatch):
+    torch.manual_seed(0)
+    if name == "theory":  # far north and east in UTM metres, 1 m scales
+        encoding, centre, spread = make_location_encoder(name, 1.0, 20_000.0, 32), (830_000.0, 8_900_000.0), 5_000.0
+    else:  # lon/lat near the antimeridian and the pole, 100 m scales
+        encoding, centre, spread = make_location_encoder(name, 100.0, 200_000.0, 32), (179.5, 78.0), 0.1
+    tower = LocationTower(encoding).eval()
+    coords = np.random.default_rng(1).uniform(-spread, spread, (20_000, 2)) + np.array(centre)
+    assert _cosines(tower, coords, monkeypatch).min() >= 0.99999
+
+
+def test_a_batch_too_wide_for_float32_angles_is_computed_exactly():
+    from calliper.core.model.location_encoders import FLOAT32_ANGLE_LIMIT, phase_preserving_angles
+
+    frequencies = torch.tensor([1.0, 0.5], dtype=torch.float64)
+    narrow = torch.tensor([[6_672_000.25], [6_672_100.75]], dtype=torch.float64)
+    wide = torch.tensor([[0.0], [4 * FLOAT32_ANGLE_LIMIT]], dtype=torch.float64)
+    angles = phase_preserving_angles(narrow, frequencies)
+    assert angles.dtype == torch.float32 and float(angles.abs().max()) < 100  # small angles, same sines
+    np.testing.assert_allclose(torch.sin(angles).numpy(), torch.sin(narrow[:, :, None] * frequencies).numpy(), atol=1e-5)
+    assert phase_preserving_angles(wide, frequencies).dtype == torch.float64

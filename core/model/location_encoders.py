@@ -16,8 +16,10 @@ Precision: the planar encodings are fed raw projected metres (x = 385 000,
 y = 6 672 000 ...), never centred or normalised, exactly like the official CaLLiPer
 code. With a smallest scale of a few metres the angles reach millions of radians, where
 float32 has no digits left for the fractional part that the sine depends on. Every
-encoding therefore keeps its frequencies in float64, computes in float64 and only hands
-float32 features to the (float32) MLP.
+encoding therefore keeps its frequencies and the coordinates in float64; the planar and
+sphere encodings form their angles with ``phase_preserving_angles`` (relative to the
+batch's own origin, whose phase is added back), so the sines and cosines run in float32
+at the same accuracy; only a batch too wide for that falls back to float64 throughout.
 """
 
 from __future__ import annotations
@@ -52,6 +54,31 @@ def geometric_scales(min_lambda: float, max_lambda: float, frequency_num: int) -
     scales[0] = min_lambda
     scales[-1] = max_lambda
     return scales
+
+
+# The largest angle offset (radians) from a batch's origin at which float32 angles are used:
+# there float32 steps are 1.2e-4 rad, so a feature moves by at most about 6e-5. A raster
+# block or a city's training batch stays far below it.
+FLOAT32_ANGLE_LIMIT = 1024.0
+
+
+def phase_preserving_angles(values: Tensor, frequencies: Tensor) -> Tensor:
+    """``values[:, :, None] * frequencies`` (N, K, S) modulo 2*pi, as float32 when that loses nothing.
+
+    Raw metres times a fine frequency reach 1e5 radians, where float32 has no fractional
+    digits left. The values are taken relative to the batch's rounded mean in float64; each
+    frequency's phase there, ``(origin * f) mod 2*pi``, is computed in float64 and added
+    back in float32, so the sums stay within a few hundred radians for a raster block or a
+    training batch. A batch whose offsets would pass ``FLOAT32_ANGLE_LIMIT`` (a planet-wide
+    one at a metre scale) gets exact float64 angles instead.
+    """
+    origin = values.mean(dim=0, keepdim=True).round()
+    offsets = values - origin
+    widest = float(offsets.abs().max()) * float(frequencies.max()) if len(values) else 0.0
+    if widest > FLOAT32_ANGLE_LIMIT:
+        return values[:, :, None] * frequencies
+    phase = torch.remainder(origin[:, :, None] * frequencies, 2.0 * math.pi)
+    return offsets.to(torch.float32)[:, :, None] * frequencies.to(torch.float32) + phase.to(torch.float32)
 
 
 def _check_scale_settings(min_lambda: float, max_lambda: float, frequency_num: int) -> None:
@@ -103,7 +130,7 @@ class PositionalEncoding(nn.Module, ABC):
 
     @abstractmethod
     def _encode(self, coords: Tensor) -> Tensor:
-        """Map float64 coordinates (N, 2) to float64 features (N, out_dim)."""
+        """Map float64 coordinates (N, 2) to features (N, out_dim), float32 or float64."""
 
     def options(self) -> dict[str, Any]:
         """Encoding-specific constructor options, as JSON-serialisable values."""
@@ -200,7 +227,7 @@ class GridCellEncoding(_PlanarEncoding):
         return 4 * self.frequency_num
 
     def _encode(self, coords: Tensor) -> Tensor:
-        angles = coords[:, :, None] * self.frequencies  # (N, 2, S)
+        angles = phase_preserving_angles(coords, self.frequencies)  # (N, 2, S)
         return torch.stack((torch.sin(angles), torch.cos(angles)), dim=-1).reshape(coords.shape[0], self.out_dim)
 
 
@@ -227,8 +254,8 @@ class TheoryGridCellEncoding(_PlanarEncoding):
         return 6 * self.frequency_num
 
     def _encode(self, coords: Tensor) -> Tensor:
-        projections = coords @ self.directions.T  # (N, 3)
-        angles = projections[:, None, :] * self.frequencies[None, :, None]  # (N, S, 3)
+        projections = coords @ self.directions.T  # (N, 3), float64
+        angles = phase_preserving_angles(projections, self.frequencies).transpose(1, 2)  # (N, S, 3)
         return torch.stack((torch.sin(angles), torch.cos(angles)), dim=-1).reshape(coords.shape[0], self.out_dim)
 
 
@@ -260,7 +287,11 @@ class _SphereEncoding(_MultiScaleEncoding):
     def _encode(self, coords: Tensor) -> Tensor:
         radians = torch.deg2rad(coords)
         lon, lat = radians[:, 0:1], radians[:, 1:2]
-        terms = self._terms(lat * self.frequencies, lon * self.frequencies, lat, lon)
+        scaled = phase_preserving_angles(radians, self.frequencies)  # (N, 2 [lon, lat], S)
+        lat_s, lon_s = scaled[:, 1], scaled[:, 0]
+        if lat_s.dtype == torch.float32:
+            lat, lon = lat.to(torch.float32), lon.to(torch.float32)
+        terms = self._terms(lat_s, lon_s, lat, lon)
         return torch.stack(terms, dim=-1).reshape(coords.shape[0], self.out_dim)
 
 
