@@ -14,7 +14,7 @@ import pytest
 import rasterio
 from calliper.core.errors import CancelledError, SettingsError
 from calliper.core.jobs import JobControl
-from calliper.core.maps.grid import grid_from_extent, write_raster_by_blocks
+from calliper.core.maps.grid import WRITE_AHEAD_BLOCKS, grid_from_extent, write_raster_by_blocks
 
 BLOCK = 16
 GRID = grid_from_extent((0.0, 0.0, 640.0, 480.0), 10.0, "EPSG:32635")  # 64 x 48 pixels: 4 x 3 blocks of 16
@@ -127,13 +127,15 @@ def test_a_killed_raster_keeps_every_finished_block_and_resumes_from_them(tmp_pa
         env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)}, capture_output=True, text=True, timeout=120,
     )
     assert child.returncode == 9, child.stderr
-    assert not out.exists() and journal_blocks(out) == [0, 1, 2, 3, 4]
+    # blocks 0-4 were computed; those still waiting for the writer thread die with the process
+    kept = journal_blocks(out)
+    assert not out.exists() and kept == list(range(len(kept))) and 5 - (WRITE_AHEAD_BLOCKS + 1) <= len(kept) <= 5
 
     resumed = CountingCompute()
     logged: list[str] = []
     write(out, resumed, JobControl(log=logged.append))
-    assert resumed.blocks == N_BLOCKS - 5
-    assert f"Resuming: 5 of {N_BLOCKS} blocks were computed before." in logged
+    assert resumed.blocks == N_BLOCKS - len(kept)
+    assert f"Resuming: {len(kept)} of {N_BLOCKS} blocks were computed before." in logged
     assert "its blocks take 24.6 KB beside it until it is assembled" in logged[0]  # 64 x 48 x 2 float32
     np.testing.assert_array_equal(read_all(out), read_all(whole))
     assert hidden_files(tmp_path) == []
@@ -214,3 +216,48 @@ def test_embedding_raster_from_two_worker_processes_equals_one_process_and_logs_
     np.testing.assert_array_equal(read_all(two), read_all(one))
     assert any("About" in line and "2 worker(s)" in line for line in logged)
     assert any("bands" in line or "band(s)" in line for line in logged)
+
+
+def test_an_overlapped_write_equals_a_serial_one_and_writes_in_its_own_thread(tmp_path):
+    import threading
+
+    from calliper.core.maps import write_ahead
+
+    serial = write_raster_by_blocks(GRID, tmp_path / "serial.tif", 2, CountingCompute(), block_size=BLOCK, write_ahead=0)
+    writers, compute_threads = set(), set()
+    store_of = write_ahead.WriteAhead.__init__
+
+    def recording_init(self, store, depth=2):
+        def store_and_record(index, values):
+            writers.add(threading.current_thread().name)
+            store(index, values)
+        store_of(self, store_and_record, depth)
+
+    class Recording(CountingCompute):
+        def __call__(self, xy):
+            compute_threads.add(threading.current_thread().name)
+            return super().__call__(xy)
+
+    write_ahead.WriteAhead.__init__ = recording_init
+    try:
+        overlapped = write_raster_by_blocks(GRID, tmp_path / "overlapped.tif", 2, Recording(), block_size=BLOCK)
+    finally:
+        write_ahead.WriteAhead.__init__ = store_of
+    np.testing.assert_array_equal(read_all(overlapped), read_all(serial))
+    assert writers == {"calliper-block-writer"} and "calliper-block-writer" not in compute_threads
+
+
+def test_a_failing_block_writer_stops_the_raster_with_its_error_and_leaves_nothing(tmp_path):
+    from calliper.core.maps.write_ahead import WriteAhead
+
+    stored = []
+
+    def store(index, values):
+        if index == 3:
+            raise OSError(28, "No space left on device")
+        stored.append(index)
+
+    with pytest.raises(OSError, match="No space left"), WriteAhead(store, 2) as write_block:
+        for index in range(12):
+            write_block(index, np.zeros((2, 4, 4)))
+    assert stored == [0, 1, 2]  # the blocks after the failure are dropped, not written

@@ -37,6 +37,7 @@ from ..errors import CancelledError, SettingsError
 from ..jobs import JobControl
 from ..locks import output_lock
 from .blocks import BlockJournal, BlockRequest, BlockResult, computed_blocks, describe_seconds, fingerprint
+from .write_ahead import WriteAhead
 
 DTYPES = ("uint8", "uint16", "int16", "int32", "float16", "float32")
 # Written as float32 with NBITS=16: GDAL stores IEEE half floats and reads them back as float32.
@@ -46,6 +47,8 @@ HALF_FLOAT = "float16"
 GDAL_CACHE_BYTES = 256 * 2**20
 DENSIFY_POINTS = 21
 OVERVIEW_SHARE = 0.1
+# Finished blocks waiting for the writer thread: two keep it busy, memory stays flat.
+WRITE_AHEAD_BLOCKS = 2
 # Of a resumable write's progress bar: compressing the journal's blocks into the GeoTIFF.
 ASSEMBLY_SHARE = 0.1
 # A qualitative palette (ColorBrewer Set1 + Dark2 + Paired) for paletted rasters, cycled beyond its length.
@@ -352,6 +355,7 @@ def write_raster_by_blocks(
     tags: dict[str, str] | None = None,
     workers: int = 1,
     resume_key: str | None = None,
+    write_ahead: int = WRITE_AHEAD_BLOCKS,
 ) -> Path:
     """Write ``compute(xy) -> (N, band_count)`` over every pixel centre of ``grid`` into a GeoTIFF at ``out``.
 
@@ -368,6 +372,9 @@ def write_raster_by_blocks(
     interrupted in any way, even killed, loses only the blocks in flight, and the same
     call with the same key and settings computes only the others. The size is logged
     up front and the time once the first block has been computed.
+
+    Blocks are compressed and written in a thread while the next are computed, with up
+    to ``write_ahead`` blocks waiting (``write_ahead.WriteAhead``; 0 writes in series).
     """
     control = control or JobControl()
     _check_write_request(band_count, dtype, band_names, block_size, mask, nodata, grid)
@@ -403,13 +410,17 @@ def write_raster_by_blocks(
 
         def compute_blocks(store: Callable[[int, np.ndarray], None]) -> None:
             requests = _block_requests(grid, windows, todo, mask, control)
-            for count, result in enumerate(computed_blocks(requests, compute, band_count, workers), start=1):
-                store(result.request.index, _block_values(result, band_count, nodata, value_dtype))
-                if count == 1 and len(todo) > 1:
-                    left = result.seconds * (len(todo) - 1) / workers
-                    control.log(f"About {describe_seconds(left)} left ({result.seconds:.2f} s per block, {workers} worker(s)).")
-                finished = len(done) + count
-                control.report(blocks_share * finished / len(windows), f"block {finished} of {len(windows)}")
+            with WriteAhead(store, write_ahead) as write:
+                for count, result in enumerate(computed_blocks(requests, compute, band_count, workers), start=1):
+                    write(result.request.index, _block_values(result, band_count, nodata, value_dtype))
+                    report_block(count, result)
+
+        def report_block(count: int, result) -> None:
+            if count == 1 and len(todo) > 1:
+                left = result.seconds * (len(todo) - 1) / workers
+                control.log(f"About {describe_seconds(left)} left ({result.seconds:.2f} s per block, {workers} worker(s)).")
+            finished = len(done) + count
+            control.report(blocks_share * finished / len(windows), f"block {finished} of {len(windows)}")
 
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
             if journal is None:
