@@ -131,9 +131,8 @@ def time_steps(context_folder: Path, calliper_folder: Path, xy: np.ndarray) -> N
 
 
 def time_maps(context_folder: Path, calliper_folder: Path, xy: np.ndarray) -> None:
-    """Locations embedded per second, as a raster does it (CPU batches of 4096), with and without the graph."""
-    from calliper.core.maps.rasters import CPU_BATCH
-    from calliper.core.model.inference import embed_locations
+    """Locations embedded per second, as a raster does it (PixelEmbedder), with and without the graph."""
+    from calliper.core.maps.rasters import PixelEmbedder
 
     rng = np.random.default_rng(1)
     low, high = xy.min(axis=0), xy.max(axis=0)
@@ -141,8 +140,10 @@ def time_maps(context_folder: Path, calliper_folder: Path, xy: np.ndarray) -> No
     rates = {}
     for name, folder in (("context", context_folder), ("CaLLiPer", calliper_folder)):
         model = load_model(folder)
+        embedder = PixelEmbedder(model, model.card.crs_wkt)
+        embedder(points[:1])  # measures its batch size
         started = time.perf_counter()
-        embed_locations(model, points, batch_size=CPU_BATCH)
+        embedder(points)
         rates[name] = MAP_POINTS / (time.perf_counter() - started)
     print(
         f"\nMap inference over the POI extent: context graph {rates['context']:,.0f} locations/s, "

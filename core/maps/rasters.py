@@ -26,14 +26,12 @@ from ..jobs import JobControl
 from ..model.embed_points import embedding_columns
 from ..model.evidence import load_evidence
 from ..model.files import LoadedModel, ModelCard
-from ..model.inference import LOCATION_BATCH, embed_locations, model_crs
+from ..model.batching import fastest_location_batch
+from ..model.inference import embed_locations, model_crs
 from .grid import PixelMask, RasterGrid, grid_from_extent, read_grid, write_raster_by_blocks
 
 EMBEDDING_DTYPES = ("float32", "float16")
 NODATA = float("nan")
-# Batches of this size keep the MLP's activations in the CPU caches (several times
-# faster than one huge batch); a GPU prefers the largest batch.
-CPU_BATCH = 4096
 # Read a whole embedding raster when it is at most this large: a similarity map is
 # then one read and one matrix product; larger rasters are read window by window.
 WHOLE_READ_BYTES = 1024 * 2**20
@@ -174,10 +172,14 @@ class PixelEmbedder:
         crs = parse_crs(grid_crs)
         self.points_crs = None if crs == model_crs(model) else crs.to_wkt()
         self.on_cpu = next(model.net.parameters()).device.type == "cpu"
-        self.batch = CPU_BATCH if self.on_cpu else LOCATION_BATCH
+        # Measured here, once, and handed to the worker processes: one batch size for every block
+        # keeps a raster's values the same whatever the number of workers.
+        xmin, ymin, xmax, ymax = model.card.training["extent"]
+        sample = np.random.default_rng(0).uniform((xmin, ymin), (xmax, ymax), (4096, 2))
+        self.batch = fastest_location_batch(model.net, sample)
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "model": None, "on_cpu": True, "batch": CPU_BATCH}
+        return {**self.__dict__, "model": None, "on_cpu": True}
 
     def __call__(self, xy: np.ndarray) -> np.ndarray:
         if self.model is None:

@@ -43,7 +43,7 @@ def to_model_coordinates(model: LoadedModel, xy: np.ndarray, crs: object | None)
     return xy
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def embed_locations(
     model: LoadedModel,
     xy: np.ndarray,
