@@ -8,6 +8,7 @@ marker, so a kill during their renames is finished by the next run, never left m
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Iterator, Mapping
 
 from .errors import OutputPathError, disk_full
+from .locks import process_alive
 
 
 def check_output_path(path: str | Path, overwrite: bool, inputs: tuple[str | Path, ...] = ()) -> Path:
@@ -131,16 +133,36 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def _temporary_prefix(target: Path, directory: bool) -> str:
+    return f".{target.name if directory else target.stem}."
+
+
+def _remove_dead_runs_temporaries(target: Path, directory: bool) -> None:
+    """Remove the temporaries of ``target`` left by killed runs: each name carries its process id."""
+    prefix = _temporary_prefix(target, directory)
+    suffix = ".partial" if directory else f".partial{target.suffix}"
+    for leftover in target.parent.glob(f"{glob.escape(prefix)}*{suffix}"):
+        pid = leftover.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and not process_alive(int(pid)):
+            _remove(leftover)
+
+
 @contextmanager
 def atomic_path(target: str | Path, directory: bool = False) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; on success it replaces ``target``, on error it is removed."""
+    """Yield a temporary path beside ``target``; on success it replaces ``target``, on error it is removed.
+
+    The temporary's name carries this process's id, so the next write of ``target``
+    removes what a killed run left behind (never the temporary of a run still alive).
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     _recover_folder(target)
+    _remove_dead_runs_temporaries(target, directory)
+    prefix = f"{_temporary_prefix(target, directory)}{os.getpid()}-"
     if directory:
-        temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+        temporary = Path(tempfile.mkdtemp(prefix=prefix, suffix=".partial", dir=target.parent))
     else:
-        handle, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".partial{target.suffix}", dir=target.parent)
+        handle, name = tempfile.mkstemp(prefix=prefix, suffix=f".partial{target.suffix}", dir=target.parent)
         os.close(handle)
         temporary = Path(name)
         temporary.unlink()

@@ -29,7 +29,8 @@ def lock_path(target: str | Path) -> Path:
     return target.with_name(f".{target.name}.lock")
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -64,7 +65,7 @@ def output_lock(target: str | Path, what: str = "the output") -> Iterator[Path]:
             handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             holder = _read(lock)
-            if holder is not None and (holder.get("host") != HOST or _alive(holder["pid"])):
+            if holder is not None and (holder.get("host") != HOST or process_alive(holder["pid"])):
                 raise OutputPathError(
                     f"{Path(target)} is being written by another run ({_holder_text(holder)}). Wait for it to "
                     f"finish or cancel it, or choose another output. If no such run exists, delete {lock}."

@@ -59,3 +59,22 @@ def test_a_folder_output_killed_between_its_two_renames_is_put_back(tmp_path):
         (temporary / "card.json").write_text("half")
         raise RuntimeError("this run fails too")
     assert [p.name for p in tmp_path.iterdir()] == ["model"] and (model / "card.json").read_text() == "old card"
+
+
+def test_the_next_write_removes_temporaries_of_killed_runs_but_not_of_live_ones(tmp_path):
+    import os
+    import subprocess
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # its pid now names no process
+    killed = tmp_path / f".region.{dead.pid}-x1y2.partial.tif"
+    killed_folder = tmp_path / f".model.{dead.pid}-q9.partial"
+    alive = tmp_path / f".region.{os.getppid()}-z3.partial.tif"  # another run, still going
+    for path in (killed, alive):
+        path.write_bytes(b"half a GeoTIFF")
+    killed_folder.mkdir()
+    with atomic_path(tmp_path / "region.tif") as temporary:
+        temporary.write_bytes(b"whole")
+    with atomic_path(tmp_path / "model", directory=True) as temporary:
+        (temporary / "card.json").write_text("{}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, "model", "region.tif"])
