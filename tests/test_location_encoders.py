@@ -440,3 +440,17 @@ def test_a_batch_too_wide_for_float32_angles_is_computed_exactly():
     assert angles.dtype == torch.float32 and float(angles.abs().max()) < 100  # small angles, same sines
     np.testing.assert_allclose(torch.sin(angles).numpy(), torch.sin(narrow[:, :, None] * frequencies).numpy(), atol=1e-5)
     assert phase_preserving_angles(wide, frequencies).dtype == torch.float64
+
+
+def test_the_frozen_raster_encoder_gives_the_models_embeddings(demo_model):
+    from calliper.core.model.batching import fastest_location_batch, frozen_location_encoder
+
+    xmin, ymin, xmax, ymax = demo_model.card.training["extent"]
+    coords = np.random.default_rng(2).uniform((xmin, ymin), (xmax, ymax), (5000, 2))
+    encode = frozen_location_encoder(demo_model.net)
+    assert encode is not demo_model.net.encode_location  # a CPU grid model gets the frozen MLP
+    with torch.inference_mode():
+        fast = encode(torch.from_numpy(coords)).numpy()
+        eager = demo_model.net.encode_location(torch.from_numpy(coords)).numpy()
+    np.testing.assert_allclose(fast, eager, atol=2e-6)
+    assert fastest_location_batch(encode, demo_model.net, coords) in (1024, 4096, 16384)

@@ -26,7 +26,7 @@ from ..jobs import JobControl
 from ..model.embed_points import embedding_columns
 from ..model.evidence import load_evidence
 from ..model.files import LoadedModel, ModelCard
-from ..model.batching import fastest_location_batch
+from ..model.batching import fastest_location_batch, frozen_location_encoder
 from ..model.inference import embed_locations, model_crs
 from .grid import PixelMask, RasterGrid, grid_from_extent, read_grid, write_raster_by_blocks
 
@@ -176,15 +176,18 @@ class PixelEmbedder:
         # keeps a raster's values the same whatever the number of workers.
         xmin, ymin, xmax, ymax = model.card.training["extent"]
         sample = np.random.default_rng(0).uniform((xmin, ymin), (xmax, ymax), (4096, 2))
-        self.batch = fastest_location_batch(model.net, sample)
+        self.encode = frozen_location_encoder(model.net)
+        self.batch = fastest_location_batch(self.encode, model.net, sample)
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "model": None, "on_cpu": True}
+        return {**self.__dict__, "model": None, "encode": None, "on_cpu": True}
 
     def __call__(self, xy: np.ndarray) -> np.ndarray:
         if self.model is None:
             self.model = load_model(self.folder)
-        return embed_locations(self.model, xy, crs=self.points_crs, batch_size=self.batch)
+        if self.encode is None:
+            self.encode = frozen_location_encoder(self.model.net)
+        return embed_locations(self.model, xy, crs=self.points_crs, batch_size=self.batch, encode=self.encode)
 
 
 def embedding_raster(

@@ -6,7 +6,7 @@ Both return L2-normalised float32 vectors, so a dot product is a cosine similari
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 import torch
@@ -50,16 +50,21 @@ def embed_locations(
     crs: object | None = None,
     batch_size: int = LOCATION_BATCH,
     control: JobControl | None = None,
+    encode: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> np.ndarray:
-    """(N, D) normalised location embeddings for points ``xy`` given in ``crs``."""
+    """(N, D) normalised location embeddings for points ``xy`` given in ``crs``.
+
+    ``encode`` replaces ``model.net.encode_location`` (rasters use ``batching.frozen_location_encoder``).
+    """
     control = control or JobControl()
+    encode = encode or model.net.encode_location
     coords = to_model_coordinates(model, xy, crs)
     device = next(model.net.parameters()).device
     out = np.empty((len(coords), model.card.settings.embed_dim), dtype=np.float32)
     for start in range(0, len(coords), batch_size):
         control.check("Embedding locations")
         batch = torch.from_numpy(coords[start : start + batch_size]).to(device)
-        out[start : start + len(batch)] = model.net.encode_location(batch).float().cpu().numpy()
+        out[start : start + len(batch)] = encode(batch).float().cpu().numpy()
         control.report((start + len(batch)) / max(len(coords), 1))
     return out
 
