@@ -422,7 +422,7 @@ def write_raster_by_blocks(
             finished = len(done) + count
             control.report(blocks_share * finished / len(windows), f"block {finished} of {len(windows)}")
 
-        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES, GDAL_NUM_THREADS="ALL_CPUS"):
             if journal is None:
                 with atomic_path(out) as temporary, rasterio.open(temporary, "w", **profile) as dst:
                     compute_blocks(lambda index, values: dst.write(values, window=windows[index]))
