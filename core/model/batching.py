@@ -53,7 +53,8 @@ def frozen_location_encoder(net: torch.nn.Module) -> Encoder:
         return net.encode_location
     tower = net.location
     example = tower.posenc(torch.zeros(64, 2, dtype=torch.float64))
-    frozen = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(tower.nnet.eval(), example)))
+    traced = torch.jit.trace(tower.nnet.eval(), example, check_trace=False)  # the check imports torch.testing: 1 s
+    frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
 
     def encode(coords: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.normalize(frozen(tower.posenc(coords)), dim=-1)
