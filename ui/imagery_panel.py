@@ -33,7 +33,7 @@ from ..core.errors import CalliperError, InputDataError
 from ..core.imagery.tiles import MAX_TILE_PIXELS, MIN_TILE_PIXELS
 from . import settings
 from .log import show_error
-from .maps_panel import slug
+from .output_names import new_output, slug
 from .tasks import CoreTask, TaskProgress, start_panel_task
 
 DEFAULT_CLUSTERS = 6
@@ -219,7 +219,7 @@ class ImageryPanel(QWidget):
             show_error(self.iface, CalliperError("Train MMGR first: the phrase is compared with its region raster."))
             return
         region, folder = self.region_path, self.model_folder
-        out = region.parent / f"similarity_{slug(phrase)}_{time.strftime('%Y%m%d-%H%M%S')}.tif"
+        out = new_output(region.parent, f"similarity_{slug(phrase)}", ".tif")
 
         def work(control):
             model = load_mmgr(folder)

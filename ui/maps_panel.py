@@ -10,7 +10,6 @@ resumes from its finished blocks when it is made again with the same settings.
 from __future__ import annotations
 
 import os
-import re
 import time
 from pathlib import Path
 
@@ -55,6 +54,7 @@ from . import settings
 from .describe_panel import DescribePanel
 from .log import show_error
 from .map_marker import click_marker
+from .output_names import new_output, slug
 from .tasks import CoreTask, TaskProgress, start_panel_task
 
 PHRASE_MAP_CHOICES = (("Matched POIs (default)", "evidence"), ("Model only", "model"))
@@ -65,10 +65,6 @@ CPU_PIXELS_PER_SECOND = 70_000
 # The context-graph encoder gathers each pixel's neighbourhood: 1,500 to 6,000
 # locations/s in bench/ranking.py on the same CPU.
 CONTEXT_PIXELS_PER_SECOND = 4_000
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")[:40] or "query"
 
 
 def raster_stem(model: LoadedModel, grid: RasterGrid) -> str:
@@ -311,7 +307,7 @@ class MapsPanel(QWidget):
         embedding = self._need_embedding()
         if embedding is None:
             return
-        out = self._folder() / f"{file_stem}_{time.strftime('%Y%m%d-%H%M%S')}.tif"
+        out = new_output(self._folder(), file_stem, ".tif")
 
         def work(model: LoadedModel, control):
             return write(model, embedding, out, control)
@@ -348,7 +344,8 @@ class MapsPanel(QWidget):
         phrase, kind = self.phrase.text().strip(), self.phrase_map.currentData()
         self._map_from_embedding(
             lambda model, embedding, out, control: phrase_raster(model, embedding, phrase, out, control, kind=kind),
-            f"'{phrase}' ({'matched POIs' if kind == 'evidence' else 'model only'})", f"phrase_{slug(phrase)}")
+            f"'{phrase}' ({'matched POIs' if kind == 'evidence' else 'model only'})",
+            f"phrase_{slug(phrase)}" + ("" if kind == "evidence" else f"_{kind}"))
 
     def rank_features(self) -> None:
         """The chosen layer's features ranked for the phrase, as a new styled layer with the best selected."""
@@ -359,7 +356,7 @@ class MapsPanel(QWidget):
         except CalliperError as error:
             show_error(self.iface, error)
             return
-        out = self._folder() / f"ranked_{slug(layer.name())}_{slug(phrase)}_{time.strftime('%Y%m%d-%H%M%S')}.gpkg"
+        out = new_output(self._folder(), f"ranked_{slug(layer.name())}_{slug(phrase)}", ".gpkg")
 
         def work(model: LoadedModel, control):
             return text_scores(model, phrase, table.xy, table.crs, control)
@@ -380,7 +377,7 @@ class MapsPanel(QWidget):
             return
         k = self.k.value()
         settings.save("maps/k", k)
-        out = self._folder() / f"clusters_k{k}_{time.strftime('%Y%m%d-%H%M%S')}.tif"
+        out = new_output(self._folder(), f"clusters_k{k}", ".tif")
 
         def work(model: LoadedModel, control):
             return cluster_raster(embedding, out, model, ClusterSettings(k=k), control=control)
