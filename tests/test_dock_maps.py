@@ -265,3 +265,12 @@ def test_describe_tool_lists_what_the_model_says_about_a_clicked_place_and_copie
     assert QApplication.clipboard().text() == panel.place.as_text()
     panel.describe_button.setChecked(False)
     assert maps.iface.mapCanvas().mapTool() is not panel.tool
+
+
+def test_two_outputs_made_in_the_same_second_get_different_names(tmp_path):
+    from calliper.ui.output_names import new_output, slug
+
+    first = new_output(tmp_path, f"phrase_{slug('night life!')}", ".tif")
+    first.touch()
+    second = new_output(tmp_path, "phrase_night_life", ".tif")
+    assert first.name.startswith("phrase_night_life_") and second != first and not second.exists()
