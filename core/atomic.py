@@ -111,7 +111,7 @@ def atomic_group(targets: Mapping[str, Path]) -> Iterator[dict[str, Path]]:
     staging = Path(tempfile.mkdtemp(prefix=GROUP_PREFIX, suffix=GROUP_SUFFIX, dir=folder))
     try:
         yield {key: staging / Path(path).name for key, path in targets.items()}
-        for key, path in targets.items():
+        for path in targets.values():
             _fsync(staging / Path(path).name)
         marker = staging / COMMIT_MARKER
         marker.write_text(json.dumps({Path(p).name: str(p) for p in targets.values()}), encoding="utf-8")

@@ -7,7 +7,6 @@ A phrase then gives a similarity map read from the latest region raster.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -157,7 +156,7 @@ class ImageryPanel(QWidget):
         return MMGRJob(
             image=Path(image_path), points=point_table_from_layer(pois),
             fields=TextFields(self.class_field.currentField(), self.category_field.currentField() or None),
-            out=folder / f"mmgr_{time.strftime('%Y%m%d-%H%M%S')}",
+            out=new_output(folder, "mmgr", ""),
             imagery=ImagerySettings(bands=self.chosen_bands(), tile_metres=self.tile_metres.value(),
                                     tile_pixels=self.tile_pixels.value()),
             train=MMGRTrainSettings(epochs=self.epochs.value(), loss=LossWeights(tie=0.5 if calliper else 0.0)),

@@ -10,7 +10,6 @@ resumes from its finished blocks when it is made again with the same settings.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 from qgis.core import QgsCoordinateReferenceSystem, QgsMapLayerProxyModel, QgsPointXY
@@ -271,7 +270,6 @@ class MapsPanel(QWidget):
         pixel, workers = self.pixel_size.value(), self.workers.value()
         settings.save("maps/pixel_size", pixel)
         settings.save("maps/workers", workers)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
         folder = self._folder()
 
         near = self.near_distance.value() if self.near_pois.isChecked() and self.near_pois.isEnabled() else None
@@ -283,7 +281,7 @@ class MapsPanel(QWidget):
             control.log(f"Pixels computed: {key if mask is not None else 'the whole extent'}.")
             stem = raster_stem(model, grid)
             if (folder / f"{stem}.tif").exists():  # finished before: a new file, not an overwrite
-                stem = f"{stem}_{stamp}"
+                stem = new_output(folder, stem, ".tif").stem
             emb = embedding_raster(model, grid, folder / f"{stem}.tif", mask=mask, control=control.part(0, 0.85),
                                    workers=workers, resume_key=f"dock embedding raster, {key}")
             rgb = rgb_preview(emb, folder / f"{stem.replace('embedding', 'rgb', 1)}.tif", control=control.part(0.85, 1))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +37,7 @@ from ..core.text.descriptions import DEFAULT_TEMPLATE, TextFields, TextTemplate,
 from . import settings
 from .log import log, show_error
 from .loss_plot import LossPlot
+from .output_names import new_output
 from .tasks import CoreTask
 
 PREVIEW_FEATURES = 5000
@@ -51,8 +51,7 @@ STREETS_TIP = (
 
 
 def default_model_folder(layer_name: str, encoder: str) -> str:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return str(Path.home() / "calliper_models" / f"{layer_name}_{encoder}_{stamp}".replace(" ", "_"))
+    return str(new_output(Path.home() / "calliper_models", f"{layer_name}_{encoder}".replace(" ", "_"), ""))
 
 
 class TrainPanel(QWidget):

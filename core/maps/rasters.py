@@ -297,20 +297,23 @@ class EmbeddingReader:
             values[values == self._nodata] = np.nan
         return values
 
-    def _window(self, window: Window) -> np.ndarray:
+    def _window(self, window: Window, bands: list[int] | None) -> np.ndarray:
         if self._array is not None:
-            return self._array[(slice(None), *window.toslices())]
-        return self._clean(self._dataset.read(window=window))
+            return self._array[([b - 1 for b in bands] if bands else slice(None), *window.toslices())]
+        return self._clean(self._dataset.read(bands, window=window))
 
-    def vectors_at(self, xy: np.ndarray) -> np.ndarray:
-        """(N, D) float32 vectors of the pixels containing ``xy`` (grid CRS); NaN rows where there are none."""
+    def vectors_at(self, xy: np.ndarray, bands: list[int] | None = None) -> np.ndarray:
+        """(N, D) float32 vectors of the pixels containing ``xy`` (grid CRS); NaN rows where there are none.
+
+        ``bands`` (1-based) reads only those: ``[1]`` tells which pixels have data at 1/128 of the reading.
+        """
         rows, cols = self.grid.pixel_of(xy)
         inside = self.grid.contains(rows, cols)
-        vectors = np.full((len(rows), self.dim), np.nan, dtype=np.float32)
+        vectors = np.full((len(rows), len(bands) if bands else self.dim), np.nan, dtype=np.float32)
         if inside.any():
             rows, cols = rows[inside], cols[inside]
             top, left = rows.min(), cols.min()
-            block = self._window(Window(left, top, cols.max() - left + 1, rows.max() - top + 1))
+            block = self._window(Window(left, top, cols.max() - left + 1, rows.max() - top + 1), bands)
             vectors[inside] = block[:, rows - top, cols - left].T
         return vectors
 

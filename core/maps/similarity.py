@@ -98,8 +98,10 @@ def phrase_raster(
         scorer = PhraseScorer(model, evidence, phrase)
         control.log(f"Phrase map of '{' '.join(str(phrase).split())}': {scorer.describe()}.")
 
+        bands = None if scorer.model_weight else [1]  # without the model's part only the data mask is needed
+
         def compute(xy: np.ndarray) -> np.ndarray:
-            vectors = reader.vectors_at(xy)
+            vectors = reader.vectors_at(xy, bands)
             valid = np.isfinite(vectors).all(axis=1)
             values = np.full(len(xy), np.nan, dtype=np.float32)
             if valid.any():
