@@ -21,7 +21,7 @@ def _numbers(text: str, kind: type, count: int | None = None) -> tuple:
     return values
 
 
-def _seeds(text: str) -> tuple[int, ...]:
+def seeds_argument(text: str) -> tuple[int, ...]:
     from ..core.errors import SettingsError
     from ..core.landuse.probes import parse_seeds
 
@@ -50,7 +50,7 @@ def _add_study_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="spatial", help="spatial (blocks, default) or random")
     p.add_argument("--block-size", type=float, default=500.0, help="spatial block size in metres (default 500)")
     p.add_argument("--probe", default="linear", help="linear (default) or mlp (the paper's 128 -> 64 -> K)")
-    p.add_argument("--seeds", type=_seeds, help="comma-separated probe seeds (default 42,24,7,0,100)")
+    p.add_argument("--seeds", type=seeds_argument, help="comma-separated probe seeds (default 42,24,7,0,100)")
     p.add_argument("--sampling", default="centroid",
                    help="centroid (each polygon's representative point) or random (mean over random points inside)")
     p.add_argument("--samples", type=int, default=10, help="random points per polygon with --sampling random")

@@ -16,6 +16,7 @@ from .demo.run import add_demo
 from .imagery import add_mmgr_train, add_region_raster, add_render_osm
 from .landuse import add_classify, add_predict
 from .maps import add_cluster, add_describe, add_raster, add_similarity
+from .profiles import add_profile, add_transfer
 from .ranking import add_rank
 from .train import add_embed_points, add_train
 
@@ -24,7 +25,7 @@ EXIT_BAD_INPUT = 2
 
 COMMANDS: tuple[Callable, ...] = (
     add_train, add_embed_points, add_demo, add_classify, add_predict, add_raster, add_similarity, add_cluster,
-    add_render_osm, add_mmgr_train, add_region_raster, add_rank, add_describe,
+    add_render_osm, add_mmgr_train, add_region_raster, add_rank, add_describe, add_profile, add_transfer,
 )
 
 

@@ -101,8 +101,13 @@ def add_similarity(commands) -> None:
     query.add_argument("--point", help="x,y of a place (in --point-crs, default the raster's CRS)")
     query.add_argument("--text", help="a phrase, e.g. 'nightlife'")
     query.add_argument("--feature-layer", help="vector file whose feature --feature-id is the query (a point on its surface)")
+    query.add_argument("--like-point", help="x,y of a place under --like-model (in --point-crs, default that model's "
+                                            "CRS): map the places of this raster whose profile is most like it")
+    p.add_argument("--like-model", help="with --like-point: the model (another city's) the place is described by")
+    p.add_argument("--vocabulary", help="with --like-point: text file of phrases to compare profiles over, one per "
+                                        "line (default: the POI classes both models know)")
     p.add_argument("--feature-id", type=int, help="feature id (fid, as QGIS shows it) in --feature-layer")
-    p.add_argument("--point-crs", help="CRS of --point, e.g. EPSG:4326")
+    p.add_argument("--point-crs", help="CRS of --point or --like-point, e.g. EPSG:4326")
     p.add_argument("--phrase-map", choices=PHRASE_MAPS, default="evidence",
                    help="with --text: 'evidence' (default) weighs the training POIs of the classes the phrase is "
                         "about by distance; 'model' is the model's similarity alone")
@@ -116,8 +121,13 @@ def _run_similarity(args: argparse.Namespace) -> None:
     from ..core.maps.similarity import feature_query, phrase_raster, raster_location_query, similarity_raster
     from .terminal import terminal_job
 
-    if args.point_crs and not args.point:
-        raise SettingsError("--point-crs applies to --point only; a phrase or a feature needs no CRS.")
+    if args.point_crs and not (args.point or args.like_point):
+        raise SettingsError("--point-crs applies to --point and --like-point only; a phrase or a feature needs no CRS.")
+    if (args.like_model or args.vocabulary) and not args.like_point:
+        raise SettingsError("--like-model and --vocabulary go with --like-point: the place to find more of.")
+    if args.like_point:
+        _run_like_this(args)
+        return
     if args.feature_id is not None and not args.feature_layer:
         raise SettingsError("--feature-id picks a feature of --feature-layer; give that layer too.")
     model = load_model_for_maps(args.model)
@@ -136,6 +146,23 @@ def _run_similarity(args: argparse.Namespace) -> None:
     with terminal_job("similarity") as control:
         out = similarity_raster(model, args.embedding, query, args.out, control, args.overwrite)
     print(f"Similarity map to the {query.label} written to {out}.")
+
+
+def _run_like_this(args: argparse.Namespace) -> None:
+    from ..core.catalog.loading import load_model, load_model_for_maps
+    from ..core.profiles.like_this import like_this_raster
+    from ..core.profiles.vocabulary import phrase_vocabulary
+    from .terminal import terminal_job
+
+    if not args.like_model:
+        raise SettingsError("--like-point needs --like-model: the model whose city the place is in.")
+    xy = parse_numbers(args.like_point, 2, "--like-point", "386000,6672000")
+    vocabulary = phrase_vocabulary(args.vocabulary) if args.vocabulary else None
+    target, source = load_model_for_maps(args.model), load_model(args.like_model)
+    with terminal_job("places like this") as control:
+        out = like_this_raster(target, args.embedding, source, xy, args.out, args.point_crs, vocabulary, control,
+                               args.overwrite)
+    print(f"Map of places like {args.like_point} (under {args.like_model}) written to {out}.")
 
 
 def add_cluster(commands) -> None:
@@ -175,25 +202,14 @@ def add_describe(commands) -> None:
 
 def _run_describe(args: argparse.Namespace) -> None:
     import json
-    from pathlib import Path
 
     from ..core.catalog.loading import load_model
-    from ..core.errors import InputDataError
     from ..core.maps.describe import describe_place
+    from ..core.profiles.vocabulary import read_phrase_file
 
     if args.top < 1:
         raise SettingsError(f"--top must be at least 1 (got {args.top}).")
-    phrases: list[str] = []
-    if args.phrases:
-        path = Path(args.phrases)
-        if not path.is_file():
-            raise InputDataError(f"The phrase file {path} does not exist.")
-        try:
-            phrases = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        except UnicodeDecodeError as exc:
-            raise InputDataError(f"The phrase file {path} is not UTF-8 text.") from exc
-        if not phrases:
-            raise InputDataError(f"The phrase file {path} has no phrases: write one phrase per line.")
+    phrases = read_phrase_file(args.phrases) if args.phrases else []
     xy = parse_numbers(args.point, 2, "--point", "386000,6672000")
     place = describe_place(load_model(args.model), xy, args.point_crs, phrases, args.top)
     print(json.dumps(place.as_dict(), ensure_ascii=False) if args.json else place.as_text())

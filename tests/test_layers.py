@@ -23,6 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("core.maps",),
     ("core.imagery",),
     ("core.landuse",),
+    ("core.profiles",),
     ("adapters",),
     ("cli", "ui", "processing_provider"),  # the front ends: never on each other
     ("plugin",),  # the QGIS entry: __init__.py and plugin.py at the root

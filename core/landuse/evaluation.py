@@ -68,7 +68,7 @@ def score(task: str, truth: np.ndarray, predicted: np.ndarray, n_outputs: int) -
     return regression_metrics(truth, predicted)
 
 
-def _fit_chosen(
+def fit_chosen(
     candidates: FeatureSet, targets: np.ndarray, task: str, n_outputs: int, parts: Split, probe: ProbeSettings,
     seed: int,
 ) -> tuple[str, np.ndarray, FittedProbe, float]:
@@ -105,7 +105,7 @@ def evaluate_methods(
         parts = make_split(metric_xy, split, seed)
         for m, (name, candidates) in enumerate(features.items()):
             control.check("The evaluation")
-            chosen, x, fitted, validation = _fit_chosen(candidates, targets, task, n_outputs, parts, probe, seed)
+            chosen, x, fitted, validation = fit_chosen(candidates, targets, task, n_outputs, parts, probe, seed)
             results[name].per_seed.append(score(task, targets[parts.test], fitted.predict(x[parts.test]), n_outputs))
             results[name].chosen.append(chosen)
             results[name].validation.append(validation)

@@ -47,6 +47,9 @@ HALF_FLOAT = "float16"
 GDAL_CACHE_BYTES = 256 * 2**20
 DENSIFY_POINTS = 21
 OVERVIEW_SHARE = 0.1
+# GDAL settings of every block write. Overviews are compressed as fast as the full
+# resolution (else GDAL uses its default level, 9: 1.3 -> 1.05 s of overviews on 1000^2 x 128).
+WRITE_OPTIONS = dict(GDAL_CACHEMAX=GDAL_CACHE_BYTES, GDAL_NUM_THREADS="ALL_CPUS", ZSTD_LEVEL_OVERVIEW="1")
 # Finished blocks waiting for the writer thread: two keep it busy, memory stays flat.
 WRITE_AHEAD_BLOCKS = 2
 # Of a resumable write's progress bar: compressing the journal's blocks into the GeoTIFF.
@@ -422,7 +425,7 @@ def write_raster_by_blocks(
             finished = len(done) + count
             control.report(blocks_share * finished / len(windows), f"block {finished} of {len(windows)}")
 
-        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES, GDAL_NUM_THREADS="ALL_CPUS"):
+        with rasterio.Env(**WRITE_OPTIONS):
             if journal is None:
                 with atomic_path(out) as temporary, rasterio.open(temporary, "w", **profile) as dst:
                     compute_blocks(lambda index, values: dst.write(values, window=windows[index]))

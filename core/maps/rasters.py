@@ -58,6 +58,19 @@ def model_summary(card: ModelCard) -> str:
     )
 
 
+def model_tags(model: LoadedModel, kind: str, attribution: str | None = OSM_ATTRIBUTION) -> dict[str, str]:
+    """The tags of a raster a model computed: its kind, the model (folder, age, summary) and the data's credit."""
+    tags = {
+        TAG_KIND: kind,
+        TAG_MODEL: str(Path(model.folder).absolute()),
+        TAG_MODEL_CREATED: model.card.created,
+        TAG_MODEL_SUMMARY: model_summary(model.card),
+    }
+    if attribution:
+        tags[TAG_ATTRIBUTION] = attribution
+    return tags
+
+
 def embedding_grid(
     model: LoadedModel,
     extent: tuple[float, float, float, float],
@@ -215,14 +228,7 @@ def embedding_raster(
         raise SettingsError(f"Embedding rasters are float32 or float16 (got {dtype!r}).")
     out = check_output_path(out, overwrite)
     dim = model.card.settings.embed_dim
-    tags = {
-        TAG_KIND: "embedding",
-        TAG_MODEL: str(Path(model.folder).absolute()),
-        TAG_MODEL_CREATED: model.card.created,
-        TAG_MODEL_SUMMARY: model_summary(model.card),
-    }
-    if attribution:
-        tags[TAG_ATTRIBUTION] = attribution
+    tags = model_tags(model, "embedding", attribution)
 
     embedder = PixelEmbedder(model, grid.crs)
     return write_raster_by_blocks(

@@ -84,6 +84,11 @@ def embed_texts(model: LoadedModel, texts: list[str], encoder: TextEncoder | Non
     return (torch.nn.functional.normalize(projected, dim=-1) if normalise else projected).cpu().numpy()
 
 
+def logit_scale(model: LoadedModel) -> float:
+    """The learnt inverse temperature of the contrastive loss (as the loss clamps it)."""
+    return float(model.net.logit_scale.detach().clamp(max=MAX_LOGIT_SCALE).exp())
+
+
 @torch.no_grad()
 def training_logits(model: LoadedModel, locations: np.ndarray, texts: list[str]) -> np.ndarray:
     """(L, T) logits of the contrastive loss: the learnt scale times location . projected text.
@@ -91,8 +96,7 @@ def training_logits(model: LoadedModel, locations: np.ndarray, texts: list[str])
     InfoNCE makes these estimate log p(location | text) / p(location) up to a constant per
     location, so adding a text's log prior gives a posterior over texts (``describe``).
     """
-    scale = float(model.net.logit_scale.clamp(max=MAX_LOGIT_SCALE).exp())
-    return scale * np.asarray(locations, dtype=np.float32) @ embed_texts(model, texts, normalise=False).T
+    return logit_scale(model) * np.asarray(locations, dtype=np.float32) @ embed_texts(model, texts, normalise=False).T
 
 
 def embed_phrase(model: LoadedModel, phrase: str) -> np.ndarray:

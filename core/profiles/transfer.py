@@ -1,0 +1,315 @@
+"""Land use carried from a labelled city to an unlabelled one, through profiles.
+
+A probe trained on city A's embeddings means nothing in city B's model, but a probe
+trained on A's *profiles* (log-profiles over the POI classes both models know) reads
+B's profiles of the same words. The baseline a GIS user would try is the same probe
+on POI-count features over the shared classes (each class's share of the POIs within
+a radius), trained on A and applied to B.
+
+Both feature sets are standardised within each city (every feature to mean 0 and
+spread 1 over that city's units): a city's overall POI mix and a model's own
+temperature shift every unit alike, and that shift is not land use. The counts'
+radius is picked per seed on validation blocks of city A; nothing of city B's labels
+is used for any choice. Classes are those labelled in both cities; without target
+labels the predictions are written and nothing is scored.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import atomic_group, check_output_path
+from ..crs import choose_metric_crs, parse_crs, to_crs
+from ..data.vector_io import write_geopackage
+from ..errors import InputDataError, SettingsError
+from ..jobs import JobControl
+from ..landuse.evaluation import MethodScores, fit_chosen, fit_on_all, score
+from ..landuse.labels import LabelSet, LabelSettings, load_labels, unit_points
+from ..landuse.probes import FittedProbe, ProbeSettings
+from ..landuse.splits import SplitSettings, make_split
+from ..landuse.study import field_names
+from ..landuse.unit_features import CalliperFeatures, embed_units, unit_means
+from ..locks import output_lock
+from ..maps.rasters import read_layer
+from ..model.evidence import Evidence, load_evidence
+from ..model.files import LoadedModel
+from ..model.inference import model_crs
+from .like_this import comparison_vocabulary
+from .profiler import Profiler
+from .vocabulary import Vocabulary, model_classes
+
+PREDICTIONS_FILE = "predictions.gpkg"
+METRICS_FILE = "metrics.json"
+PROFILES, POI_COUNTS = "profiles", "poi_counts"
+
+
+@dataclass
+class TransferSettings:
+    """The probe and its seeds, the source's validation blocks, the counts' radii and the grid of unlabelled units."""
+
+    probe: ProbeSettings = field(default_factory=ProbeSettings)
+    split: SplitSettings = field(default_factory=SplitSettings)
+    labels: LabelSettings = field(default_factory=LabelSettings)
+    poi_radii: tuple[float, ...] = (100.0, 250.0, 500.0, 1000.0)
+    cell_size: float = 250.0
+    align: bool = True
+    overwrite: bool = False
+
+    def validate(self) -> None:
+        self.probe.validate()
+        self.split.validate()
+        self.labels.validate()
+        if not self.poi_radii or min(self.poi_radii) <= 0:
+            raise SettingsError(f"POI-count radii must be positive, in metres (got {self.poi_radii}).")
+        if not self.cell_size > 0:
+            raise SettingsError(f"The cell size must be a positive distance in metres (got {self.cell_size}).")
+
+
+@dataclass
+class TransferResult:
+    outputs: dict[str, Path]
+    metrics: dict
+
+
+def unlabelled_units(frame, model: LoadedModel, layer_name: str) -> LabelSet:
+    """Units to predict that carry no label: every feature, placed at its representative point."""
+    crs = model_crs(model)
+    anchors, points, owner = unit_points(frame.geometry.to_crs(crs), LabelSettings())
+    metric_crs = choose_metric_crs(anchors, crs)
+    return LabelSet(frame, "class", (), [], np.arange(len(frame)), np.zeros(len(frame), dtype=np.int64), anchors,
+                    to_crs(anchors, crs, metric_crs), crs, metric_crs, points, owner, layer_name)
+
+
+def grid_units(model: LoadedModel, cell_size: float) -> LabelSet:
+    """Square cells of ``cell_size`` metres over the model's training POIs (cells with at least one POI)."""
+    import geopandas as gpd
+    import shapely
+
+    evidence = _evidence(model)
+    cells = np.unique(np.floor(evidence.xy / cell_size).astype(np.int64), axis=0)
+    boxes = shapely.box(cells[:, 0] * cell_size, cells[:, 1] * cell_size,
+                        (cells[:, 0] + 1) * cell_size, (cells[:, 1] + 1) * cell_size)
+    frame = gpd.GeoDataFrame({"cell": np.arange(len(cells))}, geometry=boxes, crs=parse_crs(evidence.crs_wkt))
+    return unlabelled_units(frame, model, f"the {len(cells)} cells of {cell_size:g} m over the target's POIs")
+
+
+def _evidence(model: LoadedModel) -> Evidence:
+    evidence = load_evidence(model.folder)
+    if evidence is None or not evidence.classes:
+        model_classes(model)  # raises the message about models without kept POIs
+    return evidence
+
+
+def profile_features(model: LoadedModel, units: LabelSet, vocabulary: Vocabulary, control: JobControl) -> np.ndarray:
+    """(U, V) log-profiles of the units' mean embeddings."""
+    return Profiler(model, vocabulary).log_profiles(embed_units(CalliperFeatures(model), units, control))
+
+
+def count_features(model: LoadedModel, units: LabelSet, classes: list[str], radius: float) -> np.ndarray:
+    """(U, C) each class's share of the model's training POIs of ``classes`` within ``radius`` of the units."""
+    from scipy.spatial import cKDTree
+
+    evidence = _evidence(model)
+    lookup = {name: i for i, name in enumerate(classes)}
+    codes = np.array([lookup.get(name, -1) for name in evidence.classes])[evidence.class_index]
+    kept = codes >= 0
+    counts = np.zeros((len(units.points), len(classes)))
+    if kept.any():
+        tree = cKDTree(evidence.xy[kept])
+        here = to_crs(units.points, units.model_crs, parse_crs(evidence.crs_wkt))
+        for row, neighbours in enumerate(tree.query_ball_point(here, r=radius)):
+            np.add.at(counts[row], codes[kept][neighbours], 1.0)
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+    return unit_means(shares, units).astype(np.float32)
+
+
+def standardised(x: np.ndarray) -> np.ndarray:
+    """Each feature to mean 0 and spread 1 over the rows (a constant feature to 0)."""
+    x = np.asarray(x, np.float64)
+    spread = x.std(axis=0)
+    return ((x - x.mean(axis=0)) / np.where(spread > 0, spread, 1.0)).astype(np.float32)
+
+
+def _target_units(target: LoadedModel, target_labels: str | Path | None, target_units: str | Path | None,
+                  label_field: str, settings: TransferSettings, control: JobControl) -> LabelSet:
+    if target_labels:
+        return load_labels(target_labels, "class", (label_field,), model_crs(target),
+                           target.card.training.get("extent"), settings.labels, None, control)
+    if target_units:
+        return unlabelled_units(read_layer(target_units).reset_index(drop=True), target,
+                                f"the layer {Path(target_units).name}")
+    return grid_units(target, settings.cell_size)
+
+
+def shared_classes(source: LabelSet, target: LabelSet | None, label_field: str) -> list[str]:
+    """The land-use classes labelled in both cities (all of the source's when the target has no labels)."""
+    if target is None:
+        return list(source.names)
+    shared = [name for name in source.names if name in set(target.names)]
+    if len(shared) < 2:
+        raise InputDataError(
+            f"The two label layers share {len(shared)} class of the field '{label_field}' "
+            f"({', '.join(shared) or 'none'}); a transfer needs at least two classes labelled in both cities. "
+            f"Source classes: {', '.join(source.names)}; target classes: {', '.join(target.names)}."
+        )
+    return shared
+
+
+def _labelled(units: LabelSet, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, class index into ``classes``) of the units whose class is one of ``classes``."""
+    lookup = {name: i for i, name in enumerate(classes)}
+    mapped = np.array([lookup.get(units.names[t], -1) for t in units.targets])
+    keep = mapped >= 0
+    return units.rows[keep], mapped[keep]
+
+
+@dataclass
+class _Method:
+    """One method's features in both cities (candidates by radius for the counts)."""
+
+    source: dict[str, np.ndarray]
+    target: dict[str, np.ndarray]
+
+
+def _fit_seeds(method: _Method, y: np.ndarray, source_xy: np.ndarray, n_classes: int, settings: TransferSettings,
+               ) -> tuple[list[tuple[str, FittedProbe]], list[float]]:
+    """Per seed: the candidate picked on the source's validation blocks and its probe trained on the source."""
+    fitted, validation = [], []
+    for seed in settings.probe.seeds:
+        parts = make_split(source_xy, settings.split, seed)
+        chosen, _, probe, value = fit_chosen(method.source, y, "class", n_classes, parts, settings.probe, seed)
+        fitted.append((chosen, probe))
+        validation.append(value)
+    return fitted, validation
+
+
+def transfer(
+    source: LoadedModel,
+    source_labels: str | Path,
+    target: LoadedModel,
+    label_field: str,
+    out_dir: str | Path,
+    target_labels: str | Path | None = None,
+    target_units: str | Path | None = None,
+    vocabulary: Vocabulary | None = None,
+    settings: TransferSettings | None = None,
+    control: JobControl | None = None,
+) -> TransferResult:
+    """Train on ``source``'s labelled units, predict ``target``'s; score when ``target_labels`` are given."""
+    settings = settings or TransferSettings()
+    control = control or JobControl()
+    settings.validate()
+    vocabulary = comparison_vocabulary(source, target, vocabulary)
+    inputs = (source_labels, target_labels or "", target_units or "")
+    paths = {key: check_output_path(Path(out_dir) / name, settings.overwrite, inputs)
+             for key, name in (("predictions", PREDICTIONS_FILE), ("metrics", METRICS_FILE))}
+    with output_lock(paths["predictions"]):
+        notes: list[str] = []
+        log = control.log
+
+        def note(message: str) -> None:
+            notes.append(message)
+            log(message)
+
+        control = JobControl(control.progress, control.is_cancelled, note, control.start, control.end)
+        a_units = load_labels(source_labels, "class", (label_field,), model_crs(source),
+                              source.card.training.get("extent"), settings.labels, None, control)
+        b_units = _target_units(target, target_labels, target_units, label_field, settings, control)
+        scored = target_labels is not None
+        classes = shared_classes(a_units, b_units if scored else None, label_field)
+        a_rows, y = _labelled(a_units, classes)
+        if len(np.unique(y)) < 2:
+            raise InputDataError(f"The source labels have fewer than two classes of the field '{label_field}'.")
+        note(f"Transfer of {len(classes)} classes ({', '.join(classes)}) from {len(a_rows)} source units to "
+             f"{len(b_units.rows)} target units; profiles over {vocabulary.source}.")
+        methods = {PROFILES: _profile_method(source, target, a_units, b_units, a_rows, vocabulary, settings, control)}
+        counts = _counts_method(source, target, a_units, b_units, a_rows, settings, note)
+        if counts is not None:
+            methods[POI_COUNTS] = counts
+        control.check("The transfer")
+        source_xy = a_units.metric_anchors[a_rows]
+        fits = {name: _fit_seeds(method, y, source_xy, len(classes), settings) for name, method in methods.items()}
+        b_rows, truth = _labelled(b_units, classes) if scored else (np.zeros(0, dtype=int), np.zeros(0, dtype=int))
+        scores = {name: MethodScores() for name in methods}
+        for name, (per_seed, validation) in fits.items():
+            scores[name].validation = validation
+            for chosen, probe in per_seed:
+                scores[name].chosen.append(chosen)
+                if scored:
+                    predicted = probe.predict(methods[name].target[chosen][b_rows])
+                    scores[name].per_seed.append(score("class", truth, predicted, len(classes)))
+        control.report(0.9, "writing the predictions")
+        profiles = methods[PROFILES]
+        probe = fit_on_all(profiles.source[""], y, "class", len(classes), settings.split, settings.probe)
+        probabilities = probe.predict(profiles.target[""])
+        metrics = _metrics(classes, scores, scored, vocabulary, source, target, source_labels, target_labels,
+                           settings, a_rows, b_units, b_rows, notes)
+        with atomic_group(paths) as staged:
+            write_geopackage(_prediction_frame(b_units, classes, probabilities), staged["predictions"], "predictions")
+            staged["metrics"].write_text(json.dumps(metrics, indent=2, ensure_ascii=False), encoding="utf-8")
+        control.report(1.0, "done")
+        return TransferResult(paths, metrics)
+
+
+def _profile_method(source, target, a_units, b_units, a_rows, vocabulary, settings, control) -> _Method:
+    a = profile_features(source, a_units, vocabulary, control.part(0.0, 0.3))[a_rows]
+    b = profile_features(target, b_units, vocabulary, control.part(0.3, 0.6))
+    if settings.align:
+        a, b = standardised(a), standardised(b)
+    return _Method({"": a}, {"": b})
+
+
+def _counts_method(source, target, a_units, b_units, a_rows, settings, log) -> _Method | None:
+    classes = sorted(set(model_classes(source)) & set(model_classes(target)))
+    if not classes:
+        log("The models share no POI class, so the POI-count baseline is left out.")
+        return None
+    method = _Method({}, {})
+    for radius in settings.poi_radii:
+        key = f"{radius:g} m"
+        a = count_features(source, a_units, classes, radius)[a_rows]
+        b = count_features(target, b_units, classes, radius)
+        method.source[key], method.target[key] = (standardised(a), standardised(b)) if settings.align else (a, b)
+    return method
+
+
+def _metrics(classes, scores, scored, vocabulary, source, target, source_labels, target_labels, settings, a_rows,
+             b_units, b_rows, notes) -> dict:
+    document = {
+        "classes": classes,
+        "methods": {name: s.summary() for name, s in scores.items()} if scored else {},
+        "scored": scored,
+        "default_method": PROFILES,
+        "source_model": str(source.folder),
+        "target_model": str(target.folder),
+        "source_labels": str(Path(source_labels).absolute()),
+        "target_labels": str(Path(target_labels).absolute()) if target_labels else None,
+        "target_units": b_units.layer_name,
+        "n_source_units": int(len(a_rows)),
+        "n_target_units": int(len(b_units.rows)),
+        "n_target_scored": int(len(b_rows)),
+        "vocabulary": vocabulary.labels,
+        "validation": {name: s.validation_mean() for name, s in scores.items()},
+        "chosen": {name: s.chosen for name, s in scores.items() if any(s.chosen)},
+        "protocol": {"probe": settings.probe.kind, "seeds": list(settings.probe.seeds),
+                     "block_size_m": settings.split.block_size, "poi_radii_m": list(settings.poi_radii),
+                     "align": settings.align},
+        "notes": notes,
+    }
+    if scored:
+        document["per_class_f1"] = {name: s.per_class_f1(classes) for name, s in scores.items()}
+    return document
+
+
+def _prediction_frame(units: LabelSet, classes: list[str], probabilities: np.ndarray):
+    frame = units.frame.copy()
+    columns = {"predicted": np.array(classes, dtype=object)[probabilities.argmax(axis=1)],
+               "probability": probabilities.max(axis=1)}
+    columns.update(zip(field_names("p_", classes), probabilities.T))
+    for name, values in columns.items():
+        frame[name] = values
+    return frame
