@@ -274,3 +274,39 @@ def test_two_outputs_made_in_the_same_second_get_different_names(tmp_path):
     first.touch()
     second = new_output(tmp_path, "phrase_night_life", ".tif")
     assert first.name.startswith("phrase_night_life_") and second != first and not second.exists()
+
+
+def test_across_cities_maps_places_like_a_click_under_another_model_and_profile_rasters(maps, trained):
+    from calliper.core.profiles.vocabulary import model_classes
+    from calliper.core.catalog.loading import load_model
+    from qgis.core import QgsPointXY
+
+    maps.raster_button.click()
+    assert wait_for(lambda: maps.task is None)
+    with rasterio.open(maps.embedding_path) as src:
+        x, y = src.xy(20, 11)
+    across = maps.across
+    across.other_model.setFilePath(str(trained.folder))  # the same city's model: the click's pixel matches best
+    across.like_place_at(QgsPointXY(x, y))
+    assert wait_for(lambda: maps.task is None)
+    like = [layer for name, layer in group_layers(trained).items() if name.startswith("Like ")]
+    assert len(like) == 1, maps.status.text()
+    with rasterio.open(like[0].source()) as src:
+        values = src.read(1)
+    assert np.unravel_index(np.nanargmax(values), values.shape) == (20, 11)
+    assert across.marker is not None
+
+    across.profile_button.click()
+    assert wait_for(lambda: maps.task is None)
+    profiles = [layer for name, layer in group_layers(trained).items() if name.startswith("Profiles over ")]
+    assert len(profiles) == 1, maps.status.text()
+    assert profiles[0].bandCount() == len(model_classes(load_model(trained.folder)))
+
+
+def test_across_cities_without_the_other_model_says_what_to_do(maps, qgis_iface):
+    from qgis.core import Qgis, QgsPointXY
+
+    maps.across.other_model.setFilePath("")
+    maps.across.like_place_at(QgsPointXY(0, 0))
+    assert maps.task is None
+    assert any("other city's model folder" in m for m in qgis_iface.messageBar().get_messages(Qgis.Critical))

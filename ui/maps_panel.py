@@ -54,6 +54,7 @@ from .describe_panel import DescribePanel
 from .log import show_error
 from .map_marker import click_marker
 from .output_names import new_output, slug
+from .profiles_panel import AcrossCitiesPanel
 from .tasks import CoreTask, TaskProgress, start_panel_task
 
 PHRASE_MAP_CHOICES = (("Matched POIs (default)", "evidence"), ("Model only", "model"))
@@ -195,6 +196,8 @@ class MapsPanel(QWidget):
             layout.addLayout(item) if isinstance(item, QHBoxLayout) else layout.addWidget(item)
         self.describe = DescribePanel(self.iface, self.current_model, self.status, self.progress)
         layout.addWidget(self.describe)
+        self.across = AcrossCitiesPanel(self)
+        layout.addWidget(self.across)
         layout.addStretch(1)
         self.extent.extentChanged.connect(self.update_size_hint)
         self.pixel_size.valueChanged.connect(self.update_size_hint)
@@ -226,19 +229,23 @@ class MapsPanel(QWidget):
         self.update_size_hint()
 
     # --- helpers -------------------------------------------------------------------------
-    def _folder(self) -> Path:
+    def output_folder(self) -> Path:
         folder = Path(self.output_dir.filePath() or Path.home() / "calliper_outputs")
         settings.save("maps/output_dir", str(folder))
         return folder
 
-    def _extent(self) -> tuple[tuple[float, float, float, float], str]:
+    def map_extent(self) -> tuple[tuple[float, float, float, float], str]:
         rect = self.extent.outputExtent()
         return (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum()), self.extent.outputCrs().toWkt()
+
+    def near_limit(self) -> float | None:
+        """The distance to the training POIs that pixels are computed within; None for the whole extent."""
+        return self.near_distance.value() if self.near_pois.isChecked() and self.near_pois.isEnabled() else None
 
     def update_size_hint(self) -> None:
         try:
             model = self.current_model()
-            extent, crs = self._extent()
+            extent, crs = self.map_extent()
             grid = embedding_grid(model, extent, self.pixel_size.value(), extent_crs=crs)
         except CalliperError as error:
             self.size_hint.setText(error.message)
@@ -249,7 +256,7 @@ class MapsPanel(QWidget):
         megabytes = estimate.bytes_uncompressed / 1e6
         self.size_hint.setText(f"{grid.width} x {grid.height} pixels, {megabytes:.1f} MB uncompressed, about {seconds:.0f} s")
 
-    def _run(self, title: str, work, on_done) -> None:
+    def run_job(self, title: str, work, on_done) -> None:
         """``work(model, control)`` in a task with the chosen model, then ``on_done(model, result)``."""
         try:
             model = self.current_model()
@@ -266,13 +273,13 @@ class MapsPanel(QWidget):
 
     # --- jobs ----------------------------------------------------------------------------
     def make_embedding_raster(self) -> None:
-        extent, crs = self._extent()
+        extent, crs = self.map_extent()
         pixel, workers = self.pixel_size.value(), self.workers.value()
         settings.save("maps/pixel_size", pixel)
         settings.save("maps/workers", workers)
-        folder = self._folder()
+        folder = self.output_folder()
 
-        near = self.near_distance.value() if self.near_pois.isChecked() and self.near_pois.isEnabled() else None
+        near = self.near_limit()
         whole = near is None
 
         def work(model: LoadedModel, control):
@@ -293,19 +300,19 @@ class MapsPanel(QWidget):
             self.layer_added.emit(add_raster(paths[1], "Embedding RGB preview (PCA)", "rgb", model.folder, model.card))
             self.status.setText(f"Embedding raster: {paths[0]}")
 
-        self._run("embedding raster", work, done)
+        self.run_job("embedding raster", work, done)
 
     def _similarity(self, make_query, name: str, file_stem: str) -> None:
-        self._map_from_embedding(
+        self.map_from_embedding(
             lambda model, embedding, out, control: similarity_raster(model, embedding, make_query(model), out, control),
             name, f"similarity_{slug(file_stem)}")
 
-    def _map_from_embedding(self, write, name: str, file_stem: str) -> None:
+    def map_from_embedding(self, write, name: str, file_stem: str) -> None:
         """Run ``write(model, embedding raster, out, control)`` in a task and add its single-band map, styled."""
         embedding = self._need_embedding()
         if embedding is None:
             return
-        out = new_output(self._folder(), file_stem, ".tif")
+        out = new_output(self.output_folder(), file_stem, ".tif")
 
         def work(model: LoadedModel, control):
             return write(model, embedding, out, control)
@@ -314,7 +321,7 @@ class MapsPanel(QWidget):
             self.layer_added.emit(add_raster(path, name, "similarity", model.folder, model.card))
             self.status.setText(f"{name}: {path}")
 
-        self._run(name, work, done)
+        self.run_job(name, work, done)
 
     def similarity_at(self, point: QgsPointXY, button=None) -> None:
         """Similarity of every pixel to the clicked canvas point (canvas CRS); the point is marked."""
@@ -340,7 +347,7 @@ class MapsPanel(QWidget):
     def similarity_to_phrase(self) -> None:
         """The phrase's map: from the matched POIs (default) or the model alone, as chosen under Advanced."""
         phrase, kind = self.phrase.text().strip(), self.phrase_map.currentData()
-        self._map_from_embedding(
+        self.map_from_embedding(
             lambda model, embedding, out, control: phrase_raster(model, embedding, phrase, out, control, kind=kind),
             f"'{phrase}' ({'matched POIs' if kind == 'evidence' else 'model only'})",
             f"phrase_{slug(phrase)}" + ("" if kind == "evidence" else f"_{kind}"))
@@ -354,7 +361,7 @@ class MapsPanel(QWidget):
         except CalliperError as error:
             show_error(self.iface, error)
             return
-        out = new_output(self._folder(), f"ranked_{slug(layer.name())}_{slug(phrase)}", ".gpkg")
+        out = new_output(self.output_folder(), f"ranked_{slug(layer.name())}_{slug(phrase)}", ".gpkg")
 
         def work(model: LoadedModel, control):
             return text_scores(model, phrase, table.xy, table.crs, control)
@@ -367,7 +374,7 @@ class MapsPanel(QWidget):
             self.layer_added.emit(ranked)
             self.status.setText(f"Ranked {len(scores)} features of {layer.name()} for '{phrase}': {out}")
 
-        self._run(f"ranking {layer.name()}", work, done)
+        self.run_job(f"ranking {layer.name()}", work, done)
 
     def make_clusters(self) -> None:
         embedding = self._need_embedding()
@@ -375,7 +382,7 @@ class MapsPanel(QWidget):
             return
         k = self.k.value()
         settings.save("maps/k", k)
-        out = new_output(self._folder(), f"clusters_k{k}", ".tif")
+        out = new_output(self.output_folder(), f"clusters_k{k}", ".tif")
 
         def work(model: LoadedModel, control):
             return cluster_raster(embedding, out, model, ClusterSettings(k=k), control=control)
@@ -384,7 +391,7 @@ class MapsPanel(QWidget):
             self.layer_added.emit(add_raster(result.raster, f"Clusters (k={k})", "clusters", model.folder, model.card))
             self.status.setText("Clusters: " + "; ".join(f"{e.value}: {e.label}" for e in result.legend))
 
-        self._run("cluster map", work, done)
+        self.run_job("cluster map", work, done)
 
     def _toggle_tool(self, active: bool) -> None:
         canvas = self.iface.mapCanvas()
