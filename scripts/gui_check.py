@@ -140,6 +140,26 @@ def described(plugin):
     log(f"describe: {panel.place.descriptions[0].text if panel.place else maps_status(plugin)}")
     scroll = plugin.dock.widget()
     scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())  # the description, whole
+    QTimer.singleShot(1500, lambda: across(plugin))
+
+
+def across(plugin):
+    """Places like the map's centre under a model of 'another city' (here the same model, as the user may)."""
+    shot("dock-describe.png")
+    maps = plugin.dock.maps_panel
+    maps.describe.setCollapsed(True)
+    panel = maps.across
+    panel.setCollapsed(False)
+    panel.other_model.setFilePath(MODEL)
+    panel.like_button.setChecked(True)
+    panel.like_place_at(iface.mapCanvas().extent().center())
+    wait(lambda: maps.task is None, lambda: liked(plugin), 300, "the places-like-this map")
+
+
+def liked(plugin):
+    log(f"across cities: {maps_status(plugin)}")
+    scroll = plugin.dock.widget()
+    scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())
     QTimer.singleShot(1500, lambda: done(plugin))
 
 
@@ -148,10 +168,10 @@ def maps_status(plugin):
 
 
 def done(plugin):
-    shot("dock-describe.png")
-    written = os.path.isfile(os.path.join(MODEL, "card.json")) and any(
-        name.startswith("phrase_nightlife") for name in os.listdir(MAPS))
-    log(f"model and phrase map written: {written}; whole session {time.time() - STARTED:.0f} s")
+    shot("dock-across-cities.png")
+    written = os.path.isfile(os.path.join(MODEL, "card.json")) and all(
+        any(name.startswith(prefix) for name in os.listdir(MAPS)) for prefix in ("phrase_nightlife", "like_"))
+    log(f"model, phrase map and places-like-this map written: {written}; whole session {time.time() - STARTED:.0f} s")
     if not written:
         QgsApplication.exit(1)
         return

@@ -33,8 +33,9 @@ du -sh "$PROFILE/python/dependencies/calliper" 2>/dev/null || true
 left=$(ls -A "$WORK/out" | tr '\n' ' ')
 echo "In the output folder after quitting during Train: $left"
 if [ "$code" -ne 0 ] || [ ! -f "$WORK/out/model/card.json" ] || ! ls "$WORK/out/maps"/phrase_nightlife*.tif >/dev/null 2>&1 \
+   || ! ls "$WORK/out/maps"/like_*.tif >/dev/null 2>&1 \
   || [ "$left" != "maps model " ]; then
   echo "GUI check FAILED (see $WORK/qgis.log with CALLIPER_GUI_KEEP set)." >&2
   exit 1
 fi
-echo "GUI check passed: installer, Train, a phrase map and quitting during Train in a fresh profile; screenshots in docs/."
+echo "GUI check passed: installer, Train, a phrase map, places like this and quitting during Train in a fresh profile; screenshots in docs/."

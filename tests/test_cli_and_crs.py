@@ -91,5 +91,5 @@ def test_similarity_options_that_would_be_ignored_are_refused(tmp_path, capsys):
     assert main(common + ["--text", "cafe", "--point-crs", "EPSG:4326"]) == 2
     assert main(common + ["--text", "cafe", "--feature-id", "3"]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
-    assert errors == ["calliper: error: --point-crs applies to --point only; a phrase or a feature needs no CRS.",
+    assert errors == ["calliper: error: --point-crs applies to --point and --like-point only; a phrase or a feature needs no CRS.",
                       "calliper: error: --feature-id picks a feature of --feature-layer; give that layer too."]

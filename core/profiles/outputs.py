@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
 
 from ..atomic import check_output_path
 from ..data.vector_io import write_geopackage
@@ -65,12 +67,12 @@ def profile_points(
     replaced = [name for name in columns + [TOP_FIELD, TOP_SCORE_FIELD] if name in frame.columns]
     if replaced:
         control.log(f"Fields {', '.join(replaced)} of {Path(layer_path).name} are replaced by profiles in the output.")
-    frame = frame.reset_index(drop=True)
-    for column, values in zip(columns, profiles.T):
-        frame[column] = values
     best = profiles.argmax(axis=1)
-    frame[TOP_FIELD] = np.array(vocabulary.labels, dtype=object)[best]
-    frame[TOP_SCORE_FIELD] = profiles[np.arange(len(best)), best]
-    path = write_geopackage(frame, out, "profiles")
+    added = pd.DataFrame(profiles, columns=columns)
+    added[TOP_FIELD] = np.array(vocabulary.labels, dtype=object)[best]
+    added[TOP_SCORE_FIELD] = profiles[np.arange(len(best)), best]
+    kept = frame.reset_index(drop=True).drop(columns=replaced)
+    path = write_geopackage(gpd.GeoDataFrame(pd.concat([kept, added], axis=1), geometry=kept.geometry.name,
+                                             crs=kept.crs), out, "profiles")
     control.report(1.0, "profiles written")
     return path
