@@ -6,8 +6,6 @@ from qgis.core import (
     QgsProcessing,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterDefinition,
-    QgsProcessingParameterExtent,
-    QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterVectorLayer,
@@ -16,17 +14,21 @@ from qgis.core import (
 from ..adapters.layer_files import vector_file
 from ..core.atomic import check_output_path
 from ..core.catalog.loading import load_model_for_maps
-from ..core.crs import crs_label
 from ..core.maps.rasters import (
     DEFAULT_MASK_BUFFER,
-    embedding_grid,
     embedding_raster,
     raster_mask,
     rgb_preview,
 )
 from .base import CalliperAlgorithm
 from .feedback import control_for, user_errors
-from .inputs import extent_value
+from .grid_inputs import (
+    add_grid_parameters,
+    model_grid,
+    near_pois_parameter,
+    near_pois_value,
+    whole_extent_parameter,
+)
 
 
 class EmbeddingRasterAlgorithm(CalliperAlgorithm):
@@ -54,21 +56,13 @@ class EmbeddingRasterAlgorithm(CalliperAlgorithm):
     )
 
     def initAlgorithm(self, config=None) -> None:
-        self.addParameter(QgsProcessingParameterFile(self.MODEL, "Model folder", behavior=QgsProcessingParameterFile.Folder))
-        self.addParameter(QgsProcessingParameterExtent(self.EXTENT, "Extent"))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.PIXEL_SIZE, "Pixel size (metres)", QgsProcessingParameterNumber.Double, defaultValue=10.0, minValue=0.01,
-        ))
+        add_grid_parameters(self)
         self.addParameter(QgsProcessingParameterBoolean(self.FLOAT16, "Store half floats (half the size)", False))
         self.addParameter(QgsProcessingParameterVectorLayer(
             self.MASK, "Compute only inside or near this layer (mask)", [QgsProcessing.TypeVectorAnyGeometry], optional=True,
         ))
-        self.addParameter(QgsProcessingParameterBoolean(
-            self.WHOLE_EXTENT, "Whole extent (also where the model saw no POI: the sea, fields)", False))
-        near = QgsProcessingParameterNumber(
-            self.NEAR_POIS, "Distance around the training POIs (metres; 0: chosen from their spacing)",
-            QgsProcessingParameterNumber.Double, defaultValue=0.0, minValue=0.0,
-        )
+        self.addParameter(whole_extent_parameter())
+        near = near_pois_parameter()
         buffer = QgsProcessingParameterNumber(
             self.MASK_BUFFER, "Mask buffer around points and lines (metres)", QgsProcessingParameterNumber.Double,
             defaultValue=DEFAULT_MASK_BUFFER, minValue=0.01,
@@ -88,22 +82,15 @@ class EmbeddingRasterAlgorithm(CalliperAlgorithm):
         rgb_out = self.parameterAsOutputLayer(parameters, self.RGB_OUTPUT, context) or None
         mask_layer = self.parameterAsVectorLayer(parameters, self.MASK, context)
         mask_file = vector_file(mask_layer, context, feedback) if mask_layer is not None else None
-        pixel_size = self.parameterAsDouble(parameters, self.PIXEL_SIZE, context)
         control = control_for(feedback)
         with user_errors():
             if rgb_out:
                 check_output_path(rgb_out, True, inputs=(out,))
             model = load_model_for_maps(self.parameterAsFile(parameters, self.MODEL, context))
-            extent, extent_crs = extent_value(self, parameters, self.EXTENT, context)
-            grid = embedding_grid(model, extent, pixel_size, extent_crs)
-            feedback.pushInfo(
-                f"{grid.width} x {grid.height} pixels of {pixel_size:g} m in {crs_label(grid.crs)}, "
-                f"{model.card.settings.embed_dim} bands."
-            )
-            near = self.parameterAsDouble(parameters, self.NEAR_POIS, context)
+            grid = model_grid(self, parameters, context, feedback, model, model.card.settings.embed_dim)
             mask, key = raster_mask(
                 model, grid, mask_file.path if mask_file else None, self.parameterAsDouble(parameters, self.MASK_BUFFER, context),
-                mask_file.layer if mask_file else None, near_pois=near or None,
+                mask_file.layer if mask_file else None, near_pois=near_pois_value(self, parameters, context),
                 whole_extent=self.parameterAsBool(parameters, self.WHOLE_EXTENT, context),
             )
             feedback.pushInfo(f"Pixels computed: {key if mask is not None else 'the whole extent'}.")

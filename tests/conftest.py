@@ -80,3 +80,14 @@ def processing(qgis_app):
     import processing as qgis_processing
 
     yield qgis_processing
+
+
+@pytest.fixture
+def project():
+    """The project that ``processing.runAndLoadResults`` loads into; the layers a test adds are removed after it."""
+    from qgis.core import QgsProject
+
+    project = QgsProject.instance()
+    before = set(project.mapLayers())
+    yield project
+    project.removeMapLayers(list(set(project.mapLayers()) - before))

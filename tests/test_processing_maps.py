@@ -152,17 +152,6 @@ def test_similarity_algorithm_needs_exactly_one_of_point_and_text(processing, tr
     assert not (tmp_path / "s.tif").exists()
 
 
-@pytest.fixture
-def project():
-    """The project that ``processing.runAndLoadResults`` loads into; the layers a test adds are removed after it."""
-    from qgis.core import QgsProject
-
-    project = QgsProject.instance()
-    before = set(project.mapLayers())
-    yield project
-    project.removeMapLayers(list(set(project.mapLayers()) - before))
-
-
 def test_cluster_algorithm_names_clusters_with_the_model_recorded_in_the_raster(processing, demo_model, embedding,
                                                                              project, tmp_path):
     from calliper.core.maps.clusters import class_names

@@ -39,17 +39,6 @@ def empty_vocabulary(tmp_path):
     return path
 
 
-@pytest.fixture
-def project():
-    """The project that ``processing.runAndLoadResults`` loads into; the layers a test adds are removed after it."""
-    from qgis.core import QgsProject
-
-    project = QgsProject.instance()
-    before = set(project.mapLayers())
-    yield project
-    project.removeMapLayers(list(set(project.mapLayers()) - before))
-
-
 def test_profile_algorithm_adds_pr_fields_over_the_model_classes_that_sum_to_one(processing, trained, demo_model,
                                                                               demo_data, tmp_path):
     import geopandas as gpd

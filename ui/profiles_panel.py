@@ -1,7 +1,7 @@
 """Across cities, in the Maps tab: places like one of another city's model, and profile rasters.
 
 Profiles (``core/profiles``) are scores over words every model of one text encoder
-shares. "Click a place there" takes a place under another city's model (pan there and
+shares. "Match a click" takes a place under another city's model (pan there and
 click) and maps, over the current embedding raster, how alike each pixel's profile
 is. "Profile raster" writes the current model's profile over the Maps extent, one
 band per POI class.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qgis.gui import QgsCollapsibleGroupBox, QgsFileWidget, QgsMapToolEmitPoint, QgsVertexMarker
-from qgis.PyQt.QtWidgets import QFormLayout, QHBoxLayout, QPushButton, QVBoxLayout
+from qgis.PyQt.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout
 
 from ..adapters.output_layers import add_raster
 from ..core.catalog.loading import load_model
@@ -42,7 +42,7 @@ class AcrossCitiesPanel(QgsCollapsibleGroupBox):
         self.other_model.setStorageMode(QgsFileWidget.GetDirectory)
         self.other_model.setFilePath(settings.load("maps/like_model", ""))
         self.other_model.setToolTip("The model folder of another city (trained with the same text model)")
-        self.like_button = QPushButton("Click a place there")
+        self.like_button = QPushButton("Match a click")
         self.like_button.setCheckable(True)
         self.like_button.setToolTip("Pan to the other city and click a place: the map shows where the current "
                                     "embedding raster's places have the most similar profile over the POI classes "
@@ -50,13 +50,12 @@ class AcrossCitiesPanel(QgsCollapsibleGroupBox):
         self.profile_button = QPushButton("Profile raster")
         self.profile_button.setToolTip("The current model's profile of every pixel of the Maps extent: one band per "
                                        "POI class (a softmax over them)")
-        form = QFormLayout()
-        form.addRow("Other city's model", self.other_model)
+        self.other_model.lineEdit().setPlaceholderText("Other city's model folder")
         buttons = QHBoxLayout()
         buttons.addWidget(self.like_button, 1)
         buttons.addWidget(self.profile_button, 1)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addWidget(self.other_model)
         layout.addLayout(buttons)
         self.like_button.toggled.connect(self._toggle_tool)
         self.profile_button.clicked.connect(self.make_profile_raster)
