@@ -43,14 +43,8 @@ from calliper.core.landuse.splits import SplitSettings
 from calliper.core.model.inference import model_crs
 from calliper.core.model.pipeline import TrainJob
 from calliper.core.model.train import TrainSettings
-from calliper.core.profiles.transfer import (
-    TransferSettings,
-    count_features,
-    profile_features,
-    standardised,
-    transfer,
-)
-from calliper.core.profiles.vocabulary import model_classes, shared_vocabulary
+from calliper.core.profiles.transfer import ClassShares, TransferSettings, profile_features, standardised, transfer
+from calliper.core.profiles.vocabulary import shared_poi_classes, shared_vocabulary
 from calliper.core.text.descriptions import TextFields
 
 DEFAULT_PBF = "/work/shared/data/liechtenstein.osm.pbf"
@@ -92,11 +86,10 @@ def within_city(model, other, labels_path: Path, classes: list[str], settings: T
     keep = [i for i, value in enumerate(mapped) if value >= 0]
     rows = units.rows[keep]
     targets = np.array([mapped[i] for i in keep])
-    shared = sorted(set(model_classes(model)) & set(model_classes(other)))
+    shares = ClassShares(model, units, shared_poi_classes(model, other))
     features = {
         "profiles": standardised(profile_features(model, units, shared_vocabulary(model, other), JobControl())[rows]),
-        "poi_counts": {f"{r:g} m": standardised(count_features(model, units, shared, r)[rows])
-                       for r in settings.poi_radii},
+        "poi_counts": {f"{r:g} m": standardised(shares.at(r)[rows]) for r in settings.poi_radii},
     }
     scores = evaluate_methods(features, targets, "class", len(classes), units.metric_anchors[rows], settings.split,
                               settings.probe)

@@ -166,7 +166,7 @@ def _default_method(source: FeatureSource, embeddings: np.ndarray, counts: PoiCo
     return DefaultMethod(combined, np.hstack([embeddings, counts.units[key]]), counts, key)
 
 
-def _collecting(control: JobControl, notes: list[str]) -> JobControl:
+def collecting(control: JobControl, notes: list[str]) -> JobControl:
     """A control whose log messages are also kept, for the report."""
 
     def log(message: str) -> None:
@@ -182,7 +182,7 @@ def _run_study(
 ) -> _Study:
     """The study's scores and fitted probe; ``check_labels`` refuses what cannot be written before the slow part."""
     notes: list[str] = []
-    control = _collecting(control, notes)
+    control = collecting(control, notes)
     pois = Path(settings.pois) if settings.pois else default_poi_source(source)
     class_field = settings.poi_class_field or source.poi_class_field
     if not class_field:
@@ -261,14 +261,33 @@ def field_names(prefix: str, names: Sequence[str]) -> list[str]:
     return columns
 
 
+def class_columns(names: Sequence[str], probabilities: np.ndarray) -> dict[str, np.ndarray]:
+    """The fields of a class prediction: ``predicted`` (the likeliest class), its ``probability``, ``p_<class>``."""
+    columns = {"predicted": np.array(names, dtype=object)[probabilities.argmax(axis=1)],
+               "probability": probabilities.max(axis=1)}
+    columns.update(zip(field_names("p_", names), probabilities.T))
+    return columns
+
+
+def with_columns(frame, columns: dict[str, np.ndarray], what: str, log: Callable[[str], None]):
+    """A copy of the layer's features with ``columns`` added; fields of the same names are replaced (and logged)."""
+    import geopandas as gpd
+    import pandas as pd
+
+    replaced = [name for name in columns if name in frame.columns]
+    if replaced:
+        log(f"Fields {', '.join(replaced)} of the layer are replaced by {what} in the output.")
+    kept = frame.drop(columns=replaced).reset_index(drop=True)
+    added = pd.DataFrame(columns)
+    return gpd.GeoDataFrame(pd.concat([kept, added], axis=1), geometry=kept.geometry.name, crs=kept.crs)
+
+
 def _prediction_frame(study: _Study, control: JobControl):
     """The label features (own CRS) with the map probe's predictions for every one of them."""
     labels = study.labels
     predicted = study.probe.predict(study.default.unit_features)
     if labels.task == "class":
-        columns = {"predicted": np.array(labels.names, dtype=object)[predicted.argmax(axis=1)],
-                   "probability": predicted.max(axis=1)}
-        columns.update(zip(field_names("p_", labels.names), predicted.T))
+        columns = class_columns(labels.names, predicted)
     elif labels.task == "distribution":
         columns = dict(zip(field_names("pred_", labels.names), predicted.T))
     else:
@@ -276,13 +295,7 @@ def _prediction_frame(study: _Study, control: JobControl):
     labelled = np.zeros(len(labels.frame), dtype=np.int32)
     labelled[labels.rows] = 1
     columns["labelled"] = labelled
-    frame = labels.frame.copy()
-    replaced = [name for name in columns if name in frame.columns]
-    if replaced:
-        control.log(f"Fields {', '.join(replaced)} of the label layer are replaced by predictions in the output.")
-    for name, values in columns.items():
-        frame[name] = values
-    return frame
+    return with_columns(labels.frame, columns, "predictions", control.log)
 
 
 def _class_raster_grid(labels: LabelSet, settings: ClassifySettings, folder: Path):

@@ -199,6 +199,14 @@ def default_poi_source(source: FeatureSource) -> Path:
     return source.pois
 
 
+def class_counts(tree, codes: np.ndarray, n_classes: int, metric_xy: np.ndarray, radius: float) -> np.ndarray:
+    """(N, n_classes) how many of the points in ``tree`` (class ``codes``) lie within ``radius`` of each location."""
+    counts = np.zeros((len(metric_xy), n_classes))
+    for point, neighbours in enumerate(tree.query_ball_point(metric_xy, r=radius)):
+        np.add.at(counts[point], codes[neighbours], 1.0)
+    return counts
+
+
 class PoiCounts:
     """TF-IDF weighted counts of each POI class within a radius: of labelled units, and of any metric points.
 
@@ -231,10 +239,7 @@ class PoiCounts:
             self.units[key] = self.weighting[key].transform(counts).toarray().astype(np.float32)
 
     def _counts(self, metric_xy: np.ndarray, radius: float) -> np.ndarray:
-        counts = np.zeros((len(metric_xy), self.codes.max() + 1))
-        for point, neighbours in enumerate(self.tree.query_ball_point(metric_xy, r=radius)):
-            np.add.at(counts[point], self.codes[neighbours], 1.0)
-        return counts
+        return class_counts(self.tree, self.codes, self.codes.max() + 1, metric_xy, radius)
 
     def at(self, metric_xy: np.ndarray, key: str) -> np.ndarray:
         """(N, C) weighted counts at points in the labels' metric CRS, for the radius named ``key`` ("250 m")."""

@@ -69,12 +69,13 @@ class PlaceDescription:
         return "\n".join(lines)
 
 
-def model_evidence(model: LoadedModel) -> Evidence:
+def model_evidence(model: LoadedModel, purpose: str = "describe places") -> Evidence:
+    """The model's training POIs with their classes; refused, naming ``purpose``, for a model that kept none."""
     evidence = load_evidence(model.folder)
     if evidence is None or not evidence.classes:
         raise ModelFileError(
             f"The model in {model.folder} was trained before Calliper kept its POIs and classes; retrain it to "
-            "describe places."
+            f"{purpose}."
         )
     return evidence
 

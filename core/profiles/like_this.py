@@ -23,7 +23,7 @@ from ..model.files import LoadedModel
 from ..model.inference import embed_locations, model_crs
 from .outputs import TAG_VOCABULARY
 from .profiler import Profiler, affinity
-from .vocabulary import Vocabulary, check_same_text_encoder, shared_vocabulary
+from .vocabulary import Vocabulary, comparison_vocabulary
 
 TOP_WORDS = 3
 
@@ -50,14 +50,6 @@ def profile_query(model: LoadedModel, xy: tuple[float, float], crs: object | Non
     log_profile = Profiler(model, vocabulary).log_profiles(vector)[0]
     return ProfileQuery(log_profile, vocabulary,
                         f"place {xy[0]:.8g}, {xy[1]:.8g} ({crs_label(crs)}) under the model in {model.folder}")
-
-
-def comparison_vocabulary(source: LoadedModel, target: LoadedModel, vocabulary: Vocabulary | None) -> Vocabulary:
-    """A user's vocabulary (the models must share a text encoder), else the POI classes both models know."""
-    if vocabulary is None:
-        return shared_vocabulary(source, target)
-    check_same_text_encoder(source, target)
-    return vocabulary
 
 
 def like_this_raster(

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
 
 from ..atomic import check_output_path
 from ..data.vector_io import write_geopackage
 from ..jobs import JobControl
-from ..landuse.study import field_names
+from ..landuse.study import field_names, with_columns
 from ..maps.grid import PixelMask, RasterGrid, write_raster_by_blocks
 from ..maps.rasters import NODATA, PixelEmbedder, model_tags, read_layer
 from ..model.files import LoadedModel
@@ -63,16 +61,10 @@ def profile_points(
     profiler = Profiler(model, vocabulary)
     control.log(f"Profiles of {len(frame)} features of {Path(layer_path).name} over {vocabulary.source}.")
     profiles = profiler.profiles(embed_locations(model, xy, crs=frame.crs, control=control.part(0.0, 0.9)))
-    columns = field_names(PROFILE_PREFIX, vocabulary.labels)
-    replaced = [name for name in columns + [TOP_FIELD, TOP_SCORE_FIELD] if name in frame.columns]
-    if replaced:
-        control.log(f"Fields {', '.join(replaced)} of {Path(layer_path).name} are replaced by profiles in the output.")
     best = profiles.argmax(axis=1)
-    added = pd.DataFrame(profiles, columns=columns)
-    added[TOP_FIELD] = np.array(vocabulary.labels, dtype=object)[best]
-    added[TOP_SCORE_FIELD] = profiles[np.arange(len(best)), best]
-    kept = frame.reset_index(drop=True).drop(columns=replaced)
-    path = write_geopackage(gpd.GeoDataFrame(pd.concat([kept, added], axis=1), geometry=kept.geometry.name,
-                                             crs=kept.crs), out, "profiles")
+    columns = dict(zip(field_names(PROFILE_PREFIX, vocabulary.labels), profiles.T))
+    columns[TOP_FIELD] = np.array(vocabulary.labels, dtype=object)[best]
+    columns[TOP_SCORE_FIELD] = profiles[np.arange(len(best)), best]
+    path = write_geopackage(with_columns(frame, columns, "profiles", control.log), out, "profiles")
     control.report(1.0, "profiles written")
     return path

@@ -29,22 +29,22 @@ from ..errors import InputDataError, SettingsError
 from ..jobs import JobControl
 from ..landuse.evaluation import MethodScores, fit_chosen, fit_on_all, score
 from ..landuse.labels import LabelSet, LabelSettings, load_labels, unit_points
-from ..landuse.probes import FittedProbe, ProbeSettings
+from ..landuse.probes import ProbeSettings
 from ..landuse.splits import SplitSettings, make_split
-from ..landuse.study import field_names
-from ..landuse.unit_features import CalliperFeatures, embed_units, unit_means
+from ..landuse.study import class_columns, collecting, with_columns
+from ..landuse.unit_features import CalliperFeatures, class_counts, embed_units, unit_means
 from ..locks import output_lock
+from ..maps.describe import model_evidence
 from ..maps.rasters import read_layer
-from ..model.evidence import Evidence, load_evidence
 from ..model.files import LoadedModel
 from ..model.inference import model_crs
-from .like_this import comparison_vocabulary
 from .profiler import Profiler
-from .vocabulary import Vocabulary, model_classes
+from .vocabulary import Vocabulary, comparison_vocabulary, shared_poi_classes
 
 PREDICTIONS_FILE = "predictions.gpkg"
 METRICS_FILE = "metrics.json"
 PROFILES, POI_COUNTS = "profiles", "poi_counts"
+EVIDENCE_PURPOSE = "carry land use to or from its city"
 
 
 @dataclass
@@ -89,7 +89,7 @@ def grid_units(model: LoadedModel, cell_size: float) -> LabelSet:
     import geopandas as gpd
     import shapely
 
-    evidence = _evidence(model)
+    evidence = model_evidence(model, EVIDENCE_PURPOSE)
     cells = np.unique(np.floor(evidence.xy / cell_size).astype(np.int64), axis=0)
     boxes = shapely.box(cells[:, 0] * cell_size, cells[:, 1] * cell_size,
                         (cells[:, 0] + 1) * cell_size, (cells[:, 1] + 1) * cell_size)
@@ -97,34 +97,35 @@ def grid_units(model: LoadedModel, cell_size: float) -> LabelSet:
     return unlabelled_units(frame, model, f"the {len(cells)} cells of {cell_size:g} m over the target's POIs")
 
 
-def _evidence(model: LoadedModel) -> Evidence:
-    evidence = load_evidence(model.folder)
-    if evidence is None or not evidence.classes:
-        model_classes(model)  # raises the message about models without kept POIs
-    return evidence
-
-
 def profile_features(model: LoadedModel, units: LabelSet, vocabulary: Vocabulary, control: JobControl) -> np.ndarray:
     """(U, V) log-profiles of the units' mean embeddings."""
     return Profiler(model, vocabulary).log_profiles(embed_units(CalliperFeatures(model), units, control))
 
 
-def count_features(model: LoadedModel, units: LabelSet, classes: list[str], radius: float) -> np.ndarray:
-    """(U, C) each class's share of the model's training POIs of ``classes`` within ``radius`` of the units."""
-    from scipy.spatial import cKDTree
+class ClassShares:
+    """Each of ``classes``' share of the model's training POIs within a radius of the units (``at(radius)``).
 
-    evidence = _evidence(model)
-    lookup = {name: i for i, name in enumerate(classes)}
-    codes = np.array([lookup.get(name, -1) for name in evidence.classes])[evidence.class_index]
-    kept = codes >= 0
-    counts = np.zeros((len(units.points), len(classes)))
-    if kept.any():
-        tree = cKDTree(evidence.xy[kept])
-        here = to_crs(units.points, units.model_crs, parse_crs(evidence.crs_wkt))
-        for row, neighbours in enumerate(tree.query_ball_point(here, r=radius)):
-            np.add.at(counts[row], codes[kept][neighbours], 1.0)
-    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
-    return unit_means(shares, units).astype(np.float32)
+    The POIs come from the model folder's evidence, so no POI file is needed; the tree and
+    the units' positions in the evidence's CRS are built once for every radius.
+    """
+
+    def __init__(self, model: LoadedModel, units: LabelSet, classes: list[str]) -> None:
+        from scipy.spatial import cKDTree
+
+        evidence = model_evidence(model, EVIDENCE_PURPOSE)
+        lookup = {name: i for i, name in enumerate(classes)}
+        codes = np.array([lookup.get(name, -1) for name in evidence.classes])[evidence.class_index]
+        kept = codes >= 0
+        self.units, self.n_classes, self.codes = units, len(classes), codes[kept]
+        self.tree = cKDTree(evidence.xy[kept]) if kept.any() else None
+        self.here = to_crs(units.points, units.model_crs, parse_crs(evidence.crs_wkt))
+
+    def at(self, radius: float) -> np.ndarray:
+        """(U, C) shares per unit (zeros where no POI of the classes is near)."""
+        counts = (class_counts(self.tree, self.codes, self.n_classes, self.here, radius) if self.tree is not None
+                  else np.zeros((len(self.here), self.n_classes)))
+        shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+        return unit_means(shares, self.units).astype(np.float32)
 
 
 def standardised(x: np.ndarray) -> np.ndarray:
@@ -175,16 +176,21 @@ class _Method:
     target: dict[str, np.ndarray]
 
 
-def _fit_seeds(method: _Method, y: np.ndarray, source_xy: np.ndarray, n_classes: int, settings: TransferSettings,
-               ) -> tuple[list[tuple[str, FittedProbe]], list[float]]:
-    """Per seed: the candidate picked on the source's validation blocks and its probe trained on the source."""
-    fitted, validation = [], []
+def _score_methods(methods: dict[str, _Method], y: np.ndarray, source_xy: np.ndarray, target_rows: np.ndarray,
+                   truth: np.ndarray | None, n_classes: int, settings: TransferSettings) -> dict[str, MethodScores]:
+    """Per seed and method: the candidate picked on the source's validation blocks, its probe trained on the
+    source, and (with ``truth``) its scores on the target's labelled rows."""
+    scores = {name: MethodScores() for name in methods}
     for seed in settings.probe.seeds:
         parts = make_split(source_xy, settings.split, seed)
-        chosen, _, probe, value = fit_chosen(method.source, y, "class", n_classes, parts, settings.probe, seed)
-        fitted.append((chosen, probe))
-        validation.append(value)
-    return fitted, validation
+        for name, method in methods.items():
+            chosen, _, probe, value = fit_chosen(method.source, y, "class", n_classes, parts, settings.probe, seed)
+            scores[name].chosen.append(chosen)
+            scores[name].validation.append(value)
+            if truth is not None:
+                predicted = probe.predict(method.target[chosen][target_rows])
+                scores[name].per_seed.append(score("class", truth, predicted, n_classes))
+    return scores
 
 
 def transfer(
@@ -209,13 +215,7 @@ def transfer(
              for key, name in (("predictions", PREDICTIONS_FILE), ("metrics", METRICS_FILE))}
     with output_lock(paths["predictions"]):
         notes: list[str] = []
-        log = control.log
-
-        def note(message: str) -> None:
-            notes.append(message)
-            log(message)
-
-        control = JobControl(control.progress, control.is_cancelled, note, control.start, control.end)
+        control = collecting(control, notes)
         a_units = load_labels(source_labels, "class", (label_field,), model_crs(source),
                               source.card.training.get("extent"), settings.labels, None, control)
         b_units = _target_units(target, target_labels, target_units, label_field, settings, control)
@@ -224,24 +224,15 @@ def transfer(
         a_rows, y = _labelled(a_units, classes)
         if len(np.unique(y)) < 2:
             raise InputDataError(f"The source labels have fewer than two classes of the field '{label_field}'.")
-        note(f"Transfer of {len(classes)} classes ({', '.join(classes)}) from {len(a_rows)} source units to "
+        control.log(f"Transfer of {len(classes)} classes ({', '.join(classes)}) from {len(a_rows)} source units to "
              f"{len(b_units.rows)} target units; profiles over {vocabulary.source}.")
         methods = {PROFILES: _profile_method(source, target, a_units, b_units, a_rows, vocabulary, settings, control)}
-        counts = _counts_method(source, target, a_units, b_units, a_rows, settings, note)
+        counts = _counts_method(source, target, a_units, b_units, a_rows, settings, control.log)
         if counts is not None:
             methods[POI_COUNTS] = counts
         control.check("The transfer")
-        source_xy = a_units.metric_anchors[a_rows]
-        fits = {name: _fit_seeds(method, y, source_xy, len(classes), settings) for name, method in methods.items()}
-        b_rows, truth = _labelled(b_units, classes) if scored else (np.zeros(0, dtype=int), np.zeros(0, dtype=int))
-        scores = {name: MethodScores() for name in methods}
-        for name, (per_seed, validation) in fits.items():
-            scores[name].validation = validation
-            for chosen, probe in per_seed:
-                scores[name].chosen.append(chosen)
-                if scored:
-                    predicted = probe.predict(methods[name].target[chosen][b_rows])
-                    scores[name].per_seed.append(score("class", truth, predicted, len(classes)))
+        b_rows, truth = _labelled(b_units, classes) if scored else (np.zeros(0, dtype=int), None)
+        scores = _score_methods(methods, y, a_units.metric_anchors[a_rows], b_rows, truth, len(classes), settings)
         control.report(0.9, "writing the predictions")
         profiles = methods[PROFILES]
         probe = fit_on_all(profiles.source[""], y, "class", len(classes), settings.split, settings.probe)
@@ -249,7 +240,8 @@ def transfer(
         metrics = _metrics(classes, scores, scored, vocabulary, source, target, source_labels, target_labels,
                            settings, a_rows, b_units, b_rows, notes)
         with atomic_group(paths) as staged:
-            write_geopackage(_prediction_frame(b_units, classes, probabilities), staged["predictions"], "predictions")
+            frame = with_columns(b_units.frame, class_columns(classes, probabilities), "predictions", control.log)
+            write_geopackage(frame, staged["predictions"], "predictions")
             staged["metrics"].write_text(json.dumps(metrics, indent=2, ensure_ascii=False), encoding="utf-8")
         control.report(1.0, "done")
         return TransferResult(paths, metrics)
@@ -264,15 +256,15 @@ def _profile_method(source, target, a_units, b_units, a_rows, vocabulary, settin
 
 
 def _counts_method(source, target, a_units, b_units, a_rows, settings, log) -> _Method | None:
-    classes = sorted(set(model_classes(source)) & set(model_classes(target)))
+    classes = shared_poi_classes(source, target)
     if not classes:
         log("The models share no POI class, so the POI-count baseline is left out.")
         return None
     method = _Method({}, {})
+    a_shares, b_shares = ClassShares(source, a_units, classes), ClassShares(target, b_units, classes)
     for radius in settings.poi_radii:
         key = f"{radius:g} m"
-        a = count_features(source, a_units, classes, radius)[a_rows]
-        b = count_features(target, b_units, classes, radius)
+        a, b = a_shares.at(radius)[a_rows], b_shares.at(radius)
         method.source[key], method.target[key] = (standardised(a), standardised(b)) if settings.align else (a, b)
     return method
 
@@ -303,13 +295,3 @@ def _metrics(classes, scores, scored, vocabulary, source, target, source_labels,
     if scored:
         document["per_class_f1"] = {name: s.per_class_f1(classes) for name, s in scores.items()}
     return document
-
-
-def _prediction_frame(units: LabelSet, classes: list[str], probabilities: np.ndarray):
-    frame = units.frame.copy()
-    columns = {"predicted": np.array(classes, dtype=object)[probabilities.argmax(axis=1)],
-               "probability": probabilities.max(axis=1)}
-    columns.update(zip(field_names("p_", classes), probabilities.T))
-    for name, values in columns.items():
-        frame[name] = values
-    return frame

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import InputDataError, ModelFileError
 from ..maps.clusters import class_descriptions
-from ..model.evidence import load_evidence
+from ..maps.describe import model_evidence
 from ..model.files import LoadedModel
 
 SHOWN_CLASSES = 8
@@ -48,13 +48,7 @@ def phrase_vocabulary(path: str | Path) -> Vocabulary:
 
 def model_classes(model: LoadedModel) -> list[str]:
     """The POI classes a model was trained on (from its evidence), sorted by name."""
-    evidence = load_evidence(model.folder)
-    if evidence is None or not evidence.classes:
-        raise ModelFileError(
-            f"The model in {model.folder} keeps no POI classes (it was trained before Calliper kept them); "
-            "retrain it, or give a vocabulary file."
-        )
-    return sorted(set(evidence.classes))
+    return sorted(set(model_evidence(model, "compare its profiles, or give a vocabulary file").classes))
 
 
 def class_vocabulary(classes: list[str], source: str) -> Vocabulary:
@@ -82,14 +76,27 @@ def check_same_text_encoder(first: LoadedModel, second: LoadedModel) -> None:
         )
 
 
+def shared_poi_classes(first: LoadedModel, second: LoadedModel) -> list[str]:
+    """The POI classes both models were trained on, sorted by name (maybe none)."""
+    return sorted(set(model_classes(first)) & set(model_classes(second)))
+
+
 def shared_vocabulary(first: LoadedModel, second: LoadedModel) -> Vocabulary:
     """The POI classes both models were trained on; refused when they share none."""
     check_same_text_encoder(first, second)
-    a, b = model_classes(first), model_classes(second)
-    shared = sorted(set(a) & set(b))
+    shared = shared_poi_classes(first, second)
     if not shared:
+        a, b = model_classes(first), model_classes(second)
         raise InputDataError(
             f"The two models share no POI class (the model in {first.folder} has {_shown(a)}; the one in "
             f"{second.folder} has {_shown(b)}). Give a vocabulary file of phrases that describe both cities."
         )
     return class_vocabulary(shared, f"the {len(shared)} POI classes both models were trained on")
+
+
+def comparison_vocabulary(source: LoadedModel, target: LoadedModel, vocabulary: Vocabulary | None) -> Vocabulary:
+    """A user's vocabulary (the models must share a text encoder), else the POI classes both models know."""
+    if vocabulary is None:
+        return shared_vocabulary(source, target)
+    check_same_text_encoder(source, target)
+    return vocabulary
