@@ -52,7 +52,7 @@ def test_cli_refuses_streets_for_an_encoder_without_a_context_graph(demo_data, t
 
 
 def test_processing_lists_the_context_graph_encoder(qgis_app):
-    from calliper.processing_provider.train_algorithm import ENCODERS, TrainModelAlgorithm
+    from calliper.processing_provider.algorithms.train import ENCODERS, TrainModelAlgorithm
 
     algorithm = TrainModelAlgorithm()
     algorithm.initAlgorithm()
@@ -62,7 +62,7 @@ def test_processing_lists_the_context_graph_encoder(qgis_app):
 
 
 def context_index() -> int:
-    from calliper.processing_provider.train_algorithm import ENCODERS
+    from calliper.processing_provider.algorithms.train import ENCODERS
 
     return ENCODERS.index("grid_context")
 

@@ -8,6 +8,8 @@ import cannot hide a dependency that goes up a layer.
 from __future__ import annotations
 
 import ast
+import tomllib
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +31,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("plugin",),  # the QGIS entry: __init__.py and plugin.py at the root
 )
 FORBIDDEN = {("cli", "adapters")}  # the command line never pulls in QGIS
+MAX_MODULES_PER_FOLDER = 20  # beyond this a reader no longer finds a capability by its folder: split by capability
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -144,6 +147,31 @@ def test_every_subpackage_says_what_it_holds_and_what_it_may_import():
             continue  # QGIS front ends documented in their modules
         doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
         assert "import" in doc.lower() and len(doc.splitlines()) >= 2, init
+
+
+def crowded_folders(root: Path, limit: int = MAX_MODULES_PER_FOLDER) -> list[str]:
+    """'folder: n modules' for every plugin folder (packages and the root) holding more than ``limit`` Python modules."""
+    files = [p for package in PACKAGES if (root / package).is_dir() for p in (root / package).rglob("*.py")]
+    files += [root / name for name in ENTRY_FILES if (root / name).is_file()]
+    counts = Counter(p.parent.relative_to(root).as_posix() for p in files)
+    return [f"{folder}: {n} modules" for folder, n in sorted(counts.items()) if n > limit]
+
+
+def test_no_plugin_folder_holds_more_than_twenty_modules():
+    assert crowded_folders(ROOT) == []
+
+
+def test_the_folder_rule_names_a_crowded_folder(tmp_path):
+    _write(tmp_path, {f"ui/panel_{i}.py": "" for i in range(21)} | {"core/model/a.py": "", "plugin.py": ""})
+    assert crowded_folders(tmp_path) == ["ui: 21 modules"]
+    assert crowded_folders(tmp_path, limit=0) == [".: 1 modules", "core/model: 1 modules", "ui: 21 modules"]
+
+
+def test_every_package_is_in_the_wheel():
+    """pyproject lists the packages by hand: one left out installs without it (non-editable)."""
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    found = {module_name(init, ROOT) for package in PACKAGES for init in (ROOT / package).rglob("__init__.py")}
+    assert {f"calliper.{name}" for name in found} | {"calliper"} == listed
 
 
 def _write(root: Path, files: dict[str, str]) -> None:

@@ -12,12 +12,12 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QVariant
 
-from ..adapters.layers import point_table_from_layer
-from ..core.catalog.loading import load_model
-from ..core.maps.describe import describe_points
-from .base import CalliperAlgorithm
-from .feature_sink import unused_name, write_with_values
-from .feedback import user_errors
+from ...adapters.layers import point_table_from_layer
+from ...core.catalog.loading import load_model
+from ...core.maps.describe import describe_points
+from ..base import CalliperAlgorithm
+from ..feature_sink import unused_name, write_with_values
+from ..feedback import user_errors
 
 
 class DescribeAlgorithm(CalliperAlgorithm):

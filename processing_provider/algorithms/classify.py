@@ -9,10 +9,10 @@ from qgis.core import (
     QgsProcessingParameterNumber,
 )
 
-from ..core.landuse.study import ClassifySettings, classify
-from .inputs import extent_value, is_given
-from .output_styles import keep_style_on_completion
-from .study_algorithm import STUDY_HELP, StudyAlgorithm, advanced
+from ...core.landuse.study import ClassifySettings, classify
+from ..inputs import extent_value, is_given
+from ..output_styles import keep_style_on_completion
+from .study import STUDY_HELP, StudyAlgorithm, advanced
 
 
 class ClassifyAlgorithm(StudyAlgorithm):

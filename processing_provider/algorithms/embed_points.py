@@ -11,13 +11,13 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QVariant
 
-from ..adapters.layers import point_table_from_layer
-from ..core.catalog.loading import load_model
-from ..core.model.embed_points import embedding_columns
-from ..core.model.inference import embed_locations
-from .base import CalliperAlgorithm
-from .feature_sink import write_with_values
-from .feedback import control_for, user_errors
+from ...adapters.layers import point_table_from_layer
+from ...core.catalog.loading import load_model
+from ...core.model.embed_points import embedding_columns
+from ...core.model.inference import embed_locations
+from ..base import CalliperAlgorithm
+from ..feature_sink import write_with_values
+from ..feedback import control_for, user_errors
 
 
 class EmbedPointsAlgorithm(CalliperAlgorithm):

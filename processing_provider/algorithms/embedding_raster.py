@@ -11,18 +11,18 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from ..adapters.layer_files import vector_file
-from ..core.atomic import check_output_path
-from ..core.catalog.loading import load_model_for_maps
-from ..core.maps.rasters import (
+from ...adapters.layer_files import vector_file
+from ...core.atomic import check_output_path
+from ...core.catalog.loading import load_model_for_maps
+from ...core.maps.rasters import (
     DEFAULT_MASK_BUFFER,
     embedding_raster,
     raster_mask,
     rgb_preview,
 )
-from .base import CalliperAlgorithm
-from .feedback import control_for, user_errors
-from .grid_inputs import (
+from ..base import CalliperAlgorithm
+from ..feedback import control_for, user_errors
+from ..grid_inputs import (
     add_grid_parameters,
     model_grid,
     near_pois_parameter,

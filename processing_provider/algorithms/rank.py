@@ -13,13 +13,13 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QVariant
 
-from ..adapters.layers import point_table_from_layer
-from ..adapters.ranked_layer import ranks
-from ..core.catalog.loading import load_model
-from ..core.context.ranking import text_scores
-from .base import CalliperAlgorithm
-from .feature_sink import unused_name, write_with_values
-from .feedback import control_for, user_errors
+from ...adapters.layers import point_table_from_layer
+from ...adapters.ranked_layer import ranks
+from ...core.catalog.loading import load_model
+from ...core.context.ranking import text_scores
+from ..base import CalliperAlgorithm
+from ..feature_sink import unused_name, write_with_values
+from ..feedback import control_for, user_errors
 
 # Places named in the log after a run, best first.
 LOGGED_BEST = 5

@@ -10,12 +10,12 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from ..adapters.layer_files import raster_file
-from ..core.imagery.region_maps import cluster_namer_for
-from ..core.maps.clusters import MAX_CLUSTERS, ClusterSettings, cluster_raster, naming_model_folder
-from .base import CalliperAlgorithm
-from .feedback import control_for, user_errors
-from .output_styles import keep_style_on_completion
+from ...adapters.layer_files import raster_file
+from ...core.imagery.region_maps import cluster_namer_for
+from ...core.maps.clusters import MAX_CLUSTERS, ClusterSettings, cluster_raster, naming_model_folder
+from ..base import CalliperAlgorithm
+from ..feedback import control_for, user_errors
+from ..output_styles import keep_style_on_completion
 
 
 class ClusterAlgorithm(CalliperAlgorithm):

@@ -9,13 +9,13 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from ..adapters.layer_files import raster_file
-from ..core.imagery.files import load_mmgr
-from ..core.imagery.region_maps import mmgr_text_query, region_raster
-from ..core.maps.similarity import similarity_raster
-from .base import CalliperAlgorithm
-from .feedback import control_for, user_errors
-from .output_styles import keep_similarity_style_on_completion
+from ...adapters.layer_files import raster_file
+from ...core.imagery.files import load_mmgr
+from ...core.imagery.region_maps import mmgr_text_query, region_raster
+from ...core.maps.similarity import similarity_raster
+from ..base import CalliperAlgorithm
+from ..feedback import control_for, user_errors
+from ..output_styles import keep_similarity_style_on_completion
 
 
 class MMGRRegionRasterAlgorithm(CalliperAlgorithm):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from qgis.core import QgsProcessingParameterDefinition, QgsProcessingParameterRasterDestination
 
-from ..core.catalog.loading import load_model_for_maps
-from ..core.maps.rasters import raster_mask
-from ..core.profiles.outputs import profile_raster
-from ..core.profiles.vocabulary import model_vocabulary
-from .base import CalliperAlgorithm
-from .feedback import control_for, user_errors
-from .grid_inputs import (
+from ...core.catalog.loading import load_model_for_maps
+from ...core.maps.rasters import raster_mask
+from ...core.profiles.outputs import profile_raster
+from ...core.profiles.vocabulary import model_vocabulary
+from ..base import CalliperAlgorithm
+from ..feedback import control_for, user_errors
+from ..grid_inputs import (
     MODEL,
     WHOLE_EXTENT,
     add_grid_parameters,
@@ -19,7 +19,7 @@ from .grid_inputs import (
     near_pois_value,
     whole_extent_parameter,
 )
-from .profile_algorithm import VOCABULARY_HELP, read_vocabulary, vocabulary_parameter
+from .profile import VOCABULARY_HELP, read_vocabulary, vocabulary_parameter
 
 
 class ProfileRasterAlgorithm(CalliperAlgorithm):

@@ -27,16 +27,16 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from ..adapters.layer_files import raster_file, vector_file
-from ..core.jobs import JobControl
-from ..core.landuse.labels import SAMPLING_KINDS
-from ..core.landuse.probes import PAPER_SEEDS, PROBE_KINDS, parse_seeds
-from ..core.landuse.report import metrics_table
-from ..core.landuse.splits import SPLIT_KINDS
-from ..core.landuse.study import StudyResult
-from ..core.landuse.unit_features import FeatureSource, study_features
-from .base import CalliperAlgorithm
-from .feedback import control_for, user_errors
+from ...adapters.layer_files import raster_file, vector_file
+from ...core.jobs import JobControl
+from ...core.landuse.labels import SAMPLING_KINDS
+from ...core.landuse.probes import PAPER_SEEDS, PROBE_KINDS, parse_seeds
+from ...core.landuse.report import metrics_table
+from ...core.landuse.splits import SPLIT_KINDS
+from ...core.landuse.study import StudyResult
+from ...core.landuse.unit_features import FeatureSource, study_features
+from ..base import CalliperAlgorithm
+from ..feedback import control_for, user_errors
 
 STUDY_HELP = (
     "The study compares the model's embeddings with two baselines (coordinates only; POI counts around each "

@@ -19,18 +19,18 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from ..adapters.layer_files import vector_file
-from ..core.catalog.loading import load_model
-from ..core.landuse.labels import LabelSettings
-from ..core.landuse.probes import PAPER_SEEDS, PROBE_KINDS, ProbeSettings, parse_seeds
-from ..core.landuse.report import metrics_table
-from ..core.landuse.splits import SplitSettings
-from ..core.profiles.transfer import TransferSettings, transfer
-from .base import CalliperAlgorithm
-from .feedback import control_for, user_errors
-from .inputs import is_given
-from .profile_algorithm import read_vocabulary, vocabulary_parameter
-from .study_algorithm import StudyAlgorithm, advanced
+from ...adapters.layer_files import vector_file
+from ...core.catalog.loading import load_model
+from ...core.landuse.labels import LabelSettings
+from ...core.landuse.probes import PAPER_SEEDS, PROBE_KINDS, ProbeSettings, parse_seeds
+from ...core.landuse.report import metrics_table
+from ...core.landuse.splits import SplitSettings
+from ...core.profiles.transfer import TransferSettings, transfer
+from ..base import CalliperAlgorithm
+from ..feedback import control_for, user_errors
+from ..inputs import is_given
+from .profile import read_vocabulary, vocabulary_parameter
+from .study import StudyAlgorithm, advanced
 
 UNITS_TWICE = ("Give target labels (TARGET_LABELS) or target units (TARGET_UNITS), not both: labelled target "
                "units are predicted too.")

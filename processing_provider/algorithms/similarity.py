@@ -12,17 +12,17 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from ..adapters.layer_files import raster_file
-from ..adapters.output_layers import style_similarity
-from ..core.catalog.loading import load_model, load_model_for_maps
-from ..core.maps import PHRASE_MAPS
-from ..core.maps.similarity import phrase_raster, raster_location_query, similarity_raster
-from ..core.profiles.like_this import like_this_raster
-from .base import CalliperAlgorithm
-from .feedback import control_for, user_errors
-from .inputs import core_crs, is_given
-from .output_styles import StyleOnLoad, keep_similarity_style_on_completion
-from .profile_algorithm import read_vocabulary, vocabulary_parameter
+from ...adapters.layer_files import raster_file
+from ...adapters.output_layers import style_similarity
+from ...core.catalog.loading import load_model, load_model_for_maps
+from ...core.maps import PHRASE_MAPS
+from ...core.maps.similarity import phrase_raster, raster_location_query, similarity_raster
+from ...core.profiles.like_this import like_this_raster
+from ..base import CalliperAlgorithm
+from ..feedback import control_for, user_errors
+from ..inputs import core_crs, is_given
+from ..output_styles import StyleOnLoad, keep_similarity_style_on_completion
+from .profile import read_vocabulary, vocabulary_parameter
 
 QUERY_MISSING = "Give a point (POINT) or a phrase (TEXT) to compare every pixel with."
 QUERY_TWICE = "Give either a point (POINT) or a phrase (TEXT), not both: a similarity map compares with one query."

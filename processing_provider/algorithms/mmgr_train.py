@@ -17,16 +17,16 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from ..adapters.layer_files import raster_file
-from ..adapters.layers import point_table_from_layer
-from ..core.imagery.loss import LossWeights
-from ..core.imagery.region_maps import write_region_raster
-from ..core.imagery.tiles import MAX_TILE_PIXELS, MIN_TILE_PIXELS, ImagerySettings
-from ..core.imagery.train import MMGRJob, MMGRTrainSettings, train_mmgr
-from ..core.maps.rasters import rgb_preview
-from ..core.text.descriptions import TextFields
-from .base import CalliperAlgorithm
-from .feedback import control_for, user_errors
+from ...adapters.layer_files import raster_file
+from ...adapters.layers import point_table_from_layer
+from ...core.imagery.loss import LossWeights
+from ...core.imagery.region_maps import write_region_raster
+from ...core.imagery.tiles import MAX_TILE_PIXELS, MIN_TILE_PIXELS, ImagerySettings
+from ...core.imagery.train import MMGRJob, MMGRTrainSettings, train_mmgr
+from ...core.maps.rasters import rgb_preview
+from ...core.text.descriptions import TextFields
+from ..base import CalliperAlgorithm
+from ..feedback import control_for, user_errors
 
 
 class MMGRTrainAlgorithm(CalliperAlgorithm):

@@ -16,16 +16,16 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from ..adapters.layers import point_table_from_layer
-from ..core.catalog.training import train_from_points
-from ..core.context.graph import streets_option
-from ..core.devices import DEVICE_CHOICES
-from ..core.model.pipeline import TrainJob
-from ..core.model.settings import ENCODER_LABELS, ModelSettings
-from ..core.model.train import TrainSettings
-from ..core.text.descriptions import TextFields, TextTemplate
-from .base import CalliperAlgorithm
-from .feedback import control_for, user_errors
+from ...adapters.layers import point_table_from_layer
+from ...core.catalog.training import train_from_points
+from ...core.context.graph import streets_option
+from ...core.devices import DEVICE_CHOICES
+from ...core.model.pipeline import TrainJob
+from ...core.model.settings import ENCODER_LABELS, ModelSettings
+from ...core.model.train import TrainSettings
+from ...core.text.descriptions import TextFields, TextTemplate
+from ..base import CalliperAlgorithm
+from ..feedback import control_for, user_errors
 
 ENCODERS = list(ENCODER_LABELS)
 

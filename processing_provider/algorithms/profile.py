@@ -14,12 +14,12 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from ..adapters.layer_files import vector_file
-from ..core.catalog.loading import load_model_for_maps
-from ..core.profiles.outputs import profile_points
-from ..core.profiles.vocabulary import Vocabulary, model_vocabulary, phrase_vocabulary
-from .base import CalliperAlgorithm
-from .feedback import control_for, user_errors
+from ...adapters.layer_files import vector_file
+from ...core.catalog.loading import load_model_for_maps
+from ...core.profiles.outputs import profile_points
+from ...core.profiles.vocabulary import Vocabulary, model_vocabulary, phrase_vocabulary
+from ..base import CalliperAlgorithm
+from ..feedback import control_for, user_errors
 
 VOCABULARY_HELP = (
     "A profile is the model's weight of each word of a vocabulary at a place (0 to 1, summing to 1 over the "

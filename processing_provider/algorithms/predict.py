@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from qgis.core import QgsProcessingParameterField
 
-from ..core.landuse.study import StudySettings, predict_values
-from .study_algorithm import STUDY_HELP, StudyAlgorithm
+from ...core.landuse.study import StudySettings, predict_values
+from .study import STUDY_HELP, StudyAlgorithm
 
 
 class PredictAlgorithm(StudyAlgorithm):
