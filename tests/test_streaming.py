@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from calliper.core.catalog.training import train_from_points
 from calliper.core.data.poi_io import read_points
 from calliper.core.data.streaming import PointSource, iter_point_chunks
 from calliper.core.devices import GPU_BATCH_MAX, GPU_BATCH_MIN, batch_for_memory
-from calliper.core.errors import FieldError
+from calliper.core.errors import FieldError, InputDataError
 from calliper.core.model.pipeline import TrainJob
 from calliper.core.model.settings import ModelSettings
 from calliper.core.model.train import TrainSettings
 from calliper.core.text.corpus import stream_corpus, table_corpus
-from calliper.core.text.descriptions import TextFields, TextTemplate
+from calliper.core.text.descriptions import TextFields, TextTemplate, build_texts
 from calliper.core.text.encoder import TextEncoder, encode_distinct, encode_distinct_to_file
 
 FIELDS = TextFields("class", "category", "name")
@@ -142,3 +145,72 @@ def test_names_are_appended_by_default_until_they_make_too_many_texts(demo_point
     assert "Names were not appended: with them the POI layer has " in logged[-1] and "more than 500" in logged[-1]
     forced = TrainJob(points=demo_points, fields=FIELDS, out=tmp_path / "m", template=TextTemplate(include_name=True))
     assert len(poi_corpus(forced, control).texts.texts) == len(named.texts.texts)  # asked for: kept whatever the count
+
+
+BOUNDARY_FORMATS = ("gpkg", "csv", "shp")
+KINDS = ("cafe", "bakery", "park", "school")
+
+
+def write_boundary_layer(folder: Path, suffix: str, rows: int, n_fields: int) -> Path:
+    """A POI file of ``rows`` points in EPSG:32635 with one field (class) or three (class, category, name)."""
+    import geopandas as gpd
+
+    columns = {"class": [KINDS[i % len(KINDS)] for i in range(rows)]}
+    if n_fields > 1:
+        columns.update(category=["amenity" if i % 3 else "shop" for i in range(rows)], name=[f"P{i}" for i in range(rows)])
+    x = 385_000.0 + 37.0 * np.arange(rows)
+    y = 6_672_000.0 + 11.0 * np.arange(rows)
+    path = folder / f"pois_{rows}_{n_fields}.{suffix}"
+    if suffix == "csv":
+        pd.DataFrame({**columns, "x": x, "y": y}, columns=[*columns, "x", "y"]).to_csv(path, index=False)
+    else:
+        frame = gpd.GeoDataFrame(pd.DataFrame(columns, columns=list(columns), dtype=object),
+                                 geometry=gpd.points_from_xy(x, y), crs="EPSG:32635")
+        frame.to_file(path, engine="pyogrio")
+    return path
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    chunk=st.integers(min_value=1, max_value=6),
+    offset=st.sampled_from(["zero", "one", "chunk-1", "chunk", "chunk+1", "2*chunk"]),
+    suffix=st.sampled_from(BOUNDARY_FORMATS),
+    n_fields=st.sampled_from([1, 3]),
+)
+def test_every_row_count_around_a_chunk_boundary_streams_or_is_refused_clearly(tmp_path, chunk, offset, suffix, n_fields):
+    rows = {"zero": 0, "one": 1, "chunk-1": chunk - 1, "chunk": chunk, "chunk+1": chunk + 1, "2*chunk": 2 * chunk}[offset]
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    path = write_boundary_layer(folder, suffix, rows, n_fields)
+    source = PointSource(path, csv_crs="EPSG:32635", chunk_rows=chunk)
+    sizes = [len(part.xy) for part in source.chunks()]
+    assert all(1 <= size <= chunk for size in sizes) and sum(sizes) == rows  # never an empty chunk
+    fields = TextFields("class", "category", "name") if n_fields > 1 else TextFields("class")
+    template = TextTemplate(include_name=False)
+    if rows == 0:
+        with pytest.raises(InputDataError, match=f"{path.name} has no features"):
+            stream_corpus(source, fields, template, f"the layer {path.name}")
+        return
+    corpus = stream_corpus(source, fields, template, f"the layer {path.name}")
+    assert corpus.texts.n_pois == rows and corpus.class_names == list(KINDS[:rows])
+    np.testing.assert_array_equal(corpus.points.xy[:, 0], 385_000.0 + 37.0 * np.arange(rows))
+
+
+def test_empty_tables_with_any_number_of_fields_are_described_as_nothing():
+    for columns in (["class"], ["class", "category"], ["class", "category", "name"]):
+        texts = build_texts(pd.DataFrame(columns=columns), TextFields(*columns), TextTemplate())
+        assert texts.texts == [] and texts.n_pois == 0 and texts.kept.shape == (0,) and texts.dropped == 0
+
+
+def test_cli_trains_a_file_that_ends_on_a_chunk_boundary_and_refuses_an_empty_two_field_layer(tmp_path, capsys):
+    from calliper.cli.main import main
+
+    for rows in (40, 0):
+        path = write_boundary_layer(tmp_path, "gpkg", rows, 3)
+        out = tmp_path / f"model-{rows}"
+        code = main(["train", "--pois", str(path), "--class-field", "class", "--category-field", "category",
+                     "--epochs", "1", "--device", "cpu", "--chunk-rows", "20", "--out", str(out)])
+        if rows:
+            assert code == 0 and '"n_pois": 40' in (out / "card.json").read_text()
+        else:
+            err = capsys.readouterr().err
+            assert code == 2 and "has no features" in err and "Traceback" not in err and not out.exists()

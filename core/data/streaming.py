@@ -98,10 +98,7 @@ class PointSource:
             raise ValueError(f"chunk_rows must be at least 1, got {self.chunk_rows}")
         path, crs = self._existing_path(), self.crs
         if self.is_csv:
-            columns = None
-            for table in pd.read_csv(path, encoding_errors="replace", chunksize=self.chunk_rows):
-                columns = columns or csv_coordinate_columns(list(table.columns), path.name)
-                yield finite_points(*csv_points(table, *columns), crs, str(path))
+            yield from self._csv_chunks(path, crs)
             return
         import pyogrio
 
@@ -111,11 +108,26 @@ class PointSource:
                 frame = pyogrio.read_dataframe(path, layer=self.layer, skip_features=start, max_features=self.chunk_rows)
             except Exception as exc:  # as above
                 raise vector_read_error(path, self.layer, exc) from exc
+            if len(frame) == 0:  # the file ended on a chunk boundary (or is empty): nothing to describe
+                return
             attributes, xy, converted = frame_points(frame)
             yield finite_points(attributes, xy, crs, str(path), converted)
             start += len(frame)
             if len(frame) < self.chunk_rows:
                 return
+
+    def _csv_chunks(self, path: Path, crs: CRS) -> Iterator[PointTable]:
+        """A CSV's non-empty chunks; a file without even a header line has none."""
+        try:
+            tables = pd.read_csv(path, encoding_errors="replace", chunksize=self.chunk_rows)
+        except pd.errors.EmptyDataError:
+            return
+        columns = None
+        for table in tables:
+            if len(table) == 0:
+                continue
+            columns = columns or csv_coordinate_columns(list(table.columns), path.name)
+            yield finite_points(*csv_points(table, *columns), crs, str(path))
 
 
 def iter_point_chunks(

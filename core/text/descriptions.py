@@ -184,6 +184,8 @@ def build_texts(
         used.append("category")  # needed to pick the per-category template
     columns = _role_columns(attributes, fields, used, layer)
     values = pd.DataFrame({name: attributes[column].map(clean_value) for name, column in columns.items()})
+    if len(attributes) == 0:  # an empty table or chunk: nothing to describe (MultiIndex cannot factorize it)
+        return PoiTexts(texts=[], text_index=np.zeros(0, dtype=np.int64), kept=np.zeros(0, dtype=bool), dropped=0)
     for name in required_placeholders(base):
         if require_values and not (values[name] != "").any():
             raise empty_field_error(columns[name], layer)
