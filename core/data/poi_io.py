@@ -20,6 +20,9 @@ from ..errors import FieldError, InputDataError
 X_NAMES = ("x", "lon", "lng", "long", "longitude", "easting")
 Y_NAMES = ("y", "lat", "latitude", "northing")
 CSV_SUFFIXES = (".csv", ".txt")
+# Values of a class field that say a feature is "some" POI without saying which (OSM's shop=yes):
+# such a POI is described by its category instead (lower case, after trimming).
+NOT_CLASS_VALUES = frozenset({"", "yes", "no", "true", "false", "1", "0"})
 
 
 @dataclass

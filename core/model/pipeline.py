@@ -22,7 +22,7 @@ import torch
 
 from ..atomic import check_output_path
 from ..crs import LONLAT, choose_metric_crs, crs_label, to_crs
-from ..data.poi_io import PointTable
+from ..data.poi_io import NOT_CLASS_VALUES, PointTable
 from ..data.streaming import PointSource
 from ..devices import choose_device
 from ..errors import InputDataError, SettingsError
@@ -113,6 +113,9 @@ def poi_corpus(job: TrainJob, control: JobControl) -> PoiCorpus:
             control.log(f"Names appended to the descriptions (CaLLiPer+): {n_named:,} distinct descriptions.")
             job.template = replace(job.template, include_name=True)
     texts = corpus.texts
+    if texts.class_from_category:
+        control.log(f"{texts.class_from_category:,} POIs of {job.layer_name} have a class value that names no class "
+                    f"({', '.join(repr(v) for v in sorted(NOT_CLASS_VALUES) if v)} or empty): their category stands in.")
     if texts.dropped:
         control.log(f"{texts.dropped} POIs of {job.layer_name} have an empty required field and were left out.")
     if texts.n_pois < 2:

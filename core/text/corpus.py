@@ -17,7 +17,15 @@ from ..data.poi_io import PointTable
 from ..data.streaming import PointSource
 from ..errors import InputDataError
 from ..jobs import JobControl
-from .descriptions import PoiTexts, TextFields, TextTemplate, build_texts, clean_value, empty_field_error
+from .descriptions import (
+    PoiTexts,
+    TextFields,
+    TextTemplate,
+    build_texts,
+    clean_value,
+    empty_field_error,
+    poi_classes,
+)
 
 TOP_CLASSES = 20
 
@@ -49,7 +57,7 @@ class _Vocabulary:
         self.names: list[str] | None = [] if fields.name_field else None
 
     def add(self, attributes: pd.DataFrame, kept: np.ndarray) -> None:
-        values = attributes[self.fields.class_field].loc[kept].astype(str)
+        values = poi_classes(attributes, self.fields)[0].loc[kept].astype(str)
         self.index_parts.append(np.fromiter((self.codes.setdefault(v, len(self.codes)) for v in values), np.int32,
                                             len(values)))
         if self.names is not None:
@@ -64,7 +72,7 @@ class _Vocabulary:
 
 def class_counts(attributes: pd.DataFrame, fields: TextFields, kept: np.ndarray) -> Counter:
     """How many kept POIs each class value has."""
-    return Counter(attributes[fields.class_field].loc[kept].astype(str))
+    return Counter(poi_classes(attributes, fields)[0].loc[kept].astype(str))
 
 
 def table_corpus(points: PointTable, fields: TextFields, template: TextTemplate, layer_name: str) -> PoiCorpus:
@@ -86,7 +94,7 @@ def stream_corpus(
     xy_parts, index_parts, kept_parts = [], [], []
     counts: Counter = Counter()
     vocabulary = _Vocabulary(fields)
-    dropped = rows = 0
+    dropped = rows = from_category = 0
     total = source.feature_count
     for chunk in source.chunks():
         control.check("Reading POIs")
@@ -99,6 +107,7 @@ def stream_corpus(
         counts.update(class_counts(chunk.attributes, fields, texts.kept))
         vocabulary.add(chunk.attributes, texts.kept)
         dropped += texts.dropped
+        from_category += texts.class_from_category
         rows += len(chunk.xy) + chunk.dropped_no_geometry
         if total:
             control.report(rows / total, f"Read {rows:,} of {total:,} POIs")
@@ -108,6 +117,6 @@ def stream_corpus(
         raise empty_field_error(fields.class_field, layer_name)
     control.log(f"Read {rows:,} POIs of {layer_name} in chunks of {source.chunk_rows:,}: {len(ids):,} distinct descriptions.")
     xy = np.concatenate(xy_parts)
-    texts = PoiTexts(list(ids), np.concatenate(index_parts), np.concatenate(kept_parts), dropped)
+    texts = PoiTexts(list(ids), np.concatenate(index_parts), np.concatenate(kept_parts), dropped, from_category)
     points = PointTable(xy, pd.DataFrame(index=pd.RangeIndex(len(xy))), source.crs, source.source)
     return vocabulary.finish(PoiCorpus(points, texts, dict(counts.most_common(TOP_CLASSES))))

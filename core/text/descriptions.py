@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..data.poi_io import NOT_CLASS_VALUES
 from ..errors import FieldError, SettingsError
 
 DEFAULT_TEMPLATE = "A place of {class}, a type of {category}"
@@ -68,6 +69,8 @@ class PoiTexts:
     text_index: np.ndarray
     kept: np.ndarray
     dropped: int
+    class_from_category: int = 0
+    """POIs whose class value was no class (``yes``, empty, ...) and were described by their category."""
 
     @property
     def n_pois(self) -> int:
@@ -128,15 +131,34 @@ def fill_template(template: str, values: dict[str, str]) -> str:
     return " ".join(_OPTIONAL.sub(optional, template).format_map(values).split())
 
 
-def _effective_templates(fields: TextFields, settings: TextTemplate) -> tuple[str, dict[str, str]]:
+def _effective_templates(fields: TextFields, settings: TextTemplate) -> tuple[str, dict[str, str], str | None]:
+    """The base template, the per-category ones, and the one for a POI whose class is its category."""
     if settings.template is not None:
-        return settings.template, {}
+        return settings.template, {}, None
     base = DEFAULT_TEMPLATE if fields.category_field else CLASS_ONLY_TEMPLATE
     by_category = dict(settings.category_templates) if fields.category_field else {}
+    # "A place of shop", not "A place that sells shop, a type of retail"
+    same_as_category = CLASS_ONLY_TEMPLATE if fields.category_field else None
     if settings.names_for(fields):
         base += NAME_CLAUSE
         by_category = {key: value + NAME_CLAUSE for key, value in by_category.items()}
-    return base, by_category
+        same_as_category = same_as_category and same_as_category + NAME_CLAUSE
+    return base, by_category, same_as_category
+
+
+def poi_classes(attributes: pd.DataFrame, fields: TextFields) -> tuple[pd.Series, np.ndarray]:
+    """Each POI's class value, and where it was no class (``yes``, ``1``, empty) and its category stands in.
+
+    OSM tags a shop of unknown kind ``shop=yes``: "A place of yes" would teach the model a
+    word that means nothing, so such a POI is described (and counted) by its category.
+    """
+    classes = attributes[fields.class_field]
+    if not fields.category_field or fields.category_field not in attributes.columns:
+        return classes, np.zeros(len(classes), dtype=bool)
+    category = attributes[fields.category_field]
+    no_class = classes.map(clean_value).str.lower().isin(NOT_CLASS_VALUES).to_numpy(dtype=bool)
+    stands_in = no_class & (category.map(clean_value) != "").to_numpy(dtype=bool)
+    return classes.where(~stands_in, category), stands_in
 
 
 def _role_columns(attributes: pd.DataFrame, fields: TextFields, names: list[str], layer: str) -> dict[str, str]:
@@ -174,7 +196,7 @@ def build_texts(
     and the caller judges the whole file.
     """
     settings = settings or TextTemplate()
-    base, by_category = _effective_templates(fields, settings)
+    base, by_category, same_as_category = _effective_templates(fields, settings)
     for template in (base, *by_category.values()):
         check_template(template)
     used = placeholders(base)
@@ -183,19 +205,25 @@ def build_texts(
     if "category" not in used and fields.category_field:
         used.append("category")  # needed to pick the per-category template
     columns = _role_columns(attributes, fields, used, layer)
-    values = pd.DataFrame({name: attributes[column].map(clean_value) for name, column in columns.items()})
     if len(attributes) == 0:  # an empty table or chunk: nothing to describe (MultiIndex cannot factorize it)
         return PoiTexts(texts=[], text_index=np.zeros(0, dtype=np.int64), kept=np.zeros(0, dtype=bool), dropped=0)
-    for name in required_placeholders(base):
+    values = pd.DataFrame({name: attributes[column].map(clean_value) for name, column in columns.items()})
+    for name in required_placeholders(base):  # judged on the field itself: an empty class field is a wrong choice
         if require_values and not (values[name] != "").any():
             raise empty_field_error(columns[name], layer)
+    classes, stands_in = poi_classes(attributes, fields)
+    if "class" in values.columns:
+        values["class"] = classes.map(clean_value)
     if values.columns.empty:  # a template without placeholders: one description for every POI
         values = pd.DataFrame({"_": np.zeros(len(attributes), dtype=np.int8)}, index=attributes.index)
     codes, combos = pd.MultiIndex.from_frame(values).factorize()
     texts_per_combo = []
     for combo in combos:
         row = dict(zip(values.columns, combo))
-        template = by_category.get(row.get("category", "").lower(), base)
+        category = row.get("category", "")
+        template = by_category.get(category.lower(), base)
+        if same_as_category and category and row.get("class") == category:
+            template = same_as_category
         complete = all(row[n] for n in required_placeholders(template))
         texts_per_combo.append(fill_template(template, row) if complete else "")
     row_texts = np.asarray(texts_per_combo, dtype=object)[codes]
@@ -206,4 +234,5 @@ def build_texts(
         text_index=text_codes.astype(np.int64),
         kept=kept,
         dropped=int((~kept).sum()),
+        class_from_category=int(stands_in.sum()),
     )
