@@ -8,7 +8,11 @@ from qgis.core import QgsApplication
 from qgis.gui import QgisInterface
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QIcon
-from qgis.PyQt.QtWidgets import QAction
+
+try:
+    from qgis.PyQt.QtGui import QAction  # Qt6 (QGIS 4) moved QAction to QtGui
+except ImportError:
+    from qgis.PyQt.QtWidgets import QAction  # Qt5 (QGIS 3)
 
 from .ui.dock import CalliperDock
 from .ui.log import log
@@ -54,7 +58,7 @@ class CalliperPlugin:
         self.action.setCheckable(True)
         self.dock = CalliperDock(self.iface, self.iface.mainWindow())
         self.dock.dependencies.installed.connect(self._packages_installed)
-        self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
+        self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.dock.hide()
         self.action.toggled.connect(self.dock.setUserVisible)
         self.dock.visibilityChanged.connect(self.action.setChecked)

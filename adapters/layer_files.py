@@ -69,7 +69,7 @@ def export_layer(layer: QgsVectorLayer, context: QgsProcessingContext, feedback:
     if feedback is not None:
         options.feedback = feedback
     error, message, _, _ = QgsVectorFileWriter.writeAsVectorFormatV3(layer, path, context.transformContext(), options)
-    if error != QgsVectorFileWriter.NoError:
+    if error != QgsVectorFileWriter.WriterError.NoError:
         raise QgsProcessingException(f"The layer '{layer.name()}' could not be copied to a temporary file: {message}")
     if feedback is not None:
         feedback.pushInfo(f"The layer '{layer.name()}' is read from a temporary copy: {path}")

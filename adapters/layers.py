@@ -39,7 +39,7 @@ def point_table_from_layer(layer: QgsVectorLayer, selected_only: bool = False) -
         if not _has_geometry(feature):
             point = (np.nan, np.nan)
         else:
-            if QgsWkbTypes.geometryType(geometry.wkbType()) != QgsWkbTypes.PointGeometry or geometry.isMultipart():
+            if QgsWkbTypes.geometryType(geometry.wkbType()) != QgsWkbTypes.GeometryType.PointGeometry or geometry.isMultipart():
                 geometry = geometry.pointOnSurface()
                 converted += 1
             p = geometry.asPoint()

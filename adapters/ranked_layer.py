@@ -9,7 +9,6 @@ import numpy as np
 from qgis.core import (
     QgsCoordinateTransformContext,
     QgsFeature,
-    QgsField,
     QgsFields,
     QgsGradientColorRamp,
     QgsGraduatedSymbolRenderer,
@@ -17,9 +16,8 @@ from qgis.core import (
     QgsVectorFileWriter,
     QgsVectorLayer,
 )
-from qgis.PyQt.QtCore import QVariant
-
 from ..core.errors import OutputPathError
+from .field_types import new_field
 from .layers import positioned_features
 
 RANK_CLASSES = 5
@@ -40,14 +38,14 @@ def write_ranked_layer(layer: QgsVectorLayer, scores: np.ndarray, path: Path) ->
     names = set(layer.fields().names())
     score_name = next(n for n in ("score", "calliper_score", "calliper_score_2") if n not in names)
     rank_name = next(n for n in ("rank", "calliper_rank", "calliper_rank_2") if n not in names)
-    fields.append(QgsField(score_name, QVariant.Double))
-    fields.append(QgsField(rank_name, QVariant.Int))
+    fields.append(new_field(score_name, float))
+    fields.append(new_field(rank_name, int))
     options = QgsVectorFileWriter.SaveVectorOptions()
     options.driverName, options.layerName = "GPKG", path.stem
     temporary = path.with_name(f".{path.stem}.partial{path.suffix}")  # the writer keeps a .gpkg suffix
     writer = QgsVectorFileWriter.create(str(temporary), fields, layer.wkbType(), layer.crs(),
                                         QgsCoordinateTransformContext(), options)
-    if writer.hasError() != QgsVectorFileWriter.NoError:
+    if writer.hasError() != QgsVectorFileWriter.WriterError.NoError:
         raise OutputPathError(f"Cannot write {path}: {writer.errorMessage()}")
     rank_of = ranks(scores)
     for row, feature in enumerate(positioned_features(layer)):
@@ -66,6 +64,6 @@ def style_ranked(layer: QgsVectorLayer, top: int) -> None:
     renderer = QgsGraduatedSymbolRenderer(score)
     ramp = QgsStyle.defaultStyle().colorRamp(RANK_RAMP) or QgsGradientColorRamp()
     renderer.setSourceColorRamp(ramp)
-    renderer.updateClasses(layer, QgsGraduatedSymbolRenderer.Quantile, RANK_CLASSES)
+    renderer.updateClasses(layer, QgsGraduatedSymbolRenderer.Mode.Quantile, RANK_CLASSES)
     layer.setRenderer(renderer)
     layer.selectByExpression(f'"{rank}" <= {int(top)}')

@@ -27,7 +27,7 @@ def write_with_values(
         out = QgsFeature(fields)
         out.setGeometry(feature.geometry())
         out.setAttributes(feature.attributes() + values_of(row))
-        sink.addFeature(out, QgsFeatureSink.FastInsert)
+        sink.addFeature(out, QgsFeatureSink.Flag.FastInsert)
     return dest
 
 

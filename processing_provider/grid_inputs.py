@@ -24,10 +24,10 @@ MODEL, EXTENT, PIXEL_SIZE, WHOLE_EXTENT, NEAR_POIS = "MODEL", "EXTENT", "PIXEL_S
 
 def add_grid_parameters(algorithm) -> None:
     """MODEL (a folder), EXTENT (any CRS) and PIXEL_SIZE (metres, 10 by default)."""
-    algorithm.addParameter(QgsProcessingParameterFile(MODEL, "Model folder", behavior=QgsProcessingParameterFile.Folder))
+    algorithm.addParameter(QgsProcessingParameterFile(MODEL, "Model folder", behavior=QgsProcessingParameterFile.Behavior.Folder))
     algorithm.addParameter(QgsProcessingParameterExtent(EXTENT, "Extent"))
     algorithm.addParameter(QgsProcessingParameterNumber(
-        PIXEL_SIZE, "Pixel size (metres)", QgsProcessingParameterNumber.Double, defaultValue=10.0, minValue=0.01,
+        PIXEL_SIZE, "Pixel size (metres)", QgsProcessingParameterNumber.Type.Double, defaultValue=10.0, minValue=0.01,
     ))
 
 
@@ -40,7 +40,7 @@ def near_pois_parameter() -> QgsProcessingParameterNumber:
     """The distance to the training POIs pixels are computed within (the caller makes it an advanced option)."""
     return QgsProcessingParameterNumber(
         NEAR_POIS, "Distance around the training POIs (metres; 0: chosen from their spacing)",
-        QgsProcessingParameterNumber.Double, defaultValue=0.0, minValue=0.0,
+        QgsProcessingParameterNumber.Type.Double, defaultValue=0.0, minValue=0.0,
     )
 
 

@@ -21,7 +21,7 @@ def core_crs(crs: QgsCoordinateReferenceSystem) -> str | None:
         return None
     if crs.authid().upper().startswith(("EPSG:", "ESRI:", "IGNF:")):
         return crs.authid()
-    return crs.toWkt(QgsCoordinateReferenceSystem.WKT_PREFERRED)
+    return crs.toWkt(QgsCoordinateReferenceSystem.WktVariant.WKT_PREFERRED)
 
 
 def extent_value(

@@ -56,7 +56,7 @@ def start():
     iface.mainWindow().showMaximized()
     plugin = plugins["calliper"]
     plugin.action.setChecked(True)
-    iface.mainWindow().resizeDocks([plugin.dock], [DOCK_WIDTH], Qt.Horizontal)
+    iface.mainWindow().resizeDocks([plugin.dock], [DOCK_WIDTH], Qt.Orientation.Horizontal)
     panel = plugin.dock.dependencies
     log(f"missing before install: {[r.pip_spec for r in panel.missing]}")
     wait(lambda: panel.task is None and panel.resolution is not None, lambda: install(plugin), 600, "the size check")
@@ -202,7 +202,7 @@ def when_asked(then):
 
 def answer_yes(question):
     log(f"QGIS asks: {' '.join(question.text().split())[:120]}; answering Yes")
-    question.button(QMessageBox.Yes).click()
+    question.button(QMessageBox.StandardButton.Yes).click()
 
 
 def cancel_the_tasks(question):

@@ -34,7 +34,7 @@ def dispose(widget) -> None:
     from qgis.PyQt.QtCore import QCoreApplication, QEvent
 
     widget.deleteLater()
-    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 def wait_for(condition, timeout=120.0):
@@ -126,4 +126,4 @@ def test_unloading_the_plugin_while_training_cancels_and_leaves_no_output(qgis_i
     assert not out.exists() and not [p for p in tmp_path.iterdir() if "model" in p.name]
     from qgis.PyQt.QtCore import QCoreApplication, QEvent
 
-    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)

@@ -48,7 +48,7 @@ def test_the_loss_plot_has_epoch_and_loss_axes_a_legend_and_the_best_epoch(qgis_
     assert plot.x_ticks()[0] >= 1 and plot.x_ticks()[-1] <= 5 and len(plot.x_ticks()) >= 2
     low, high = plot.loss_range()
     assert low < 4.5 and high > 5.5 and all(low <= t <= high for t in plot.y_ticks()) and len(plot.y_ticks()) >= 3
-    image = QImage(plot.size(), QImage.Format_RGB32)
+    image = QImage(plot.size(), QImage.Format.Format_RGB32)
     plot.render(image)
     area = plot.plot_area()
     axis = QColor(image.pixel(int(area.left()), int(area.center().y())))

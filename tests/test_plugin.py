@@ -18,7 +18,7 @@ def test_plugin_loads_adds_dock_and_unloads(qgis_iface):
     assert plugin.dock.dependencies.missing == []  # this environment has everything
     plugin.unload()
     assert plugin.dock is None and plugin.action is None
-    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)  # the dock is gone, not waiting for a loop
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)  # the dock is gone, not waiting for a loop
 
 
 def test_processing_provider_registers_and_unregisters(qgis_iface):

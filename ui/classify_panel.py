@@ -90,9 +90,9 @@ class ClassifyPanel(QWidget):
         self.report_dialog: ReportDialog | None = None
         form = QFormLayout()
         self.labels = QgsMapLayerComboBox()
-        self.labels.setFilters(QgsMapLayerProxyModel.VectorLayer)
+        self.labels.setFilters(QgsMapLayerProxyModel.Filter.VectorLayer)
         self.region = QgsMapLayerComboBox()
-        self.region.setFilters(QgsMapLayerProxyModel.RasterLayer)
+        self.region.setFilters(QgsMapLayerProxyModel.Filter.RasterLayer)
         self.region.setAllowEmptyLayer(True)
         self.region.setLayer(None)
         self.region.setToolTip("A region raster from the Imagery tab (MMGR): its embeddings join the model's.")
@@ -120,7 +120,7 @@ class ClassifyPanel(QWidget):
         self.pixel_size.setSuffix(" m")
         self.pixel_size.setValue(20.0)
         self.output_dir = QgsFileWidget()
-        self.output_dir.setStorageMode(QgsFileWidget.GetDirectory)
+        self.output_dir.setStorageMode(QgsFileWidget.StorageMode.GetDirectory)
         self.output_dir.setFilePath(settings.load("classify/output_dir", str(Path.home() / "calliper_outputs" / "landuse")))
         for label, widget in (("Label layer", self.labels), ("Also region raster", self.region),
                               ("Target", self.target), ("Field", self.label_field),

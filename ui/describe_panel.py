@@ -85,7 +85,7 @@ class DescribePanel(QgsCollapsibleGroupBox):
             show_error(self.iface, error)
             return
         settings.save("describe/phrases", self.phrases.text())
-        self.marker = self.marker or click_marker(self.iface.mapCanvas(), "#ff7f0e", QgsVertexMarker.ICON_CIRCLE, 12)
+        self.marker = self.marker or click_marker(self.iface.mapCanvas(), "#ff7f0e", QgsVertexMarker.IconType.ICON_CIRCLE, 12)
         self.marker.setCenter(point)
         xy = (point.x(), point.y())
         crs = self.iface.mapCanvas().mapSettings().destinationCrs().toWkt()

@@ -14,13 +14,13 @@ COMBO_CHARACTERS = 12
 def fit_narrow(panel: QWidget) -> QWidget:
     """Let ``panel`` shrink to a dock about 360 px wide (its minimum size hint no longer sums long texts)."""
     for form in panel.findChildren(QFormLayout):
-        form.setRowWrapPolicy(QFormLayout.WrapLongRows)
-        form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
     for label in panel.findChildren(QLabel):
         label.setWordWrap(True)
     for group in panel.findChildren(QGroupBox):  # a collapsible group's default policy holds it at its size hint
-        group.setSizePolicy(QSizePolicy.Preferred, group.sizePolicy().verticalPolicy())
+        group.setSizePolicy(QSizePolicy.Policy.Preferred, group.sizePolicy().verticalPolicy())
     for combo in panel.findChildren(QComboBox):
-        combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         combo.setMinimumContentsLength(COMBO_CHARACTERS)
     return panel

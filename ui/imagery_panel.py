@@ -55,10 +55,10 @@ class ImageryPanel(QWidget):
     def _build(self) -> None:
         form = QFormLayout()
         self.image = QgsMapLayerComboBox()
-        self.image.setFilters(QgsMapLayerProxyModel.RasterLayer)
+        self.image.setFilters(QgsMapLayerProxyModel.Filter.RasterLayer)
         self.bands = QgsCheckableComboBox()
         self.pois = QgsMapLayerComboBox()
-        self.pois.setFilters(QgsMapLayerProxyModel.VectorLayer)
+        self.pois.setFilters(QgsMapLayerProxyModel.Filter.VectorLayer)
         self.class_field, self.category_field = QgsFieldComboBox(), QgsFieldComboBox()
         self.category_field.setAllowEmptyFieldName(True)
         self.tile_metres = QDoubleSpinBox()
@@ -75,7 +75,7 @@ class ImageryPanel(QWidget):
         self.tie = QCheckBox("Tie to the CaLLiPer model")
         self.tie.setToolTip("Share the space of the current CaLLiPer model (a tie term in the loss)")
         self.output_dir = QgsFileWidget()
-        self.output_dir.setStorageMode(QgsFileWidget.GetDirectory)
+        self.output_dir.setStorageMode(QgsFileWidget.StorageMode.GetDirectory)
         self.output_dir.setFilePath(settings.load("imagery/output_dir", str(Path.home() / "calliper_outputs" / "imagery")))
         for label, widget in (("Image", self.image), ("Bands", self.bands), ("POI layer", self.pois),
                               ("Class field", self.class_field), ("Category field", self.category_field),
@@ -115,7 +115,7 @@ class ImageryPanel(QWidget):
         self.bands.addItems(names)
         provider = layer.dataProvider()  # transparency is a mask, not data: alpha starts unticked
         colours = [name for band, name in enumerate(names, start=1)
-                   if provider.colorInterpretation(band) != QgsRaster.AlphaBand]
+                   if provider.colorInterpretation(band) != QgsRaster.ColorInterpretation.AlphaBand]
         self.bands.setCheckedItems(colours or names)
 
     def _pois_changed(self, layer) -> None:

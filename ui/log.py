@@ -7,7 +7,7 @@ from qgis.core import Qgis, QgsMessageLog
 LOG_TAG = "Calliper"
 
 
-def log(message: str, level=Qgis.Info) -> None:
+def log(message: str, level=Qgis.MessageLevel.Info) -> None:
     """Write to the 'Calliper' tab of the log panel."""
     QgsMessageLog.logMessage(message, LOG_TAG, level)
 
@@ -16,6 +16,6 @@ def show_error(iface, error) -> None:
     """A CalliperError in the message bar (short text) with details in the log."""
     message = getattr(error, "message", str(error))
     details = getattr(error, "more_details", "")
-    log(f"{message}\n{details}".strip(), Qgis.Critical)
+    log(f"{message}\n{details}".strip(), Qgis.MessageLevel.Critical)
     if iface is not None:
-        iface.messageBar().pushMessage("Calliper", message, Qgis.Critical, 10)
+        iface.messageBar().pushMessage("Calliper", message, Qgis.MessageLevel.Critical, 10)

@@ -34,7 +34,7 @@ class LossPlot(QWidget):
         super().__init__(parent)
         self.values: dict[str, list[float]] = {name: [] for name, _ in SERIES}
         self.setMinimumHeight(150)
-        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setToolTip("Loss per epoch: training (blue), validation (red); the green line marks the best epoch")
 
     def clear(self) -> None:
@@ -82,7 +82,7 @@ class LossPlot(QWidget):
         painter.fillRect(self.rect(), QColor("white"))
         if self.epochs < 2:
             painter.setPen(AXIS_COLOUR)
-            painter.drawText(self.rect(), Qt.AlignCenter, "The loss curve appears after two epochs")
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "The loss curve appears after two epochs")
             return
         self._draw_axes(painter)
         for name, colour in SERIES:
@@ -119,7 +119,7 @@ class LossPlot(QWidget):
         best = self.best_epoch
         area = self.plot_area()
         point = self._point(best, self.values["validation"][best - 1])
-        painter.setPen(QPen(BEST_COLOUR, 1, Qt.DashLine))
+        painter.setPen(QPen(BEST_COLOUR, 1, Qt.PenStyle.DashLine))
         painter.drawLine(QPointF(point.x(), area.top()), QPointF(point.x(), area.bottom()))
         painter.setBrush(BEST_COLOUR)
         painter.drawEllipse(point, 3, 3)

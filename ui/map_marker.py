@@ -6,7 +6,7 @@ from qgis.gui import QgsVertexMarker
 from qgis.PyQt.QtGui import QColor
 
 
-def click_marker(canvas, colour: str, icon: int = QgsVertexMarker.ICON_CROSS, size: int = 14) -> QgsVertexMarker:
+def click_marker(canvas, colour: str, icon: int = QgsVertexMarker.IconType.ICON_CROSS, size: int = 14) -> QgsVertexMarker:
     marker = QgsVertexMarker(canvas)
     marker.setColor(QColor(colour))
     marker.setIconType(icon)

@@ -95,7 +95,7 @@ class MapsPanel(QWidget):
     def _build(self) -> None:
         form = QFormLayout()
         canvas = self.iface.mapCanvas()
-        self.extent = QgsExtentWidget(None, QgsExtentWidget.CondensedStyle)
+        self.extent = QgsExtentWidget(None, QgsExtentWidget.WidgetStyle.CondensedStyle)
         self.extent.setMapCanvas(canvas)
         self.extent.setOriginalExtent(canvas.extent(), canvas.mapSettings().destinationCrs())
         self.extent.setOutputCrs(canvas.mapSettings().destinationCrs())
@@ -121,7 +121,7 @@ class MapsPanel(QWidget):
         self.workers.setToolTip("Processes computing blocks of the embedding raster at once (CPU models only); "
                                 "each loads its own copy of the model.")
         self.output_dir = QgsFileWidget()
-        self.output_dir.setStorageMode(QgsFileWidget.GetDirectory)
+        self.output_dir.setStorageMode(QgsFileWidget.StorageMode.GetDirectory)
         self.output_dir.setFilePath(settings.load("maps/output_dir", str(Path.home() / "calliper_outputs")))
         self.raster_button = QPushButton("Embedding raster")
         self.raster_button.setToolTip("The model's embedding of every pixel (one band per dimension) and an RGB "
@@ -146,7 +146,7 @@ class MapsPanel(QWidget):
         chosen = self.phrase_map.findData(settings.load("maps/phrase_map", "evidence"))
         self.phrase_map.setCurrentIndex(max(chosen, 0))
         self.rank_layer = QgsMapLayerComboBox()
-        self.rank_layer.setFilters(QgsMapLayerProxyModel.VectorLayer)
+        self.rank_layer.setFilters(QgsMapLayerProxyModel.Filter.VectorLayer)
         self.rank_layer.setToolTip("The layer whose features are ranked for the phrase above")
         self.rank_top = QSpinBox()
         self.rank_top.setRange(1, 9_999)

@@ -39,7 +39,7 @@ class AcrossCitiesPanel(QgsCollapsibleGroupBox):
         self.tool = QgsMapToolEmitPoint(maps.iface.mapCanvas())
         self.tool.canvasClicked.connect(self.like_place_at)
         self.other_model = QgsFileWidget()
-        self.other_model.setStorageMode(QgsFileWidget.GetDirectory)
+        self.other_model.setStorageMode(QgsFileWidget.StorageMode.GetDirectory)
         self.other_model.setFilePath(settings.load("maps/like_model", ""))
         self.other_model.setToolTip("The model folder of another city (trained with the same text model)")
         self.like_button = QPushButton("Match a click")
@@ -74,7 +74,7 @@ class AcrossCitiesPanel(QgsCollapsibleGroupBox):
             show_error(self.maps.iface, CalliperError("Choose the other city's model folder first."))
             return
         settings.save("maps/like_model", folder)
-        self.marker = self.marker or click_marker(self.maps.iface.mapCanvas(), "#2ca02c", QgsVertexMarker.ICON_BOX)
+        self.marker = self.marker or click_marker(self.maps.iface.mapCanvas(), "#2ca02c", QgsVertexMarker.IconType.ICON_BOX)
         self.marker.setCenter(point)
         xy = (point.x(), point.y())
         crs = self.maps.iface.mapCanvas().mapSettings().destinationCrs().toWkt()

@@ -30,7 +30,7 @@ class CoreTask(QgsTask):
 
     def __init__(self, description: str, work: Callable[[JobControl, Callable[[object], None]], Any], on_done: Callable[[Any], None],
                  on_error: Callable[[Exception], None]) -> None:
-        super().__init__(description, QgsTask.CanCancel)
+        super().__init__(description, QgsTask.Flag.CanCancel)
         self.work = work
         self.on_done = on_done
         self.on_error = on_error

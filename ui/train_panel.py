@@ -71,13 +71,13 @@ class TrainPanel(QWidget):
     def _build(self) -> None:
         form = QFormLayout()
         self.layer = QgsMapLayerComboBox()
-        self.layer.setFilters(QgsMapLayerProxyModel.VectorLayer)
+        self.layer.setFilters(QgsMapLayerProxyModel.Filter.VectorLayer)
         self.selected_only = QCheckBox("Selected features only")
         self.class_field, self.category_field, self.name_field = QgsFieldComboBox(), QgsFieldComboBox(), QgsFieldComboBox()
         for combo in (self.category_field, self.name_field):
             combo.setAllowEmptyFieldName(True)
         for combo in (self.class_field, self.category_field, self.name_field):
-            combo.setFilters(QgsFieldProxyModel.String | QgsFieldProxyModel.Numeric)
+            combo.setFilters(QgsFieldProxyModel.Filter.String | QgsFieldProxyModel.Filter.Numeric)
         self.template = QLineEdit()
         self.template.setPlaceholderText(f"default: {DEFAULT_TEMPLATE} (+ retail / manufacturing variants)")
         self.include_name = QCheckBox("Append names (CaLLiPer+)")
@@ -87,7 +87,7 @@ class TrainPanel(QWidget):
         self.preview.setReadOnly(True)
         self.preview.setMaximumHeight(110)
         self.text_model = QgsFileWidget()
-        self.text_model.setStorageMode(QgsFileWidget.GetDirectory)
+        self.text_model.setStorageMode(QgsFileWidget.StorageMode.GetDirectory)
         self.text_model.lineEdit().setPlaceholderText("packaged all-MiniLM-L6-v2")
         self.encoder = QComboBox()
         for name, label in ENCODER_LABELS.items():
@@ -106,7 +106,7 @@ class TrainPanel(QWidget):
         self.batch_size.setToolTip("0 = auto: 1024 on a CPU, chosen from free memory on a GPU")
         self.device = QComboBox()
         self.output = QgsFileWidget()
-        self.output.setStorageMode(QgsFileWidget.SaveFile)
+        self.output.setStorageMode(QgsFileWidget.StorageMode.SaveFile)
         self.output.setDialogTitle("Model folder to write")
         for label, widget in (
             ("POI layer", self.layer), ("", self.selected_only), ("Class field", self.class_field),
@@ -167,7 +167,7 @@ class TrainPanel(QWidget):
         available, detail = cuda_status()
         self.device.clear()
         self.device.addItems(["Auto", "CPU", "CUDA" if available else "CUDA: unavailable"])
-        self.device.setItemData(2, detail, Qt.ToolTipRole)
+        self.device.setItemData(2, detail, Qt.ItemDataRole.ToolTipRole)
         self.device.setToolTip(f"CUDA: {detail}")
         self.device.model().item(2).setEnabled(available)
         self.device.setCurrentIndex(0)
@@ -240,7 +240,7 @@ class TrainPanel(QWidget):
         if layer is None or not self.class_field.currentField():
             self.preview.setPlainText("Choose a POI layer and its class field.")
             return
-        request = QgsFeatureRequest().setLimit(PREVIEW_FEATURES).setFlags(QgsFeatureRequest.NoGeometry)
+        request = QgsFeatureRequest().setLimit(PREVIEW_FEATURES).setFlags(QgsFeatureRequest.Flag.NoGeometry)
         features = layer.getSelectedFeatures(request) if self.selected_only.isChecked() else layer.getFeatures(request)
         rows = [[None if v is None or (hasattr(v, "isNull") and v.isNull()) else v for v in f.attributes()] for f in features]
         try:

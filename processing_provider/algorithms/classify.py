@@ -37,11 +37,11 @@ class ClassifyAlgorithm(StudyAlgorithm):
         return [
             advanced(QgsProcessingParameterNumber(
                 self.MIN_CLASS_SIZE, "Minimum class size (rarer classes are left out)",
-                QgsProcessingParameterNumber.Integer, defaultValue=2, minValue=1,
+                QgsProcessingParameterNumber.Type.Integer, defaultValue=2, minValue=1,
             )),
             QgsProcessingParameterExtent(self.EXTENT, "Class raster extent, any CRS (none: no class raster)", optional=True),
             QgsProcessingParameterNumber(
-                self.PIXEL_SIZE, "Class raster pixel size (metres)", QgsProcessingParameterNumber.Double,
+                self.PIXEL_SIZE, "Class raster pixel size (metres)", QgsProcessingParameterNumber.Type.Double,
                 defaultValue=20.0, minValue=0.01,
             ),
         ]

@@ -35,12 +35,12 @@ class ClusterAlgorithm(CalliperAlgorithm):
     def initAlgorithm(self, config=None) -> None:
         self.addParameter(QgsProcessingParameterRasterLayer(self.EMBEDDING, "Embedding raster"))
         self.addParameter(QgsProcessingParameterNumber(
-            self.K, "Number of clusters", QgsProcessingParameterNumber.Integer, defaultValue=6, minValue=2,
+            self.K, "Number of clusters", QgsProcessingParameterNumber.Type.Integer, defaultValue=6, minValue=2,
             maxValue=MAX_CLUSTERS,
         ))
         self.addParameter(QgsProcessingParameterFile(
             self.MODEL, "Model folder (default: the one that wrote the raster)",
-            behavior=QgsProcessingParameterFile.Folder, optional=True,
+            behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True,
         ))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Cluster map"))
         self.addOutput(QgsProcessingOutputFile(self.LEGEND, "Legend (JSON)"))

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from qgis.core import (
-    QgsField,
     QgsProcessing,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
     QgsProcessingParameterVectorLayer,
 )
-from qgis.PyQt.QtCore import QVariant
 
+from ...adapters.field_types import new_field
 from ...adapters.layers import point_table_from_layer
 from ...core.catalog.loading import load_model
 from ...core.maps.describe import describe_points
@@ -34,9 +33,9 @@ class DescribeAlgorithm(CalliperAlgorithm):
     )
 
     def initAlgorithm(self, config=None) -> None:
-        self.addParameter(QgsProcessingParameterFile(self.MODEL, "Model folder", behavior=QgsProcessingParameterFile.Folder))
+        self.addParameter(QgsProcessingParameterFile(self.MODEL, "Model folder", behavior=QgsProcessingParameterFile.Behavior.Folder))
         self.addParameter(QgsProcessingParameterVectorLayer(self.INPUT, "Places to describe",
-                                                            [QgsProcessing.TypeVectorAnyGeometry]))
+                                                            [QgsProcessing.SourceType.TypeVectorAnyGeometry]))
         self.addParameter(QgsProcessingParameterNumber(self.TOP, "Classes per place", defaultValue=3, minValue=1,
                                                        maxValue=20))
         self.addParameter(QgsProcessingParameterFeatureSink(self.OUTPUT, "Described places"))
@@ -50,8 +49,8 @@ class DescribeAlgorithm(CalliperAlgorithm):
             classes, scores = describe_points(model, table.xy, table.crs, top)
         fields = []
         for rank in range(1, top + 1):
-            fields += [QgsField(unused_name(layer.fields(), f"class_{rank}"), QVariant.String),
-                       QgsField(unused_name(layer.fields(), f"score_{rank}"), QVariant.Double)]
+            fields += [new_field(unused_name(layer.fields(), f"class_{rank}"), str),
+                       new_field(unused_name(layer.fields(), f"score_{rank}"), float)]
         dest = write_with_values(
             self, parameters, self.OUTPUT, context, layer, fields,
             lambda row: [value for k in range(top) for value in (classes[row][k], float(scores[row][k]))],

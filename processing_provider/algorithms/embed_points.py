@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from qgis.core import (
-    QgsField,
     QgsProcessing,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFile,
     QgsProcessingParameterVectorLayer,
 )
-from qgis.PyQt.QtCore import QVariant
 
+from ...adapters.field_types import new_field
 from ...adapters.layers import point_table_from_layer
 from ...core.catalog.loading import load_model
 from ...core.model.embed_points import embedding_columns
@@ -32,8 +31,8 @@ class EmbedPointsAlgorithm(CalliperAlgorithm):
     )
 
     def initAlgorithm(self, config=None) -> None:
-        self.addParameter(QgsProcessingParameterFile(self.MODEL, "Model folder", behavior=QgsProcessingParameterFile.Folder))
-        self.addParameter(QgsProcessingParameterVectorLayer(self.INPUT, "Layer to embed", [QgsProcessing.TypeVectorAnyGeometry]))
+        self.addParameter(QgsProcessingParameterFile(self.MODEL, "Model folder", behavior=QgsProcessingParameterFile.Behavior.Folder))
+        self.addParameter(QgsProcessingParameterVectorLayer(self.INPUT, "Layer to embed", [QgsProcessing.SourceType.TypeVectorAnyGeometry]))
         self.addParameter(QgsProcessingParameterFeatureSink(self.OUTPUT, "Embedded layer"))
 
     def processAlgorithm(self, parameters, context, feedback):
@@ -43,7 +42,7 @@ class EmbedPointsAlgorithm(CalliperAlgorithm):
             # Features without a position cannot be embedded; the table keeps the others in order.
             table = point_table_from_layer(layer)
             vectors = embed_locations(model, table.xy, table.crs, control=control_for(feedback))
-        fields = [QgsField(name, QVariant.Double) for name in embedding_columns(vectors.shape[1])]
+        fields = [new_field(name, float) for name in embedding_columns(vectors.shape[1])]
         dest = write_with_values(self, parameters, self.OUTPUT, context, layer, fields,
                                  lambda row: [float(v) for v in vectors[row]])
         return {self.OUTPUT: dest}

@@ -59,18 +59,18 @@ class EmbeddingRasterAlgorithm(CalliperAlgorithm):
         add_grid_parameters(self)
         self.addParameter(QgsProcessingParameterBoolean(self.FLOAT16, "Store half floats (half the size)", False))
         self.addParameter(QgsProcessingParameterVectorLayer(
-            self.MASK, "Compute only inside or near this layer (mask)", [QgsProcessing.TypeVectorAnyGeometry], optional=True,
+            self.MASK, "Compute only inside or near this layer (mask)", [QgsProcessing.SourceType.TypeVectorAnyGeometry], optional=True,
         ))
         self.addParameter(whole_extent_parameter())
         near = near_pois_parameter()
         buffer = QgsProcessingParameterNumber(
-            self.MASK_BUFFER, "Mask buffer around points and lines (metres)", QgsProcessingParameterNumber.Double,
+            self.MASK_BUFFER, "Mask buffer around points and lines (metres)", QgsProcessingParameterNumber.Type.Double,
             defaultValue=DEFAULT_MASK_BUFFER, minValue=0.01,
         )
         workers = QgsProcessingParameterNumber(self.WORKERS, "CPU worker processes", defaultValue=1, minValue=1)
         resume = QgsProcessingParameterBoolean(self.RESUME, "Resume an interrupted run to the same output", True)
         for parameter in (near, buffer, workers, resume):
-            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
             self.addParameter(parameter)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Embedding raster"))
         self.addParameter(QgsProcessingParameterRasterDestination(

@@ -32,7 +32,7 @@ class MMGRRegionRasterAlgorithm(CalliperAlgorithm):
     )
 
     def initAlgorithm(self, config=None) -> None:
-        self.addParameter(QgsProcessingParameterFile(self.MODEL, "MMGR model folder", behavior=QgsProcessingParameterFile.Folder))
+        self.addParameter(QgsProcessingParameterFile(self.MODEL, "MMGR model folder", behavior=QgsProcessingParameterFile.Behavior.Folder))
         self.addParameter(QgsProcessingParameterRasterLayer(self.IMAGE, "Image"))
         self.addParameter(QgsProcessingParameterString(self.PHRASE, "Phrase for a similarity map (optional)", optional=True))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Region-embedding raster"))

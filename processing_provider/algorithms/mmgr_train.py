@@ -55,31 +55,31 @@ class MMGRTrainAlgorithm(CalliperAlgorithm):
         self.addParameter(QgsProcessingParameterBand(
             self.BANDS, "Bands (default: all)", parentLayerParameterName=self.IMAGE, optional=True, allowMultiple=True,
         ))
-        self.addParameter(QgsProcessingParameterVectorLayer(self.POIS, "POI layer", [QgsProcessing.TypeVectorAnyGeometry]))
+        self.addParameter(QgsProcessingParameterVectorLayer(self.POIS, "POI layer", [QgsProcessing.SourceType.TypeVectorAnyGeometry]))
         self.addParameter(QgsProcessingParameterField(self.CLASS_FIELD, "Class field", parentLayerParameterName=self.POIS))
         self.addParameter(QgsProcessingParameterField(
             self.CATEGORY_FIELD, "Category field", parentLayerParameterName=self.POIS, optional=True,
         ))
         self.addParameter(QgsProcessingParameterNumber(
-            self.TILE_METRES, "Tile size (metres)", QgsProcessingParameterNumber.Double, defaultValue=64.0, minValue=1.0,
+            self.TILE_METRES, "Tile size (metres)", QgsProcessingParameterNumber.Type.Double, defaultValue=64.0, minValue=1.0,
         ))
         self.addParameter(QgsProcessingParameterNumber(
             self.TILE_PIXELS, "Tile size (pixels)", defaultValue=64, minValue=MIN_TILE_PIXELS, maxValue=MAX_TILE_PIXELS,
         ))
         self.addParameter(QgsProcessingParameterNumber(self.EPOCHS, "Epochs", defaultValue=30, minValue=1))
         temperature = QgsProcessingParameterNumber(
-            self.TEMPERATURE, "Temperature", QgsProcessingParameterNumber.Double, defaultValue=0.5, minValue=0.01,
+            self.TEMPERATURE, "Temperature", QgsProcessingParameterNumber.Type.Double, defaultValue=0.5, minValue=0.01,
         )
         tie = QgsProcessingParameterNumber(
-            self.TIE_WEIGHT, "Weight of the CaLLiPer tie term", QgsProcessingParameterNumber.Double, defaultValue=0.5,
+            self.TIE_WEIGHT, "Weight of the CaLLiPer tie term", QgsProcessingParameterNumber.Type.Double, defaultValue=0.5,
             minValue=0.0,
         )
         for parameter in (temperature, tie):
-            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(temperature)
         self.addParameter(QgsProcessingParameterFile(
             self.CALLIPER_MODEL, "CaLLiPer model folder to tie to (optional)",
-            behavior=QgsProcessingParameterFile.Folder, optional=True,
+            behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True,
         ))
         self.addParameter(tie)
         self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT_MODEL, "MMGR model folder"))

@@ -23,7 +23,7 @@ class PredictAlgorithm(StudyAlgorithm):
     def target_parameters(self):
         return [QgsProcessingParameterField(
             self.FIELDS, "Field(s) to predict (one: a value; several: shares)", parentLayerParameterName=self.LABELS,
-            type=QgsProcessingParameterField.Numeric, allowMultiple=True,
+            type=QgsProcessingParameterField.DataType.Numeric, allowMultiple=True,
         )]
 
     def layer_name(self, parameters, context) -> str:

@@ -34,7 +34,7 @@ NOT_A_GEOPACKAGE = "The profiles are written as a GeoPackage: choose an output f
 def vocabulary_parameter(name: str, default: str = "the model's POI classes") -> QgsProcessingParameterFile:
     return QgsProcessingParameterFile(
         name, f"Vocabulary: a text file of phrases, one per line (default: {default})",
-        behavior=QgsProcessingParameterFile.File, optional=True, fileFilter="Text files (*.txt);;All files (*.*)",
+        behavior=QgsProcessingParameterFile.Behavior.File, optional=True, fileFilter="Text files (*.txt);;All files (*.*)",
     )
 
 
@@ -65,9 +65,9 @@ class ProfileAlgorithm(CalliperAlgorithm):
     )
 
     def initAlgorithm(self, config=None) -> None:
-        self.addParameter(QgsProcessingParameterFile(self.MODEL, "Model folder", behavior=QgsProcessingParameterFile.Folder))
+        self.addParameter(QgsProcessingParameterFile(self.MODEL, "Model folder", behavior=QgsProcessingParameterFile.Behavior.Folder))
         self.addParameter(QgsProcessingParameterVectorLayer(self.INPUT, "Places to profile",
-                                                            [QgsProcessing.TypeVectorAnyGeometry]))
+                                                            [QgsProcessing.SourceType.TypeVectorAnyGeometry]))
         self.addParameter(vocabulary_parameter(self.VOCABULARY))
         self.addParameter(QgsProcessingParameterVectorDestination(self.OUTPUT, "Profiled places"))
 

@@ -42,7 +42,7 @@ class ProfileRasterAlgorithm(CalliperAlgorithm):
         self.addParameter(vocabulary_parameter(self.VOCABULARY))
         self.addParameter(whole_extent_parameter())
         near = near_pois_parameter()
-        near.setFlags(near.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        near.setFlags(near.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         self.addParameter(near)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Profile raster"))
 

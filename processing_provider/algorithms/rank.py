@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 from qgis.core import (
-    QgsField,
     QgsProcessing,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFile,
     QgsProcessingParameterString,
     QgsProcessingParameterVectorLayer,
 )
-from qgis.PyQt.QtCore import QVariant
 
+from ...adapters.field_types import new_field
 from ...adapters.layers import point_table_from_layer
 from ...adapters.ranked_layer import ranks
 from ...core.catalog.loading import load_model
@@ -40,8 +39,8 @@ class RankAlgorithm(CalliperAlgorithm):
     )
 
     def initAlgorithm(self, config=None) -> None:
-        self.addParameter(QgsProcessingParameterFile(self.MODEL, "Model folder", behavior=QgsProcessingParameterFile.Folder))
-        self.addParameter(QgsProcessingParameterVectorLayer(self.INPUT, "Places to rank", [QgsProcessing.TypeVectorAnyGeometry]))
+        self.addParameter(QgsProcessingParameterFile(self.MODEL, "Model folder", behavior=QgsProcessingParameterFile.Behavior.Folder))
+        self.addParameter(QgsProcessingParameterVectorLayer(self.INPUT, "Places to rank", [QgsProcessing.SourceType.TypeVectorAnyGeometry]))
         self.addParameter(QgsProcessingParameterString(self.TEXT, "Text describing the place sought"))
         self.addParameter(QgsProcessingParameterFeatureSink(self.OUTPUT, "Ranked places"))
 
@@ -55,8 +54,8 @@ class RankAlgorithm(CalliperAlgorithm):
             scores = text_scores(model, text, table.xy, table.crs, control)
         rank_of = ranks(scores)
         order = np.argsort(rank_of)
-        fields = [QgsField(unused_name(layer.fields(), "score"), QVariant.Double),
-                  QgsField(unused_name(layer.fields(), "rank"), QVariant.Int)]
+        fields = [new_field(unused_name(layer.fields(), "score"), float),
+                  new_field(unused_name(layer.fields(), "rank"), int)]
         dest = write_with_values(self, parameters, self.OUTPUT, context, layer, fields,
                                  lambda row: [float(scores[row]), int(rank_of[row])])
         for rank, row in enumerate(order[:LOGGED_BEST], start=1):

@@ -57,7 +57,7 @@ class SimilarityAlgorithm(CalliperAlgorithm):
     )
 
     def initAlgorithm(self, config=None) -> None:
-        self.addParameter(QgsProcessingParameterFile(self.MODEL, "Model folder", behavior=QgsProcessingParameterFile.Folder))
+        self.addParameter(QgsProcessingParameterFile(self.MODEL, "Model folder", behavior=QgsProcessingParameterFile.Behavior.Folder))
         self.addParameter(QgsProcessingParameterRasterLayer(self.EMBEDDING, "Embedding raster"))
         self.addParameter(QgsProcessingParameterPoint(self.POINT, "Compare with this point", optional=True))
         self.addParameter(QgsProcessingParameterString(self.TEXT, "…or with this phrase", optional=True))
@@ -65,7 +65,7 @@ class SimilarityAlgorithm(CalliperAlgorithm):
                                                      defaultValue=0))
         self.addParameter(QgsProcessingParameterFile(
             self.LIKE_MODEL, "Places like the point under this other model (another city's model folder)",
-            behavior=QgsProcessingParameterFile.Folder, optional=True,
+            behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True,
         ))
         self.addParameter(vocabulary_parameter(self.VOCABULARY, "the POI classes both models know"))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Similarity map"))

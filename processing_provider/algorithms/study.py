@@ -53,7 +53,7 @@ STUDY_HELP = (
 
 
 def advanced(parameter: QgsProcessingParameterDefinition) -> QgsProcessingParameterDefinition:
-    parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+    parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
     return parameter
 
 
@@ -88,19 +88,19 @@ class StudyAlgorithm(CalliperAlgorithm):
 
     def initAlgorithm(self, config=None) -> None:
         self.addParameter(QgsProcessingParameterFile(
-            self.MODEL, "Model folder (CaLLiPer)", behavior=QgsProcessingParameterFile.Folder, optional=True,
+            self.MODEL, "Model folder (CaLLiPer)", behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True,
         ))
         self.addParameter(QgsProcessingParameterRasterLayer(
             self.REGION_RASTER, "Region raster (MMGR; with a model, both are concatenated)", optional=True,
         ))
         self.addParameter(QgsProcessingParameterVectorLayer(
-            self.LABELS, "Labelled layer (polygons or points)", [QgsProcessing.TypeVectorAnyGeometry],
+            self.LABELS, "Labelled layer (polygons or points)", [QgsProcessing.SourceType.TypeVectorAnyGeometry],
         ))
         for parameter in self.target_parameters():
             self.addParameter(parameter)
         self.addParameter(QgsProcessingParameterEnum(self.SPLIT, "Split", list(SPLIT_KINDS), defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(
-            self.BLOCK_SIZE, "Block size of the spatial split (metres)", QgsProcessingParameterNumber.Double,
+            self.BLOCK_SIZE, "Block size of the spatial split (metres)", QgsProcessingParameterNumber.Type.Double,
             defaultValue=500.0, minValue=1.0,
         ))
         self.addParameter(QgsProcessingParameterEnum(self.PROBE, "Probe", list(PROBE_KINDS), defaultValue=0))
@@ -109,7 +109,7 @@ class StudyAlgorithm(CalliperAlgorithm):
         ))
         self.addParameter(QgsProcessingParameterVectorLayer(
             self.POIS, "POI layer for the POI-count baseline (default: the model's training POIs)",
-            [QgsProcessing.TypeVectorAnyGeometry], optional=True,
+            [QgsProcessing.SourceType.TypeVectorAnyGeometry], optional=True,
         ))
         self.addParameter(advanced(QgsProcessingParameterField(
             self.POI_FIELD, "POI class field (default: the model's class field)", parentLayerParameterName=self.POIS,
@@ -120,7 +120,7 @@ class StudyAlgorithm(CalliperAlgorithm):
             list(SAMPLING_KINDS), defaultValue=0,
         )))
         self.addParameter(advanced(QgsProcessingParameterNumber(
-            self.SAMPLES, "Random points per polygon", QgsProcessingParameterNumber.Integer, defaultValue=10, minValue=1,
+            self.SAMPLES, "Random points per polygon", QgsProcessingParameterNumber.Type.Integer, defaultValue=10, minValue=1,
         )))
         for parameter in self.extra_parameters():
             self.addParameter(parameter)

@@ -48,7 +48,7 @@ class TrainModelAlgorithm(CalliperAlgorithm):
     )
 
     def initAlgorithm(self, config=None) -> None:
-        self.addParameter(QgsProcessingParameterVectorLayer(self.INPUT, "POI layer", [QgsProcessing.TypeVectorAnyGeometry]))
+        self.addParameter(QgsProcessingParameterVectorLayer(self.INPUT, "POI layer", [QgsProcessing.SourceType.TypeVectorAnyGeometry]))
         self.addParameter(QgsProcessingParameterField(self.CLASS_FIELD, "Class field", parentLayerParameterName=self.INPUT))
         for key, label in ((self.CATEGORY_FIELD, "Category field"), (self.NAME_FIELD, "Name field")):
             self.addParameter(QgsProcessingParameterField(key, label, parentLayerParameterName=self.INPUT, optional=True))

@@ -66,11 +66,11 @@ class TransferAlgorithm(CalliperAlgorithm):
     )
 
     def initAlgorithm(self, config=None) -> None:
-        folder = QgsProcessingParameterFile.Folder
+        folder = QgsProcessingParameterFile.Behavior.Folder
         self.addParameter(QgsProcessingParameterFile(self.SOURCE_MODEL, "Source model folder (the labelled city)",
                                                      behavior=folder))
         self.addParameter(QgsProcessingParameterVectorLayer(
-            self.SOURCE_LABELS, "Source labels (polygons or points)", [QgsProcessing.TypeVectorAnyGeometry],
+            self.SOURCE_LABELS, "Source labels (polygons or points)", [QgsProcessing.SourceType.TypeVectorAnyGeometry],
         ))
         self.addParameter(QgsProcessingParameterField(
             self.LABEL_FIELD, "Class field (in both label layers)", parentLayerParameterName=self.SOURCE_LABELS,
@@ -79,19 +79,19 @@ class TransferAlgorithm(CalliperAlgorithm):
                                                      behavior=folder))
         self.addParameter(QgsProcessingParameterVectorLayer(
             self.TARGET_LABELS, "Target labels, to score the transfer (optional)",
-            [QgsProcessing.TypeVectorAnyGeometry], optional=True,
+            [QgsProcessing.SourceType.TypeVectorAnyGeometry], optional=True,
         ))
         self.addParameter(QgsProcessingParameterVectorLayer(
             self.TARGET_UNITS, "…or target units to predict (default: cells over the target's POIs)",
-            [QgsProcessing.TypeVectorAnyGeometry], optional=True,
+            [QgsProcessing.SourceType.TypeVectorAnyGeometry], optional=True,
         ))
         self.addParameter(QgsProcessingParameterNumber(
-            self.CELL_SIZE, "Cell size (metres)", QgsProcessingParameterNumber.Double, defaultValue=250.0, minValue=1.0,
+            self.CELL_SIZE, "Cell size (metres)", QgsProcessingParameterNumber.Type.Double, defaultValue=250.0, minValue=1.0,
         ))
         self.addParameter(vocabulary_parameter(self.VOCABULARY, "the POI classes both models know"))
         for parameter in (
             QgsProcessingParameterNumber(
-                self.BLOCK_SIZE, "Source validation blocks (metres)", QgsProcessingParameterNumber.Double,
+                self.BLOCK_SIZE, "Source validation blocks (metres)", QgsProcessingParameterNumber.Type.Double,
                 defaultValue=500.0, minValue=1.0,
             ),
             QgsProcessingParameterEnum(self.PROBE, "Probe", list(PROBE_KINDS), defaultValue=0),
@@ -100,7 +100,7 @@ class TransferAlgorithm(CalliperAlgorithm):
             ),
             QgsProcessingParameterNumber(
                 self.MIN_CLASS_SIZE, "Minimum class size (rarer classes are left out)",
-                QgsProcessingParameterNumber.Integer, defaultValue=2, minValue=1,
+                QgsProcessingParameterNumber.Type.Integer, defaultValue=2, minValue=1,
             ),
             QgsProcessingParameterBoolean(self.ALIGN, "Standardise each city's features on its own units", True),
         ):
