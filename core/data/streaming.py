@@ -3,13 +3,13 @@
 A country's POIs (tens of millions of rows) do not fit in memory as a table, and
 training needs little of it: float64 coordinates, one int32 text id per POI, the
 distinct descriptions and a class count for the model card. Chunks of rows are read
-(pyogrio row ranges for GDAL formats, pandas chunks for CSV); ``text.corpus``
-describes each one and lets its rows go.
+(pyogrio row ranges for GDAL formats, pandas chunks for CSV, Arrow batches for Parquet:
+``parquet.py``); ``text.corpus`` describes each one and lets its rows go.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Iterator
@@ -20,6 +20,8 @@ from pyproj import CRS
 
 from ..crs import parse_crs
 from ..errors import InputDataError
+from .parquet import ParquetLayout, is_parquet, layout_crs, parquet_chunks, parquet_layout
+from .places_schemas import PlacesSchema, PlacesSettings
 from .poi_io import (
     CSV_SUFFIXES,
     PointTable,
@@ -41,6 +43,8 @@ class PointSource:
     layer: str | None = None
     csv_crs: str | None = None
     chunk_rows: int = DEFAULT_CHUNK_ROWS
+    places: PlacesSettings = field(default_factory=PlacesSettings)
+    """For an Overture or Foursquare places file: the hierarchy level and the confidence threshold."""
 
     @property
     def source(self) -> str:
@@ -51,11 +55,23 @@ class PointSource:
         return Path(self.path).suffix.lower() in CSV_SUFFIXES
 
     @cached_property
+    def parquet(self) -> ParquetLayout | None:
+        """How a Parquet file is read (its places layout, columns, positions); None for other files."""
+        return parquet_layout(self._existing_path()) if is_parquet(self.path) else None
+
+    @property
+    def places_schema(self) -> PlacesSchema | None:
+        """The Overture or Foursquare layout the file has, if any: its fields are then known."""
+        return self.parquet.places if self.parquet else None
+
+    @cached_property
     def _info(self) -> dict:
-        """GDAL's description of the layer (CRS, feature count); empty for a CSV."""
+        """GDAL's description of the layer (CRS, feature count); empty for a CSV, Arrow's row count for Parquet."""
         path = self._existing_path()
         if self.is_csv:
             return {}
+        if self.parquet:
+            return {"features": self.parquet.n_rows}
         import pyogrio
 
         try:
@@ -68,6 +84,8 @@ class PointSource:
         """The file's CRS (a CSV's is ``csv_crs``, default EPSG:4326)."""
         if self.is_csv:
             return parse_crs(self.csv_crs or "EPSG:4326", f"The CSV file {Path(self.path).name}", self._csv_sample())
+        if self.parquet:
+            return layout_crs(self.parquet, Path(self.path))
         bounds = self._info.get("total_bounds")
         corners = np.asarray(bounds, dtype=np.float64).reshape(2, 2) if bounds is not None else None
         return parse_crs(self._info["crs"], f"The layer {Path(self.path).name}", corners)
@@ -96,9 +114,13 @@ class PointSource:
         """Point tables of up to ``chunk_rows`` features each, in file order; rows without a position are dropped."""
         if self.chunk_rows < 1:
             raise ValueError(f"chunk_rows must be at least 1, got {self.chunk_rows}")
+        self.places.validate()
         path, crs = self._existing_path(), self.crs
         if self.is_csv:
             yield from self._csv_chunks(path, crs)
+            return
+        if self.parquet:
+            yield from parquet_chunks(path, self.parquet, crs, self.chunk_rows, self.places)
             return
         import pyogrio
 

@@ -12,6 +12,7 @@ Both give the same text ids, hence the same model.
 from __future__ import annotations
 
 import tempfile
+import time
 from contextlib import ExitStack, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -162,8 +163,10 @@ def train_plain_from_points(
         encoder = TextEncoder(job.text_model, device=_encoder_device(job.train.device))
         control.log(f"{texts.n_pois} POIs, {len(texts.texts)} distinct descriptions.")
         with ExitStack() as scratch:
+            started = time.perf_counter()
             vectors, n_encoded = _encode_once(job, texts.texts, encoder, control.part(0.1, 0.2), scratch, run)
-            control.log(f"Encoded {n_encoded} new descriptions ({len(texts.texts) - n_encoded} from the cache).")
+            control.log(f"Encoded {n_encoded} new descriptions ({len(texts.texts) - n_encoded} from the cache) "
+                        f"in {time.perf_counter() - started:.1f} s.")
             torch.manual_seed(job.train.seed)  # the initial weights too: the same job and seed give the same model
             net = CalliperNet(settings, text_dim=vectors.shape[1])
             data = TrainingData(coords=coords, text_index=texts.text_index, text_vectors=vectors)

@@ -95,6 +95,7 @@ def stream_corpus(
     counts: Counter = Counter()
     vocabulary = _Vocabulary(fields)
     dropped = rows = from_category = 0
+    left_out: Counter = Counter()
     total = source.feature_count
     for chunk in source.chunks():
         control.check("Reading POIs")
@@ -108,14 +109,21 @@ def stream_corpus(
         vocabulary.add(chunk.attributes, texts.kept)
         dropped += texts.dropped
         from_category += texts.class_from_category
-        rows += len(chunk.xy) + chunk.dropped_no_geometry
+        left_out.update(chunk.left_out)
+        rows += len(chunk.xy) + chunk.dropped_no_geometry + sum(chunk.left_out.values())
         if total:
             control.report(rows / total, f"Read {rows:,} of {total:,} POIs")
+    reasons = ", ".join(f"{count:,} {reason}" for reason, count in left_out.items() if count) or "none"
     if not sum(len(kept) for kept in kept_parts):
+        if sum(left_out.values()):
+            raise InputDataError(f"{layer_name} has no place left to learn from (left out: {reasons}). "
+                                 "Lower the minimum confidence if the places are open.")
         raise InputDataError(f"{layer_name} has no features with a usable position.")
     if not ids:
         raise empty_field_error(fields.class_field, layer_name)
     control.log(f"Read {rows:,} POIs of {layer_name} in chunks of {source.chunk_rows:,}: {len(ids):,} distinct descriptions.")
+    if source.places_schema is not None:
+        control.log(f"{layer_name} is {source.places_schema.label}; places left out: {reasons}.")
     xy = np.concatenate(xy_parts)
     texts = PoiTexts(list(ids), np.concatenate(index_parts), np.concatenate(kept_parts), dropped, from_category)
     points = PointTable(xy, pd.DataFrame(index=pd.RangeIndex(len(xy))), source.crs, source.source)

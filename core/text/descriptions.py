@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..data.places_schemas import CATEGORY, CLASS, NAME
 from ..data.poi_io import NOT_CLASS_VALUES
 from ..errors import FieldError, SettingsError
 
@@ -31,6 +32,14 @@ DEFAULT_CATEGORY_TEMPLATES = {
     "craft": MANUFACTURING_TEMPLATE,
     "manufacturing": MANUFACTURING_TEMPLATE,
 }
+# Overture / Foursquare places: "A pizza restaurant, a kind of restaurant (food and drink)". ``parent`` is the
+# hierarchy level above the class (empty when that is the top level); a place known only by its top level
+# (class = category) reads "A place of food and drink".
+PLACES_TEMPLATE = "{article} {class}[, a kind of {parent}] ({category})"
+TEMPLATE_STYLES = ("paper", "places")
+ARTICLE = "article"
+"""A placeholder computed from the class, not read from a field: 'A' or 'An'."""
+_VOWEL_SOUNDING_EXCEPTIONS = ("uni", "use", "usu", "eu", "one", "ure")
 MAX_VALUE_CHARS = 200
 _OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
 
@@ -55,6 +64,8 @@ class TextTemplate:
     template: str | None = None
     category_templates: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CATEGORY_TEMPLATES))
     include_name: bool | None = None
+    style: str = "paper"
+    """The default wording: the paper's ("A place of {class}, a type of {category}") or "places" (``PLACES_TEMPLATE``)."""
 
     def names_for(self, fields: TextFields) -> bool:
         """Whether names are appended for these fields."""
@@ -83,6 +94,17 @@ def clean_value(value: object) -> str:
         return ""
     text = " ".join(str(value).replace("_", " ").split())
     return text[:MAX_VALUE_CHARS]
+
+
+def indefinite_article(text: str) -> str:
+    """'An' before a vowel sound ("An italian restaurant"), else 'A'; by the first letters, as most style guides."""
+    lower = text.lower()
+    return "An" if lower[:1] in ("a", "e", "i", "o", "u") and not lower.startswith(_VOWEL_SOUNDING_EXCEPTIONS) else "A"
+
+
+def places_description(template: str | None = None, include_name: bool | None = None) -> tuple[TextFields, TextTemplate]:
+    """The fields and wording of an Overture or Foursquare file as ``data.places_schemas`` flattens it."""
+    return TextFields(CLASS, CATEGORY, NAME), TextTemplate(template=template, include_name=include_name, style="places")
 
 
 def placeholders(template: str) -> list[str]:
@@ -133,10 +155,13 @@ def fill_template(template: str, values: dict[str, str]) -> str:
 
 def _effective_templates(fields: TextFields, settings: TextTemplate) -> tuple[str, dict[str, str], str | None]:
     """The base template, the per-category ones, and the one for a POI whose class is its category."""
+    if settings.style not in TEMPLATE_STYLES:
+        raise SettingsError(f"The description style is {' or '.join(TEMPLATE_STYLES)} (got {settings.style!r}).")
     if settings.template is not None:
         return settings.template, {}, None
-    base = DEFAULT_TEMPLATE if fields.category_field else CLASS_ONLY_TEMPLATE
-    by_category = dict(settings.category_templates) if fields.category_field else {}
+    places = settings.style == "places" and fields.category_field
+    base = PLACES_TEMPLATE if places else DEFAULT_TEMPLATE if fields.category_field else CLASS_ONLY_TEMPLATE
+    by_category = dict(settings.category_templates) if fields.category_field and not places else {}
     # "A place of shop", not "A place that sells shop, a type of retail"
     same_as_category = CLASS_ONLY_TEMPLATE if fields.category_field else None
     if settings.names_for(fields):
@@ -165,6 +190,8 @@ def _role_columns(attributes: pd.DataFrame, fields: TextFields, names: list[str]
     roles = {"class": fields.class_field, "category": fields.category_field, "name": fields.name_field}
     columns = {}
     for name in names:
+        if name == ARTICLE and ARTICLE not in attributes.columns:
+            continue  # computed from the class
         column = roles.get(name, name)
         if column is None:
             raise FieldError(f"The template uses {{{name}}} but no {name} field was chosen for {layer}.")
@@ -204,16 +231,20 @@ def build_texts(
         used += [n for n in placeholders(template) if n not in used]
     if "category" not in used and fields.category_field:
         used.append("category")  # needed to pick the per-category template
+    if ARTICLE in used and "class" not in used:
+        used.append("class")  # the article is the class's
     columns = _role_columns(attributes, fields, used, layer)
     if len(attributes) == 0:  # an empty table or chunk: nothing to describe (MultiIndex cannot factorize it)
         return PoiTexts(texts=[], text_index=np.zeros(0, dtype=np.int64), kept=np.zeros(0, dtype=bool), dropped=0)
     values = pd.DataFrame({name: attributes[column].map(clean_value) for name, column in columns.items()})
     for name in required_placeholders(base):  # judged on the field itself: an empty class field is a wrong choice
-        if require_values and not (values[name] != "").any():
+        if require_values and name in columns and not (values[name] != "").any():
             raise empty_field_error(columns[name], layer)
     classes, stands_in = poi_classes(attributes, fields)
     if "class" in values.columns:
         values["class"] = classes.map(clean_value)
+    if ARTICLE in used and ARTICLE not in columns:
+        values[ARTICLE] = values["class"].map(indefinite_article)
     if values.columns.empty:  # a template without placeholders: one description for every POI
         values = pd.DataFrame({"_": np.zeros(len(attributes), dtype=np.int8)}, index=attributes.index)
     codes, combos = pd.MultiIndex.from_frame(values).factorize()
