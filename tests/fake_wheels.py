@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import functools
 import hashlib
+import http.server
 import os
+import shutil
+import threading
 import zipfile
 from pathlib import Path
 
@@ -39,3 +44,35 @@ def make_wheel(folder: Path, name: str, version: str, requires: tuple[str, ...] 
 
 def local_index_args(folder: Path) -> list[str]:
     return ["--no-index", "--find-links", str(folder)]
+
+
+def make_simple_index(root: Path, wheels: list[Path]) -> Path:
+    """A PEP 503 index in ``root`` (one page per project), as PyPI or PyTorch's index serve it."""
+    for wheel in wheels:
+        project = root / wheel.name.split("-", 1)[0].replace("_", "-").lower()
+        project.mkdir(parents=True, exist_ok=True)
+        shutil.copy(wheel, project / wheel.name)
+    for project in root.iterdir():
+        links = "".join(f'<a href="{w.name}">{w.name}</a>\n' for w in sorted(project.glob("*.whl")))
+        (project / "index.html").write_text(f"<html><body>\n{links}</body></html>\n")
+    (root / "index.html").write_text("".join(f'<a href="{p.name}/">{p.name}</a>\n' for p in root.iterdir() if p.is_dir()))
+    return root
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # pip's requests are not test output
+        pass
+
+
+@contextlib.contextmanager
+def serve_folder(folder: Path):
+    """Serve ``folder`` over HTTP on 127.0.0.1 (a package index that answers); yields its URL."""
+    handler = functools.partial(QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -20,14 +20,14 @@ from calliper.core.install.folder import (
     folder_state,
     remove_leftovers,
 )
-from calliper.core.install.host import HostChoice, HostPackage, host_choices
-from calliper.core.install.pins import Pin, read_pins
+from calliper.core.install.host import HOST_PACKAGES, HostChoice, HostPackage, host_choices
+from calliper.core.install.pins import OTHER_RELEASES, PYTHONS, Pin, Release, nearest_release, pins_for_python, read_pins
 from calliper.core.install.plan import install, make_plan, resolve
-from calliper.core.install.torch_variant import choose_torch_variant
+from calliper.core.install.torch_variant import TorchVariant, choose_torch_variant
 from calliper.core.jobs import JobControl
-from fake_wheels import ISOLATED_PIP, local_index_args, make_wheel
+from fake_wheels import ISOLATED_PIP, local_index_args, make_simple_index, make_wheel, serve_folder
 
-NUMPY = HostPackage("numpy", ">=1.24,<2", "1.26.4")
+NUMPY = next(package for package in HOST_PACKAGES if package.name == "numpy")
 
 
 @pytest.fixture
@@ -76,16 +76,53 @@ def test_torch_build_follows_the_nvidia_driver_and_can_be_chosen_by_hand():
         choose_torch_variant("2.13.0", "rocm", "linux")
 
 
-def test_host_packages_are_kept_at_their_own_version_or_a_fallback_is_pinned():
-    kept = HostChoice(NUMPY, "1.24.2")
-    assert kept.kept and kept.constraint == "numpy==1.24.2" and "QGIS's own" in kept.describe()
-    too_new = HostChoice(NUMPY, "2.1.0")
-    assert not too_new.kept and too_new.constraint == "numpy==1.26.4" and "outside" in too_new.describe()
-    absent = HostChoice(NUMPY, None)
+def test_host_packages_are_kept_at_their_own_version_whatever_the_major_or_a_fallback_is_pinned():
+    debian12, debian13 = HostChoice(NUMPY, "1.24.2", (3, 11)), HostChoice(NUMPY, "2.2.4", (3, 13))
+    assert debian12.kept and debian12.constraint == "numpy==1.24.2" and "QGIS's own" in debian12.describe()
+    assert debian13.kept and debian13.constraint == "numpy==2.2.4" and "QGIS's own" in debian13.describe()
+    too_old = HostChoice(NUMPY, "1.21.5", (3, 10))  # Ubuntu 22.04's
+    assert not too_old.kept and too_old.constraint == "numpy==1.26.4" and "outside >=1.24" in too_old.describe()
+    absent = HostChoice(NUMPY, None, (3, 12))
     assert not absent.kept and absent.constraint == "numpy==1.26.4" and "has none" in absent.describe()
     import numpy
 
     assert host_choices(None, (NUMPY,))[0].host_version == numpy.__version__
+
+
+def test_a_fallback_without_a_wheel_for_this_python_becomes_its_nearest_release_that_has_one_and_says_so():
+    absent = HostChoice(NUMPY, None, (3, 13))  # numpy 1.26.4 has no wheel for Python 3.13
+    assert absent.constraint == "numpy==2.1.3"
+    assert absent.describe() == "numpy 2.1.3 (QGIS has none; 1.26.4 has no wheel for Python 3.13)"
+    for package in HOST_PACKAGES:  # every Python QGIS ships gets a release the table gives a wheel for
+        for python in PYTHONS:
+            choice = HostChoice(package, None, (3, python))
+            assert choice.fallback and nearest_release(choice.fallback, package.releases, (3, python)).has_wheel(
+                (3, python)), (package.name, python)
+    nowhere = HostPackage("calliper-fake-b", ">=2", "1.0", (Release("1.0", (9, 11)),))
+    assert HostChoice(nowhere, None, (3, 13)).constraint == "calliper-fake-b>=2"
+    assert "no release in the table has a wheel for Python 3.13" in HostChoice(nowhere, None, (3, 13)).describe()
+
+
+def test_nearest_release_prefers_the_pin_then_the_closest_release_and_on_a_tie_the_newer():
+    table = (Release("1.0", (8, 10)), Release("2.0", (11, 12)), Release("3.0", (9, 13)), Release("4.0", (11, 13)))
+    assert nearest_release("2.0", table, (3, 12)).version == "2.0"
+    assert nearest_release("2.0", table, (3, 10)).version == "3.0"  # 1.0 and 3.0 are equally near: the newer
+    assert nearest_release("4.0", table, (3, 10)).version == "3.0"
+    assert nearest_release("1.0", table, (3, 13)).version == "3.0"
+    assert nearest_release("4.0", table, (4, 0)) is None
+    assert nearest_release("9.9", table, (3, 10)).version == "9.9"  # not in the table: wheels everywhere
+
+
+def test_pins_without_a_wheel_for_python_3_10_take_the_tables_release_and_the_plan_says_which(tmp_path):
+    pins = read_pins()
+    assert pins_for_python(pins, (3, 13)).pins == pins and not pins_for_python(pins, (3, 11)).notes
+    older = pins_for_python(pins, (3, 10))
+    changed = {pin.name: pin.version for pin in older.pins} .items() - {pin.name: pin.version for pin in pins}.items()
+    assert {name for name, _ in changed} == set(OTHER_RELEASES)
+    assert all(OTHER_RELEASES[name][0].version == version for name, version in changed)
+    assert any(note.startswith("transformers 5.20.2 for Python 3.10 (5.23.0 has no wheel") for note in older.notes)
+    plan = make_plan(tmp_path, "cpu", python=sys.executable, driver="", hosts=[], python_version=(3, 10))
+    assert "scikit-learn==1.7.2" in plan.requirements and "scikit-learn 1.7.2 for Python 3.10" in plan.summary()
 
 
 def test_the_pins_file_pins_every_package_once_and_leaves_numpy_pyproj_scipy_to_qgis():
@@ -107,6 +144,7 @@ def test_install_from_a_local_index_writes_only_the_target_keeps_host_numpy_and_
     assert len(commands) == 2 and all("--user" not in c and "--prefix" not in c for c in commands)
     assert f"--target {folder.parent / STAGING_PREFIX}" in commands[1] and "--no-deps" in commands[1]
     assert "-c " in commands[0] and "--dry-run" in commands[0]
+    assert all("--only-binary :all:" in command for command in commands)  # wheels only, never a source build
     assert (folder / "calliper_fake_a" / "__init__.py").is_file() and not list(folder.glob("numpy*"))
     assert [p.name for p in folder.parent.iterdir()] == ["calliper"]  # no staging folder left
     assert json.loads((folder / MARKER_FILE).read_text()) == marker
@@ -244,3 +282,42 @@ def test_packages_qgis_has_loaded_are_held_at_their_version_unless_the_pins_need
     released = resolve(plan)
     assert released.packages["calliper-fake-b"] == "2.0"
     assert any("older calliper-fake-b than the pins need" in note for note in released.notes)
+
+
+@pytest.fixture
+def torch_indexes(tmp_path):
+    """A configured index with a plain ``torch`` 1.0 (PyPI's kind), and a served CPU index with ``torch`` 1.0+cpu."""
+    configured = make_simple_index(tmp_path / "configured", [make_wheel(tmp_path / "w1", "torch", "1.0", payload_bytes=50_000)])
+    cpu = make_simple_index(tmp_path / "cpu", [make_wheel(tmp_path / "w2", "torch", "1.0+cpu")])
+    with serve_folder(cpu) as url:
+        yield ["--index-url", configured.as_uri()], url
+
+
+def torch_plan(tmp_path, index_args, cpu_url):
+    plan = make_plan(dependency_folder(tmp_path / "profile"), pins=[Pin("torch", "1.0")], index_args=index_args,
+                     env=ISOLATED_PIP, python=sys.executable, driver="", hosts=[])
+    plan.torch = TorchVariant("cpu", "torch==1.0+cpu", cpu_url, "no NVIDIA driver found")
+    return plan
+
+
+def test_torch_comes_from_the_cpu_index_when_it_answers(tmp_path, torch_indexes):
+    index_args, cpu_url = torch_indexes
+    plan = torch_plan(tmp_path, index_args, cpu_url)
+    resolution = resolve(plan)
+    assert resolution.packages == {"torch": "1.0+cpu"} and resolution.torch_build == "cpu" and not resolution.notes
+    assert resolution.index_args == index_args + ["--extra-index-url", cpu_url]
+    assert install(plan, resolution)["torch"] == "cpu"
+
+
+def test_an_unanswering_cpu_index_falls_back_to_the_configured_index_and_says_what_it_costs(tmp_path, torch_indexes):
+    index_args, _ = torch_indexes
+    plan = torch_plan(tmp_path, index_args, "http://127.0.0.1:9/whl/cpu")
+    lines: list[str] = []
+    resolution = resolve(plan, logged_control(lines))
+    assert resolution.packages == {"torch": "1.0"} and resolution.index_args == index_args  # not torch==1.0+cpu
+    note = resolution.notes[0]
+    assert "127.0.0.1:9/whl/cpu) does not answer" in note and "configured package index" in note
+    assert "the CUDA build: 0 MB with its libraries" in note and "it works on the CPU" in note and "Cancel" in note
+    assert note in lines and "1.0 from the configured index" in resolution.torch_build
+    marker = install(plan, resolution)
+    assert marker["torch"] == resolution.torch_build and (plan.folder / "torch" / "__init__.py").is_file()

@@ -3,16 +3,20 @@
 numpy, pyproj and scipy come with QGIS (Debian's python3-* packages, OSGeo4W's own),
 linked to the PROJ and GDAL that QGIS itself loads. A wheel of pyproj brings a second
 PROJ into the process, and a second numpy can break the GDAL bindings built for the
-first. Where the host has an accepted version it is kept, pinned to that version for
-the resolver; where it has none, the fallback pin is installed with the rest.
+first. Where the host has an accepted version it is kept, whatever its major version
+(Debian 12's numpy 1.24, Debian 13's numpy 2.2), pinned to that version for the resolver;
+where it has none, the fallback release with a wheel for this Python is installed with
+the rest.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from .pins import Release, nearest_release, this_python
 
 try:
     from packaging.specifiers import SpecifierSet
@@ -22,42 +26,64 @@ except ImportError:  # QGIS's Python without packaging: pip always carries a cop
 
 @dataclass(frozen=True)
 class HostPackage:
-    """A distribution the host usually provides, the versions our pins work with, and what to install without it."""
+    """A distribution the host usually provides, the versions our pins work with, and what to install without it.
+
+    ``fallback`` is the release installed where the host has none; ``releases`` lists
+    it with its nearest releases and the Pythons each has wheels for, so a Python the
+    fallback has no wheel for gets the nearest one that has.
+    """
 
     name: str
     accepted: str
     fallback: str
+    releases: tuple[Release, ...] = ()
 
 
 HOST_PACKAGES: tuple[HostPackage, ...] = (
-    HostPackage("numpy", ">=1.24,<2", "1.26.4"),
-    HostPackage("pyproj", ">=3.3", "3.6.1"),
-    HostPackage("scipy", ">=1.10", "1.10.1"),
+    HostPackage("numpy", ">=1.24", "1.26.4", (Release("1.26.4", (9, 12)), Release("2.1.3", (10, 13)))),
+    HostPackage("pyproj", ">=3.3", "3.6.1", (Release("3.6.1", (9, 12)), Release("3.7.0", (10, 13)))),
+    HostPackage("scipy", ">=1.10", "1.13.1", (Release("1.13.1", (9, 12)), Release("1.14.1", (10, 13)))),
 )
+"""numpy 1.x and 2.x are both accepted: the pins have wheels built for numpy 2 that also run on numpy >= 1.24.
+The fallbacks run with numpy 1 and 2 alike (scipy 1.13 is the first built for numpy 2)."""
 
 
 @dataclass(frozen=True)
 class HostChoice:
-    """What the installer does with one host package: keep the host's version, or install the fallback."""
+    """What the installer does with one host package: keep the host's version, or install a fallback."""
 
     package: HostPackage
     host_version: str | None
+    python: tuple[int, int] = field(default_factory=this_python)
 
     @property
     def kept(self) -> bool:
         return self.host_version is not None and self.host_version in SpecifierSet(self.package.accepted)
 
     @property
+    def fallback(self) -> str | None:
+        """The release to install for this Python: the fallback, or its nearest release with a wheel; None if none."""
+        release = nearest_release(self.package.fallback, self.package.releases, self.python)
+        return release.version if release else None
+
+    @property
     def constraint(self) -> str:
-        """The pin the resolver gets: the host's own version when kept, else the fallback."""
-        return f"{self.package.name}=={self.host_version if self.kept else self.package.fallback}"
+        """The pin the resolver gets: the host's own version when kept, else the fallback (or the accepted range)."""
+        if self.kept:
+            return f"{self.package.name}=={self.host_version}"
+        return f"{self.package.name}=={self.fallback}" if self.fallback else self.package.name + self.package.accepted
 
     def describe(self) -> str:
         if self.kept:
             return f"{self.package.name} {self.host_version} (QGIS's own)"
-        if self.host_version is None:
-            return f"{self.package.name} {self.package.fallback} (QGIS has none)"
-        return f"{self.package.name} {self.package.fallback} (QGIS's {self.host_version} is outside {self.package.accepted})"
+        why = "QGIS has none" if self.host_version is None else \
+            f"QGIS's {self.host_version} is outside {self.package.accepted}"
+        python = f"Python {self.python[0]}.{self.python[1]}"
+        if self.fallback is None:
+            return f"{self.constraint} ({why}; no release in the table has a wheel for {python})"
+        if self.fallback != self.package.fallback:
+            why += f"; {self.package.fallback} has no wheel for {python}"
+        return f"{self.package.name} {self.fallback} ({why})"
 
 
 def host_version(name: str, exclude: Path | None = None) -> str | None:

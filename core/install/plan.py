@@ -4,7 +4,12 @@ Two pip runs: a dry run with ``--report`` resolves the pins against QGIS's Pytho
 is (so what the host already has, numpy and pyproj above all, is kept and not
 shadowed), then ``--target`` installs exactly that list with ``--no-deps`` into a
 staging folder. Nothing is written outside the profile's dependency folder: no
-``--user``, no system site-packages, no admin rights.
+``--user``, no system site-packages, no admin rights. Wheels only (``--only-binary
+:all:``): QGIS's Python has no compiler, and a source build would fail late.
+
+The CPU build of torch lives on PyTorch's own index. When that index does not answer,
+the resolution falls back to the configured index's torch (on Linux the CUDA build,
+which runs on the CPU too) and says what that costs before anything is installed.
 """
 
 from __future__ import annotations
@@ -26,11 +31,15 @@ from ..errors import InstallError
 from ..jobs import JobControl
 from .folder import commit, remove_leftovers, staging_folder
 from .host import HostChoice, host_choices, loaded_distributions
-from .pins import Pin, fingerprint, read_pins
+from .pins import Pin, fingerprint, pins_for_python, read_pins, this_python
 from .pip_process import run_pip
 from .torch_variant import TorchVariant, choose_torch_variant, nvidia_driver
 
-PIP_OPTIONS = ["--progress-bar", "off", "--no-input", "--disable-pip-version-check"]
+PIP_OPTIONS = ["--progress-bar", "off", "--no-input", "--disable-pip-version-check", "--only-binary", ":all:"]
+CPU_TORCH_MB = 200
+"""About the size of the CPU build of torch (Linux, x86_64), for comparing with a fallback."""
+TORCH_BUILD_PARTS = ("torch", "triton", "nvidia-", "cuda-")
+"""Distributions that come with a CUDA build of torch and not with the CPU build."""
 HEAD_TIMEOUT_S = 5.0
 
 
@@ -48,6 +57,8 @@ class InstallPlan:
     plugin_version: str = ""
     loaded: dict[str, str] = field(default_factory=dict)
     """Distributions QGIS has imported already: kept at their version when the pins allow it."""
+    notes: list[str] = field(default_factory=list)
+    """Pins changed for this Python (no wheel of the pinned release for it)."""
 
     @property
     def requirements(self) -> list[str]:
@@ -61,14 +72,17 @@ class InstallPlan:
     def summary(self) -> str:
         torch = f"torch {self.torch.name} build ({self.torch.reason})" if self.torch else "no torch"
         kept = ", ".join(choice.describe() for choice in self.hosts)
-        return f"Python {self.python}; {torch}; {kept}; into {self.folder}"
+        changed = "".join(f"; {note}" for note in self.notes)
+        return f"Python {self.python}; {torch}; {kept}{changed}; into {self.folder}"
 
 
 def make_plan(folder: Path, torch_request: str = "auto", pins: list[Pin] | None = None,
               index_args: list[str] | None = None, env: dict[str, str] | None = None, plugin_version: str = "",
-              python: str | None = None, driver: str | None = None, hosts: list[HostChoice] | None = None) -> InstallPlan:
+              python: str | None = None, driver: str | None = None, hosts: list[HostChoice] | None = None,
+              python_version: tuple[int, int] | None = None) -> InstallPlan:
     """The plan for this machine: its Python, its NVIDIA driver (for torch), its own numpy/pyproj/scipy."""
-    pins = read_pins() if pins is None else pins
+    for_python = pins_for_python(read_pins() if pins is None else pins, python_version or this_python())
+    pins = for_python.pins
     torch_pin = next((pin for pin in pins if pin.name == "torch"), None)
     torch = None
     if torch_pin is not None:
@@ -77,7 +91,7 @@ def make_plan(folder: Path, torch_request: str = "auto", pins: list[Pin] | None 
         python=python or interpreter_for_pip(), folder=Path(folder), pins=pins, torch=torch,
         hosts=host_choices(exclude=Path(folder)) if hosts is None else hosts,
         index_args=list(index_args or []), env=dict(env or {}), plugin_version=plugin_version,
-        loaded=loaded_distributions(exclude=Path(folder)),
+        loaded=loaded_distributions(exclude=Path(folder)), notes=for_python.notes,
     )
 
 
@@ -91,21 +105,50 @@ class Resolution:
     notes: list[str] = field(default_factory=list)
     index_args: list[str] = field(default_factory=list)
     """The index options the resolution used (the torch build's index, when it answered): the install uses them too."""
+    torch_build: str | None = None
+    """The torch build this resolution installs: the plan's, or the configured index's when the plan's index failed."""
 
     def describe(self) -> str:
         size = f"about {self.download_bytes / 1e6:,.0f} MB to download" if self.download_bytes else "size unknown"
         return f"{len(self.packages)} packages, {size}"
 
 
-def _index_args(plan: InstallPlan, notes: list[str]) -> list[str]:
-    """The plan's index options plus the torch build's own index, when that index answers."""
+@dataclass(frozen=True)
+class TorchSource:
+    """Where one resolution takes torch from: the requirements, the index options, and whether the build's index failed."""
+
+    requirements: list[str]
+    index_args: list[str]
+    fell_back: bool = False
+
+
+def _torch_source(plan: InstallPlan) -> TorchSource:
+    """The plan's torch build from its own index when that index answers, else torch from the configured index.
+
+    The configured index's torch has no ``+cpu`` (or ``+cu126``) version: asking it for
+    the plan's spec would end in "no torch==X+cpu for this Python".
+    """
     args = list(plan.index_args)
-    if plan.torch and plan.torch.index_url and "--no-index" not in args:
-        if _reachable(plan.torch.index_url + "/"):
-            args += ["--extra-index-url", plan.torch.index_url]
-        else:
-            notes.append(f"{plan.torch.index_url} does not answer; torch comes from the configured package index.")
-    return args
+    url = plan.torch.index_url if plan.torch else None
+    if url is None or "--no-index" in args:
+        return TorchSource(plan.requirements, args)
+    if _reachable(url + "/"):
+        return TorchSource(plan.requirements, args + ["--extra-index-url", url])
+    plain = plan.torch.spec.split("+", 1)[0]
+    return TorchSource([plain if spec == plan.torch.spec else spec for spec in plan.requirements], args, fell_back=True)
+
+
+def _fallback_note(plan: InstallPlan, packages: dict[str, str], sizes: list[int | None]) -> str:
+    """What torch from the configured index costs, said before anything is installed."""
+    torch_bytes = sum(size or 0 for name, size in zip(packages, sizes) if _normalised(name).startswith(TORCH_BUILD_PARTS))
+    if plan.torch.name == "cpu":
+        build = (f"the CUDA build: {torch_bytes / 1e6:,.0f} MB with its libraries, against about {CPU_TORCH_MB} MB "
+                 "for the CPU build; it works on the CPU")
+    else:
+        build = "the build the package index has (it may not use the GPU)"
+    return (f"The torch {plan.torch.name.upper()} index ({plan.torch.index_url}) does not answer: torch "
+            f"{packages.get('torch', '')} comes from the configured package index instead, {build}. "
+            "Install goes ahead with it; Cancel stops, and the torch build can be chosen above.")
 
 
 def _reachable(url: str) -> bool:
@@ -132,7 +175,7 @@ def _normalised(name: str) -> str:
     return name.lower().replace("_", "-").replace(".", "-")
 
 
-def _dry_run(plan: InstallPlan, control: JobControl, index_args: list[str], held: dict[str, str]) -> list[dict]:
+def _dry_run(plan: InstallPlan, control: JobControl, source: TorchSource, held: dict[str, str]) -> list[dict]:
     """pip's report of what it would install, with the host packages and the ``held`` ones kept at their version."""
     pins = [choice.constraint for choice in plan.hosts] + [f"{name}=={version}" for name, version in held.items()]
     with tempfile.TemporaryDirectory(prefix="calliper-resolve-") as scratch:
@@ -140,7 +183,7 @@ def _dry_run(plan: InstallPlan, control: JobControl, index_args: list[str], held
         constraints.write_text("\n".join(pins) + "\n", encoding="utf-8")
         report = Path(scratch) / "report.json"
         command = [plan.python, "-m", "pip", "install", "--dry-run", "--report", str(report), *PIP_OPTIONS,
-                   "-c", str(constraints), *index_args, *plan.requirements]
+                   "-c", str(constraints), *source.index_args, *source.requirements]
         control.log("Resolving: " + " ".join(command))
         run_pip(command, control, "Working out the packages to install", plan.env)
         return json.loads(report.read_text(encoding="utf-8")).get("install", [])
@@ -154,13 +197,13 @@ def resolve(plan: InstallPlan, control: JobControl | None = None) -> Resolution:
     """
     control = control or JobControl()
     notes: list[str] = []
-    index_args = _index_args(plan, notes)
+    source = _torch_source(plan)
     hosts = {_normalised(choice.package.name) for choice in plan.hosts}
     held = {name: version for name, version in plan.loaded.items() if _normalised(name) not in hosts}
     released: list[str] = []
     while True:
         try:
-            items = _dry_run(plan, control, index_args, held)
+            items = _dry_run(plan, control, source, held)
             break
         except InstallError as error:
             conflicts = set(re.findall(r"The user requested \(constraint\) ([A-Za-z0-9_.-]+)==", error.more_details))
@@ -183,9 +226,13 @@ def resolve(plan: InstallPlan, control: JobControl | None = None) -> Resolution:
     with ThreadPoolExecutor(max_workers=8) as pool:
         sizes = list(pool.map(_size, urls))
     total = sum(size for size in sizes if size) if any(sizes) else None
+    torch_build = plan.torch.name if plan.torch else None
+    if source.fell_back:
+        notes.insert(0, _fallback_note(plan, packages, sizes))
+        torch_build = f"{packages.get('torch', '?')} from the configured index ({plan.torch.name} index unreachable)"
     for note in notes:
         control.log(note)
-    return Resolution(packages, urls, total, notes, index_args)
+    return Resolution(packages, urls, total, notes, source.index_args, torch_build)
 
 
 def install(plan: InstallPlan, resolution: Resolution, control: JobControl | None = None) -> dict:
@@ -211,7 +258,7 @@ def install(plan: InstallPlan, resolution: Resolution, control: JobControl | Non
         marker = {
             "plugin_version": plan.plugin_version, "digest": plan.digest, "installed": datetime.now(timezone.utc)
             .isoformat(timespec="seconds"), "python": platform.python_version(), "platform": sys.platform,
-            "torch": plan.torch.name if plan.torch else None, "packages": resolution.packages,
+            "torch": resolution.torch_build, "packages": resolution.packages,
             "host_kept": {c.package.name: c.host_version for c in plan.hosts if c.kept},
         }
         commit(staging, plan.folder, marker)
