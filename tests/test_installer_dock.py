@@ -84,6 +84,33 @@ def test_install_runs_pip_in_a_task_logs_it_and_brings_the_panels_up_without_a_r
     assert any("Successfully installed calliper-fake-a-1.0 calliper-fake-b-1.0" in line for line in logged)
 
 
+def test_install_clicked_during_the_package_check_is_queued_and_starts_when_the_check_ends(installer_dock):
+    dock, folder, _ = installer_dock
+    panel = dock.dependencies
+    dock.ensure_panels()
+    assert panel.task is not None and panel.resolution is None  # the check runs
+    assert panel.status.text() == "checking packages to install…"
+    panel.install_button.click()
+    assert panel.install_queued and panel.install_button.text() == "Install after the check…"
+    assert not panel.install_button.isEnabled() and "the install starts when the check ends" in panel.status.text()
+    statuses: list[str] = []
+    assert wait_for(lambda: statuses.append(panel.status.text()) or (folder / MARKER_FILE).is_file(), 120)
+    assert wait_for(lambda: panel.task is None, 120)
+    assert panel.status.text().startswith("Installed 2 packages") and dock.tabs is not None
+    assert not panel.install_queued and panel.install_button.text() == "Install"
+    assert any(text.startswith("Installing…") for text in statuses)  # what happens now, never the finished check
+    assert not any(text.startswith(("checking", "Ready")) for text in statuses[statuses.index(next(
+        text for text in statuses if text.startswith("Installing…"))):])
+
+
+def test_after_the_check_the_status_says_the_install_is_ready_not_the_finished_check(installer_dock):
+    dock, _, _ = installer_dock
+    panel = dock.dependencies
+    dock.ensure_panels()
+    assert wait_for(lambda: panel.task is None, 60)
+    assert panel.status.text() == "Ready to install: click Install." and panel.install_button.isEnabled()
+
+
 def test_a_failed_install_says_why_in_the_dock_and_can_be_tried_again(installer_dock):
     dock, folder, index = installer_dock
     panel = dock.dependencies

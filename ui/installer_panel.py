@@ -3,7 +3,8 @@
 Packages go into the profile's dependency folder (``core.install``): pip runs in a
 background task with its log in the Calliper log tab, progress and Cancel; QGIS stays
 responsive. Once installed, the folder goes on ``sys.path`` and the dock comes up
-without a restart, unless an older copy of a package was already imported.
+without a restart, unless an older copy of a package was already imported. An Install
+click while the package check runs is queued: the install starts when the check ends.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ class InstallerPanel(QWidget):
         self.task: CoreTask | None = None
         self.resolution: Resolution | None = None
         self.missing: list = []
+        self.install_queued = False
+        """Install was clicked during the package check: it starts when the check ends."""
+        self.install_label = "Install"
         layout = QVBoxLayout(self)
         self.message = QLabel()
         self.message.setWordWrap(True)
@@ -100,20 +104,44 @@ class InstallerPanel(QWidget):
 
     def check_size(self) -> None:
         """Resolve the packages in the background and show how many and how large they are."""
-        plan = self.make_plan(self.torch_request())
+        request = self.torch_request()
+        plan = self.make_plan(request)
         self.size.setText(f"Checking what to download… ({plan.summary()})")
 
         def done(resolution: Resolution) -> None:
+            if request != self.torch_request():  # the torch build was changed during the check
+                self.check_size()
+                return
             self.resolution = resolution
             notes = "".join(f"<br>{note}" for note in resolution.notes)
-            self.size.setText(f"{resolution.describe()}; torch {plan.torch.name if plan.torch else '-'} build.{notes}")
+            build = resolution.torch_build or "-"
+            self.size.setText(f"{resolution.describe()}; torch {build} build.{notes}")
+            if self.install_queued:
+                self.start_install()
+            else:
+                self.status.setText(f"Ready to install: click {self.install_button.text()}.")
 
-        start_panel_task(self, "checking packages to install", lambda control: resolve(plan, control), done)
+        start_panel_task(self, "checking packages to install", lambda control: resolve(plan, control), done,
+                         lambda error: self._unqueue())
+
+    def _unqueue(self) -> None:
+        """A queued install is dropped when the check fails or is cancelled: the button is as it was."""
+        if self.install_queued:
+            self.install_queued = False
+            self.install_button.setText(self.install_label)
+            self.install_button.setEnabled(True)
 
     def start_install(self) -> None:
-        if self.task is not None:
-            self.iface.messageBar().pushInfo("Calliper", "The package check is still running; Install again after it.")
+        if self.task is not None:  # the package check: install as soon as it ends
+            if not self.install_queued:
+                self.install_queued, self.install_label = True, self.install_button.text()
+                self.install_button.setText("Install after the check…")
+                self.install_button.setEnabled(False)
+                self.status.setText("Checking the packages to install; the install starts when the check ends…")
             return
+        if self.install_queued:
+            self.install_queued = False
+            self.install_button.setText(self.install_label)
         plan = self.make_plan(self.torch_request())
         self.install_button.setEnabled(False)
         log(f"Installing the Calliper packages: {plan.summary()}")
