@@ -101,7 +101,7 @@ def test_similarity_algorithm_like_a_place_of_another_model_peaks_at_that_place(
         has_data = np.isfinite(src.read(1))
         rows, cols = np.nonzero(has_data)
         row, col = rows[len(rows) // 3], cols[len(rows) // 3]
-        x, y = src.xy(row, col)
+        x, y = map(float, src.xy(row, col))  # numpy 2 writes its scalars as np.float64(...), which QGIS refuses
     out = tmp_path / "like.tif"
     result = processing.runAndLoadResults("calliper:similarity", {
         "MODEL": str(trained.folder), "EMBEDDING": embedding, "POINT": f"{x!r},{y!r} [EPSG:32635]",
