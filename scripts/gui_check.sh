@@ -7,11 +7,14 @@
 #   CALLIPER_GUI_KEEP=DIR keeps the profile (and its installed packages) in DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install.sh  # the .venv builds the ZIP and the demo data, nothing else
-[ -f demo_output/data/pois.gpkg ] || HF_HUB_OFFLINE=1 .venv/bin/calliper demo --out demo_output --epochs 5
+if [ -z "${CALLIPER_GUI_ZIP:-}" ]; then  # CALLIPER_GUI_ZIP=FILE: a ZIP made elsewhere (scripts/check_qgis_debian13.sh)
+  bash scripts/install.sh  # the .venv builds the ZIP and the demo data, nothing else
+  [ -f demo_output/data/pois.gpkg ] || HF_HUB_OFFLINE=1 .venv/bin/calliper demo --out demo_output --epochs 5
+fi
 WORK=${CALLIPER_GUI_KEEP:-$(mktemp -d)}
 rm -rf "$WORK/xdg" "$WORK/out"; mkdir -p "$WORK/out" docs
-.venv/bin/python scripts/package.py --out "$WORK/calliper.zip" >/dev/null
+if [ -n "${CALLIPER_GUI_ZIP:-}" ]; then cp "$CALLIPER_GUI_ZIP" "$WORK/calliper.zip"
+else .venv/bin/python scripts/package.py --out "$WORK/calliper.zip" >/dev/null; fi
 env -u PYTHONPATH XDG_DATA_HOME="$WORK/xdg" /usr/bin/python3 scripts/install_plugin.py \
   --zip "$WORK/calliper.zip" --no-packages
 PROFILE="$WORK/xdg/QGIS/QGIS3/profiles/default"

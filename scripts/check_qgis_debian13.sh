@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The user's path on today's QGIS: Debian 13 (trixie), QGIS 3.40 with Python 3.13 and numpy 2,
+# in a Debian system made in a folder (debootstrap and chroot, no Docker). Inside it runs
+# scripts/gui_check.sh as on Debian 12: a fresh profile, the plugin ZIP, Install in the dock (the
+# packages come from the package index through the plugin's own installer), Train, a phrase map,
+# quit; QGIS must exit with 0. Then the dependency folder must hold no numpy, pyproj or scipy:
+# QGIS's own are kept. Too heavy for .ci/run (torch's CUDA build is several GB, see below).
+#   --setup-and-tests   then also `bash scripts/setup.sh` and `bash scripts/test.sh` inside
+#                       (a .venv with torch again, the demo, the whole suite: about half an hour)
+#   CALLIPER_TRIXIE=DIR the Debian 13 system (default /var/tmp/calliper-trixie/root), kept between
+#                       runs: a second run skips debootstrap and apt
+#   CALLIPER_GUI_DISPLAY=:N the X display inside (default :96)
+#   CALLIPER_TEST_ARGS  arguments for scripts/test.sh (default: the whole suite)
+# Needs root (debootstrap, mount, chroot), about 3 GB for the system and 5 GB per torch install.
+# What is specific to this sandbox, and why:
+#   - The mirror is the one apt uses here (its debian.sources), deb.debian.org elsewhere.
+#   - This machine reaches the package index through its own certificate authority: its CA bundle is
+#     copied over the chroot's. On a normal machine Debian's own bundle does the same.
+#   - pip here is configured with local wheel folders and a torch cap (`pip config list`); the chroot
+#     runs with a clean environment and no pip configuration, so pip reaches PyPI as a user's would.
+#   - The PyTorch CPU index does not answer from here: the installer falls back to PyPI's torch (the
+#     CUDA build, which runs on the CPU) and says so in the dock; on a machine that reaches it, the
+#     CPU build (about 200 MB) is installed instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" -eq 0 ] || { echo "Run as root: debootstrap, mount and chroot need it." >&2; exit 2; }
+ROOT=${CALLIPER_TRIXIE:-/var/tmp/calliper-trixie/root}
+SCREEN=${CALLIPER_GUI_DISPLAY:-:96}
+SETUP_AND_TESTS=0; [ "${1:-}" = --setup-and-tests ] && SETUP_AND_TESTS=1
+APT_PACKAGES=(qgis python3-qgis qgis-providers python3-pip python3-venv xvfb ca-certificates)
+
+if ! command -v debootstrap >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap
+fi
+if [ ! -x "$ROOT/usr/bin/apt-get" ]; then
+  MIRROR=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  echo "Making Debian 13 in $ROOT (debootstrap, about a minute)..."
+  mkdir -p "$ROOT"
+  debootstrap --variant=minbase trixie "$ROOT" "${MIRROR:-http://deb.debian.org/debian}" >/dev/null
+fi
+
+unmount() {
+  for point in "$ROOT/dev" "$ROOT/proc"; do
+    if mountpoint -q "$point"; then umount -R "$point" 2>/dev/null || umount -R -l "$point"; fi
+  done
+}
+trap unmount EXIT
+mountpoint -q "$ROOT/proc" || mount -t proc proc "$ROOT/proc"
+mountpoint -q "$ROOT/dev" || { mount --rbind /dev "$ROOT/dev"; mount --make-rslave "$ROOT/dev"; }
+cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+INSIDE=(chroot "$ROOT" env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
+        LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive)
+if ! "${INSIDE[@]}" dpkg -s "${APT_PACKAGES[@]}" >/dev/null 2>&1; then
+  echo "Installing QGIS in Debian 13 with apt (a few minutes)..."
+  "${INSIDE[@]}" apt-get update -qq
+  "${INSIDE[@]}" apt-get install -y -qq "${APT_PACKAGES[@]}" >/dev/null
+fi
+cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/ca-certificates.crt"  # this sandbox's CA (see above)
+"${INSIDE[@]}" /usr/bin/python3 -c "import sys, numpy, qgis.core; print('Debian 13: QGIS', qgis.core.Qgis.version(), \
+'| Python', sys.version.split()[0], '| numpy', numpy.__version__)"
+
+# This working tree, the plugin ZIP and the demo POIs, made here with the .venv (Debian 12).
+[ -x .venv/bin/python ] || bash scripts/install.sh
+[ -f demo_output/data/pois.gpkg ] || HF_HUB_OFFLINE=1 .venv/bin/calliper demo --out demo_output --epochs 5
+rm -rf "$ROOT/calliper" "$ROOT/calliper-gui"; mkdir -p "$ROOT/calliper/demo_output/data"
+git ls-files -z -co --exclude-standard | tar -c --null --ignore-failed-read -T - 2>/dev/null | tar -x -C "$ROOT/calliper"
+cp demo_output/data/pois.gpkg "$ROOT/calliper/demo_output/data/"
+.venv/bin/python scripts/package.py --out "$ROOT/calliper/calliper.zip" >/dev/null
+
+rm -rf "$ROOT/root/.cache/pip"  # a new user: nothing downloaded before
+set +e
+"${INSIDE[@]}" CALLIPER_GUI_ZIP=/calliper/calliper.zip CALLIPER_GUI_KEEP=/calliper-gui CALLIPER_GUI_DISPLAY="$SCREEN" \
+  CALLIPER_GUI_SHOTS=/calliper-gui/shots bash /calliper/scripts/gui_check.sh
+code=$?
+set -e
+FOLDER="$ROOT/calliper-gui/xdg/QGIS/QGIS3/profiles/default/python/dependencies/calliper"
+shadowing=$(ls "$FOLDER" 2>/dev/null | grep -iE '^(numpy|pyproj|scipy)([-_.]|$)' | tr '\n' ' ' || true)
+echo "Dependency folder: $(du -sh "$FOLDER" 2>/dev/null | cut -f1); numpy, pyproj or scipy in it: ${shadowing:-none}."
+echo "pip's download cache after the install: $(du -sh "$ROOT/root/.cache/pip" 2>/dev/null | cut -f1)."
+grep -hE "gui_check: (installer|install finished|train:|maps:)" "$ROOT/calliper-gui/qgis.log" || true
+if [ "$code" -ne 0 ] || [ -n "$shadowing" ]; then
+  echo "Debian 13 check FAILED (QGIS log: $ROOT/calliper-gui/qgis.log)." >&2
+  exit 1
+fi
+echo "Debian 13 (QGIS 3.40): the GUI check passed and QGIS's numpy, pyproj and scipy were kept."
+
+if [ "$SETUP_AND_TESTS" = 1 ]; then
+  started=$(date +%s)
+  "${INSIDE[@]}" bash -c "cd /calliper && bash scripts/setup.sh --epochs 5"
+  echo "setup.sh on Debian 13: $(( $(date +%s) - started )) s."
+  started=$(date +%s)
+  "${INSIDE[@]}" bash -c "cd /calliper && nice -n 10 bash scripts/test.sh ${CALLIPER_TEST_ARGS:-}"
+  echo "test.sh on Debian 13: $(( $(date +%s) - started )) s."
+fi
