@@ -5,6 +5,13 @@ asks whether to cancel the background tasks and, on Yes, cancels them and stays 
 (its own behaviour); once the task has ended, File > Exit again must close QGIS with 0
 and leave nothing at that training's output.
 
+After the phrase map (a model loaded, its outputs in the layer lists) the dock's fit is
+checked with QGIS's own style and fonts on a real X display (offscreen font metrics
+differ): in a dock 360 px wide every tab, its collapsible groups open, must show no
+horizontal scroll bar and no button, field or label may reach past the right edge; a
+screenshot of each tab goes to docs/dock-fit-*.png. CALLIPER_GUI_FIT_ONLY=1 runs only that
+check, at once, when the profile already has the packages.
+
 Started by scripts/gui_check.sh under Xvfb with no PYTHONPATH, a fresh profile and the
 plugin from its ZIP, so every package comes from the dock's own installer. Exits QGIS
 with 0 only when the model and the phrase map were written; the shell checks that code.
@@ -15,13 +22,18 @@ import sys
 import time
 
 from qgis.core import QgsApplication, QgsProject, QgsRectangle, QgsVectorLayer
-from qgis.PyQt.QtCore import Qt, QTimer
-from qgis.PyQt.QtWidgets import QApplication, QMessageBox
+from qgis.gui import QgsCollapsibleGroupBoxBasic
+from qgis.PyQt.QtCore import QPoint, Qt, QTimer
+from qgis.PyQt.QtWidgets import QAbstractButton, QAbstractSpinBox, QApplication, QComboBox, QLabel, QLineEdit, QMessageBox
 from qgis.utils import iface, plugins
 
 POIS, SHOTS, MODEL = os.environ["CALLIPER_GUI_POIS"], os.environ["CALLIPER_GUI_SHOTS"], os.environ["CALLIPER_GUI_MODEL"]
 MAPS = os.path.join(os.path.dirname(MODEL), "maps")
 DOCK_WIDTH = 400
+FIT_WIDTH = int(os.environ.get("CALLIPER_GUI_FIT_WIDTH", "360"))  # the narrowest dock every tab must fit
+FIT_ONLY = os.environ.get("CALLIPER_GUI_FIT_ONLY") == "1"
+WIDGET_MAX = 16777215  # Qt's QWIDGETSIZE_MAX: no maximum width
+VISIBLE_PARTS = (QAbstractButton, QAbstractSpinBox, QComboBox, QLabel, QLineEdit)
 STARTED = time.time()
 timings = {}
 
@@ -57,6 +69,9 @@ def start():
     plugin = plugins["calliper"]
     plugin.action.setChecked(True)
     iface.mainWindow().resizeDocks([plugin.dock], [DOCK_WIDTH], Qt.Orientation.Horizontal)
+    if FIT_ONLY and plugin.dock.tabs is not None:  # the packages are already in the profile
+        check_fit(plugin, None)
+        return
     panel = plugin.dock.dependencies
     log(f"missing before install: {[r.pip_spec for r in panel.missing]}")
     wait(lambda: panel.task is None and panel.resolution is not None, lambda: install(plugin), 600, "the size check")
@@ -92,6 +107,63 @@ def installed(plugin):
     wait(lambda: train.task is None, lambda: trained(plugin, layer), 900, "training")
 
 
+def check_fit(plugin, then):
+    """Every tab at FIT_WIDTH: no sideways scrolling, nothing past the right edge; a screenshot of each."""
+    dock = plugin.dock
+    minimum = dock.minimumWidth()
+    dock.setFixedWidth(FIT_WIDTH)
+    groups = [g for g in dock.findChildren(QgsCollapsibleGroupBoxBasic) if g.isCollapsed()]
+    for group in groups:
+        group.setCollapsed(False)  # a user may open any of them
+    problems = []
+
+    def measure(index):
+        if index == dock.tabs.count():
+            for group in groups:
+                group.setCollapsed(True)
+            dock.setMinimumWidth(minimum)
+            dock.setMaximumWidth(WIDGET_MAX)
+            iface.mainWindow().resizeDocks([dock], [DOCK_WIDTH], Qt.Orientation.Horizontal)
+            log(f"dock fit at {FIT_WIDTH} px: {'; '.join(problems) or 'every tab fits'}")
+            if problems:
+                QgsApplication.exit(5)
+            elif FIT_ONLY:
+                QgsApplication.exit(0)
+            else:
+                then()
+            return
+        dock.tabs.setCurrentIndex(index)
+        QTimer.singleShot(700, lambda: measure_tab(index))
+
+    def measure_tab(index):
+        name, page, scroll = dock.tabs.tabText(index), dock.tabs.widget(index), dock.widget()
+        viewport = scroll.viewport()
+        log(f"{name}: dock {dock.width()} px, viewport {viewport.width()} px, "
+            f"tab minimum {page.minimumSizeHint().width()} px, body minimum {scroll.widget().minimumSizeHint().width()} px")
+        if dock.width() != FIT_WIDTH:
+            problems.append(f"the dock is {dock.width()} px wide, not {FIT_WIDTH}")
+        if page.minimumSizeHint().width() > FIT_WIDTH:
+            problems.append(f"{name} needs {page.minimumSizeHint().width()} px")
+        if scroll.horizontalScrollBar().isVisible():
+            problems.append(f"{name} scrolls sideways")
+        cut = [f"{type(part).__name__} {label_of(part)!r} ends at {right} px"
+               for part in scroll.widget().findChildren(VISIBLE_PARTS) if part.isVisible()
+               for right in [part.mapTo(viewport, QPoint(part.width(), 0)).x()] if right > viewport.width()]
+        if cut:
+            problems.append(f"{name}: {len(cut)} parts past the right edge ({viewport.width()} px), e.g. {'; '.join(cut[:4])}")
+        scroll.widget().grab().save(os.path.join(SHOTS, f"dock-fit-{name.lower()}.png"))
+        measure(index + 1)
+
+    QTimer.singleShot(1000, lambda: measure(0))
+
+
+def label_of(widget):
+    for attribute in ("text", "placeholderText", "currentText"):
+        if hasattr(widget, attribute) and getattr(widget, attribute)():
+            return getattr(widget, attribute)()[:40]
+    return widget.toolTip()[:40]
+
+
 def trained(plugin, layer):
     train = plugin.dock.train_panel
     log(f"train: {train.status.text()}")
@@ -118,6 +190,11 @@ def phrase(plugin):
 def finish(plugin):
     maps = plugin.dock.maps_panel
     log(f"maps: {maps.status.text()}")
+    check_fit(plugin, lambda: top_then_describe(plugin))
+
+
+def top_then_describe(plugin):
+    plugin.dock.tabs.setCurrentWidget(plugin.dock.maps_panel)
     plugin.dock.widget().verticalScrollBar().setValue(0)
     QTimer.singleShot(2000, lambda: describe(plugin))
 

@@ -5,6 +5,8 @@
 # and QGIS is quit (File > Exit) while a second training runs. Checks QGIS's exit code and the
 # files (the quit training must leave nothing behind); screenshots go to docs/.
 #   CALLIPER_GUI_KEEP=DIR keeps the profile (and its installed packages) in DIR.
+#   CALLIPER_GUI_DISPLAY=:N runs Xvfb on display :N (default :98); CALLIPER_GUI_SHOTS=DIR
+#   puts the screenshots in DIR (default docs/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${CALLIPER_GUI_ZIP:-}" ]; then  # CALLIPER_GUI_ZIP=FILE: a ZIP made elsewhere (scripts/check_qgis_debian13.sh)
@@ -12,20 +14,22 @@ if [ -z "${CALLIPER_GUI_ZIP:-}" ]; then  # CALLIPER_GUI_ZIP=FILE: a ZIP made els
   [ -f demo_output/data/pois.gpkg ] || HF_HUB_OFFLINE=1 .venv/bin/calliper demo --out demo_output --epochs 5
 fi
 WORK=${CALLIPER_GUI_KEEP:-$(mktemp -d)}
-rm -rf "$WORK/xdg" "$WORK/out"; mkdir -p "$WORK/out" docs
+SCREEN=${CALLIPER_GUI_DISPLAY:-:98}
+SHOTS=${CALLIPER_GUI_SHOTS:-$PWD/docs}
+rm -rf "$WORK/xdg" "$WORK/out"; mkdir -p "$WORK/out" "$SHOTS"
 if [ -n "${CALLIPER_GUI_ZIP:-}" ]; then cp "$CALLIPER_GUI_ZIP" "$WORK/calliper.zip"
 else .venv/bin/python scripts/package.py --out "$WORK/calliper.zip" >/dev/null; fi
 env -u PYTHONPATH XDG_DATA_HOME="$WORK/xdg" /usr/bin/python3 scripts/install_plugin.py \
   --zip "$WORK/calliper.zip" --no-packages
 PROFILE="$WORK/xdg/QGIS/QGIS3/profiles/default"
 printf '[qgis]\ncheckVersion=false\nshowTips322=false\n' >> "$PROFILE/QGIS/QGIS3.ini"
-Xvfb :98 -screen 0 1366x768x24 >/dev/null 2>&1 & XVFB=$!
+Xvfb "$SCREEN" -screen 0 1366x768x24 >/dev/null 2>&1 & XVFB=$!
 trap 'kill $XVFB 2>/dev/null; [ -n "${CALLIPER_GUI_KEEP:-}" ] || rm -rf "$WORK"' EXIT
 sleep 2
 started=$(date +%s)
 set +e
-env -u PYTHONPATH DISPLAY=:98 XDG_DATA_HOME="$WORK/xdg" HF_HUB_OFFLINE=1 \
-  CALLIPER_GUI_POIS="$PWD/demo_output/data/pois.gpkg" CALLIPER_GUI_SHOTS="$PWD/docs" \
+env -u PYTHONPATH DISPLAY="$SCREEN" XDG_DATA_HOME="$WORK/xdg" HF_HUB_OFFLINE=1 \
+  CALLIPER_GUI_POIS="$PWD/demo_output/data/pois.gpkg" CALLIPER_GUI_SHOTS="$SHOTS" \
   CALLIPER_GUI_MODEL="$WORK/out/model" \
   timeout 3600 qgis --noversioncheck --nologo --code scripts/gui_check.py > "$WORK/qgis.log" 2>&1
 code=$?
@@ -41,4 +45,4 @@ if [ "$code" -ne 0 ] || [ ! -f "$WORK/out/model/card.json" ] || ! ls "$WORK/out/
   echo "GUI check FAILED (see $WORK/qgis.log with CALLIPER_GUI_KEEP set)." >&2
   exit 1
 fi
-echo "GUI check passed: installer, Train, a phrase map, places like this and quitting during Train in a fresh profile; screenshots in docs/."
+echo "GUI check passed: installer, the dock at 360 px, Train, a phrase map, places like this and quitting during Train in a fresh profile; screenshots in docs/."

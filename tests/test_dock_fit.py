@@ -1,4 +1,8 @@
-"""The dock fits a normal dock: every tab usable at 360 px wide, with no horizontal scroll bar."""
+"""The dock fits a normal dock: every tab usable at 360 px wide, with no horizontal scroll bar.
+
+A quick offscreen check: offscreen font metrics are not a desktop's, so the deciding check
+runs in real QGIS on an X display (scripts/gui_check.py, ``check_fit``).
+"""
 
 from __future__ import annotations
 
@@ -57,3 +61,31 @@ def test_the_loss_plot_has_epoch_and_loss_axes_a_legend_and_the_best_epoch(qgis_
     column = [QColor(image.pixel(best_x, y)) for y in range(int(area.top()), int(area.bottom()))]
     assert any(c.green() > 120 and c.red() < 100 for c in column)  # the best epoch's green line
     assert BEST_COLOUR.name() == "#2ca02c"
+
+
+def test_a_row_of_buttons_stacks_rather_than_widening_the_dock(qgis_app):
+    from calliper.ui.fit import ButtonRow
+    from qgis.PyQt.QtCore import QCoreApplication
+    from qgis.PyQt.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+
+    first, second = QPushButton("Click a point on the map"), QPushButton("The selected feature of the layer")
+    row = ButtonRow(first, second, stretches=(1, 1))
+    page = QWidget()
+    layout = QVBoxLayout(page)
+    for widget in (QLabel("above"), row, QLabel("below")):
+        layout.addWidget(widget)
+    side_by_side = row.side_by_side_width()
+    widest = max(first.minimumSizeHint().width(), second.minimumSizeHint().width())
+    assert page.minimumSizeHint().width() < side_by_side  # the row does not set the page's width
+    assert row.minimumSizeHint().width() == widest
+    page.show()
+    for width, stacked in ((side_by_side + 40, False), (side_by_side - 40, True), (side_by_side + 40, False)):
+        page.resize(width, 300)
+        QCoreApplication.processEvents()
+        assert row.stacked() is stacked
+        if stacked:  # one under the other, each whole
+            assert second.y() >= first.y() + first.height() and second.width() >= second.minimumSizeHint().width()
+        else:
+            assert second.y() == first.y() and second.x() >= first.x() + first.width()
+        assert max(first.geometry().right(), second.geometry().right()) <= row.width()
+    page.hide()

@@ -10,11 +10,12 @@ from __future__ import annotations
 from html import escape
 
 from qgis.gui import QgsCollapsibleGroupBox, QgsMapToolEmitPoint, QgsVertexMarker
-from qgis.PyQt.QtWidgets import QApplication, QHBoxLayout, QLineEdit, QPushButton, QTextBrowser, QVBoxLayout
+from qgis.PyQt.QtWidgets import QApplication, QLineEdit, QPushButton, QTextBrowser, QVBoxLayout
 
 from ..core.errors import CalliperError
 from ..core.maps.describe import PlaceDescription, describe_place
 from . import settings
+from .fit import ButtonRow
 from .log import show_error
 from .map_marker import click_marker
 from .tasks import CoreTask, start_panel_task
@@ -57,11 +58,9 @@ class DescribePanel(QgsCollapsibleGroupBox):
         self.result = QTextBrowser()
         self.result.setPlaceholderText("Click Describe, then a place on the map.")
         self.result.setMinimumHeight(160)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.describe_button, 1)
-        buttons.addWidget(self.copy_button)
+        buttons = ButtonRow(self.describe_button, self.copy_button, stretches=(1, 0))
         layout = QVBoxLayout(self)
-        layout.addLayout(buttons)
+        layout.addWidget(buttons)
         layout.addWidget(self.phrases)
         layout.addWidget(self.result)
         self.describe_button.toggled.connect(self._toggle_tool)

@@ -1,12 +1,16 @@
-"""Making a panel fit a narrow dock: forms wrap their long rows, labels wrap, combo boxes stop growing.
+"""Making a panel fit a narrow dock: forms wrap their long rows, labels wrap, combo boxes stop growing,
+rows of buttons stack.
 
-Applied once to each panel after it is built, so every widget added later to a tab
-follows the same rules without each panel repeating them.
+``fit_narrow`` is applied once to each panel after it is built, so every widget added
+later to a tab follows the same rules without each panel repeating them. ``ButtonRow``
+puts buttons side by side while they fit and one under another when the dock is
+narrower (a larger font, a longer translation), so a row never sets the dock's width.
 """
 
 from __future__ import annotations
 
-from qgis.PyQt.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLabel, QSizePolicy, QWidget
+from qgis.PyQt.QtCore import QSize
+from qgis.PyQt.QtWidgets import QBoxLayout, QComboBox, QFormLayout, QGroupBox, QLabel, QLayout, QSizePolicy, QWidget
 
 COMBO_CHARACTERS = 12
 
@@ -24,3 +28,35 @@ def fit_narrow(panel: QWidget) -> QWidget:
         combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         combo.setMinimumContentsLength(COMBO_CHARACTERS)
     return panel
+
+
+class ButtonRow(QWidget):
+    """Widgets side by side when the row is wide enough for all of them, else stacked; as narrow as its widest one."""
+
+    def __init__(self, *widgets: QWidget, stretches: tuple[int, ...] = (), parent=None) -> None:
+        super().__init__(parent)
+        self.widgets = widgets
+        self.row = QBoxLayout(QBoxLayout.Direction.LeftToRight, self)
+        self.row.setContentsMargins(0, 0, 0, 0)
+        self.row.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)  # else the row's full width is its minimum
+        for index, widget in enumerate(widgets):
+            self.row.addWidget(widget, stretches[index] if index < len(stretches) else 0)
+
+    def side_by_side_width(self) -> int:
+        return sum(w.minimumSizeHint().width() for w in self.widgets) + self.row.spacing() * (len(self.widgets) - 1)
+
+    def stacked(self) -> bool:
+        return self.row.direction() == QBoxLayout.Direction.TopToBottom
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        heights = [w.minimumSizeHint().height() for w in self.widgets]
+        height = sum(heights) + self.row.spacing() * (len(heights) - 1) if self.stacked() else max(heights)
+        return QSize(max(w.minimumSizeHint().width() for w in self.widgets), height)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        direction = (QBoxLayout.Direction.LeftToRight if event.size().width() >= self.side_by_side_width()
+                     else QBoxLayout.Direction.TopToBottom)
+        if direction != self.row.direction():
+            self.row.setDirection(direction)
+            self.updateGeometry()  # the stacked row is taller: the tab makes room
+        super().resizeEvent(event)

@@ -51,6 +51,7 @@ from ..core.model.files import LoadedModel
 from ..core.model.settings import CONTEXT_ENCODER
 from . import settings
 from .describe_panel import DescribePanel
+from .fit import ButtonRow
 from .log import show_error
 from .map_marker import click_marker
 from .output_names import new_output, slug
@@ -178,11 +179,10 @@ class MapsPanel(QWidget):
         advanced_form = QFormLayout(advanced)
         advanced_form.addRow("CPU workers", self.workers)
         advanced_form.addRow("Phrase maps", self.phrase_map)
-        query_row, phrase_row, rank_row, cluster_row = QHBoxLayout(), QHBoxLayout(), QHBoxLayout(), QHBoxLayout()
+        query_row = ButtonRow(self.click_button, self.feature_button, stretches=(1, 1))
+        phrase_row, rank_row, cluster_row = QHBoxLayout(), QHBoxLayout(), QHBoxLayout()
         rank_row.addWidget(self.rank_top)
         rank_row.addWidget(self.rank_button, 1)
-        query_row.addWidget(self.click_button)
-        query_row.addWidget(self.feature_button)
         phrase_row.addWidget(self.phrase, 1)
         phrase_row.addWidget(self.phrase_button)
         cluster_row.addWidget(QLabel("k"))

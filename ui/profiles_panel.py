@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qgis.gui import QgsCollapsibleGroupBox, QgsFileWidget, QgsMapToolEmitPoint, QgsVertexMarker
-from qgis.PyQt.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout
+from qgis.PyQt.QtWidgets import QPushButton, QVBoxLayout
 
 from ..adapters.output_layers import add_raster
 from ..core.catalog.loading import load_model
@@ -23,6 +23,7 @@ from ..core.profiles.like_this import like_this_raster
 from ..core.profiles.outputs import profile_raster
 from ..core.profiles.vocabulary import model_vocabulary
 from . import settings
+from .fit import ButtonRow
 from .log import show_error
 from .map_marker import click_marker
 from .output_names import new_output
@@ -51,12 +52,10 @@ class AcrossCitiesPanel(QgsCollapsibleGroupBox):
         self.profile_button.setToolTip("The current model's profile of every pixel of the Maps extent: one band per "
                                        "POI class (a softmax over them)")
         self.other_model.lineEdit().setPlaceholderText("Other city's model folder")
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.like_button, 1)
-        buttons.addWidget(self.profile_button, 1)
+        buttons = ButtonRow(self.like_button, self.profile_button, stretches=(1, 1))
         layout = QVBoxLayout(self)
         layout.addWidget(self.other_model)
-        layout.addLayout(buttons)
+        layout.addWidget(buttons)
         self.like_button.toggled.connect(self._toggle_tool)
         self.profile_button.clicked.connect(self.make_profile_raster)
 

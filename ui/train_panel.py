@@ -14,7 +14,6 @@ from qgis.PyQt.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
@@ -35,6 +34,7 @@ from ..core.model.settings import CONTEXT_ENCODER, ENCODER_LABELS, ModelSettings
 from ..core.model.train import TrainSettings
 from ..core.text.descriptions import DEFAULT_TEMPLATE, TextFields, TextTemplate, build_texts
 from . import settings
+from .fit import ButtonRow
 from .log import log, show_error
 from .loss_plot import LossPlot
 from .output_names import new_output
@@ -126,9 +126,7 @@ class TrainPanel(QWidget):
             advanced_form.addRow(label, widget)
         self.train_button, self.cancel_button = QPushButton("Train"), QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.train_button)
-        buttons.addWidget(self.cancel_button)
+        buttons = ButtonRow(self.train_button, self.cancel_button)
         self.progress = QProgressBar()
         self.status = QLabel()
         self.status.setWordWrap(True)
@@ -136,7 +134,7 @@ class TrainPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.advanced)
-        layout.addLayout(buttons)
+        layout.addWidget(buttons)
         for widget in (self.progress, self.status, self.loss_plot):
             layout.addWidget(widget)
         layout.addStretch(1)
