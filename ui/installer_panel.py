@@ -114,8 +114,7 @@ class InstallerPanel(QWidget):
                 return
             self.resolution = resolution
             notes = "".join(f"<br>{note}" for note in resolution.notes)
-            build = resolution.torch_build or "-"
-            self.size.setText(f"{resolution.describe()}; torch {build} build.{notes}")
+            self.size.setText(f"{resolution.describe()}; torch build: {resolution.torch_build or '-'}.{notes}")
             if self.install_queued:
                 self.start_install()
             else:

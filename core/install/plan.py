@@ -229,7 +229,8 @@ def resolve(plan: InstallPlan, control: JobControl | None = None) -> Resolution:
     torch_build = plan.torch.name if plan.torch else None
     if source.fell_back:
         notes.insert(0, _fallback_note(plan, packages, sizes))
-        torch_build = f"{packages.get('torch', '?')} from the configured index ({plan.torch.name} index unreachable)"
+        fallback = "cuda" if plan.torch.name == "cpu" else "the index's"
+        torch_build = f"{fallback}, from the package index ({plan.torch.name} index unreachable)"
     for note in notes:
         control.log(note)
     return Resolution(packages, urls, total, notes, source.index_args, torch_build)
