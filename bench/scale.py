@@ -1,7 +1,7 @@
 """Scale: a 1,000,000-POI GeoPackage through the streaming path, one process vs two, rasters with 1 and 2 workers.
 
 Usage: .venv/bin/python bench/scale.py [--pois 1000000] [--epochs 2] [--distributed-pois 200000]
-                                       [--raster-size 1024] [--precision-epochs 20] [--threads N]
+                                       [--raster-size 1024] [--precision-epochs 20] [--threads N] [--streaming-only]
 
 The synthetic layer is the demo city's POIs replicated over a grid of 3 km offsets
 (real texts, shifted coordinates: bench/train_speed.py's ``replicated_points``),
@@ -160,6 +160,8 @@ def main() -> None:
     parser.add_argument("--raster-size", type=int, default=1024)
     parser.add_argument("--precision-epochs", type=int, default=20)
     parser.add_argument("--threads", type=int, help="torch CPU threads per process (default: torch's, all cores)")
+    parser.add_argument("--streaming-only", action="store_true",
+                        help="only the streamed read and the training runs (skip float16, gloo and rasters)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("args", nargs="?", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -199,6 +201,8 @@ def main() -> None:
         print(f"peak RSS growth {low['pois']:,} -> {high['pois']:,} POIs: {high['peak_rss_mib'] - low['peak_rss_mib']} MiB "
               f"(coordinates and indices: {arrays_mib:.0f} MiB); target < {TARGET_RSS_MIB} MiB on the CPU -> "
               f"{'met' if high['peak_rss_mib'] < TARGET_RSS_MIB else 'NOT met'}")
+        if args.streaming_only:
+            return
 
         demo = write_layer(1711, work / "demo.gpkg")
         losses = {dtype: child("train", str(demo), str(work / dtype), args.precision_epochs, "cpu", dtype, True)["best_val_loss"]

@@ -59,14 +59,19 @@ def _run_train(args: argparse.Namespace) -> None:
     from ..core.model.pipeline import TrainJob
     from ..core.model.settings import ModelSettings
     from ..core.model.train import TrainSettings
+    from ..core.text.corpus import places_inputs
+    from ..core.text.descriptions import TextFields, TextTemplate
 
     if args.chunk_rows is not None and args.chunk_rows < 1:
         raise SettingsError(f"--chunk-rows must be at least 1 (got {args.chunk_rows}).")
     # the context-graph path reads a streamed source whole itself (captions need every POI at once)
-    points = PointSource(Path(args.pois), args.layer, args.csv_crs, args.chunk_rows or DEFAULT_CHUNK_ROWS,
-                         PlacesSettings(args.level, args.min_confidence))
-    points.places.validate()
-    fields, template = source_description(points, args)
+    chunk_rows, places = args.chunk_rows or DEFAULT_CHUNK_ROWS, PlacesSettings(args.level, args.min_confidence)
+    if args.class_field:
+        points = PointSource(Path(args.pois), args.layer, args.csv_crs, chunk_rows, places)
+        fields = TextFields(args.class_field, args.category_field, args.name_field)
+        template = TextTemplate(template=args.template, include_name=args.include_name)
+    else:  # an Overture or Foursquare places file knows its fields
+        points, fields, template = places_inputs(Path(args.pois), places, args.template, args.include_name, chunk_rows)
     job = TrainJob(
         points=points,
         fields=fields,
@@ -101,19 +106,6 @@ def _run_train(args: argparse.Namespace) -> None:
         f"{outcome.card.training['n_pois']} POIs, device {outcome.result.device}, batch {outcome.result.batch_size}"
         + (f" over {outcome.result.world_size} processes" if outcome.result.world_size > 1 else "") + ")."
     )
-
-
-def source_description(points, args: argparse.Namespace):
-    """The fields and template: the options given, or an Overture / Foursquare file's own."""
-    from ..core.text.descriptions import TextFields, TextTemplate, places_description
-
-    if args.class_field:
-        return (TextFields(args.class_field, args.category_field, args.name_field),
-                TextTemplate(template=args.template, include_name=args.include_name))
-    if points.places_schema is None:
-        raise SettingsError(f"Say which field of {Path(args.pois).name} holds the POI class (--class-field): it is not "
-                            "an Overture or Foursquare places file, whose fields are known.")
-    return places_description(args.template, args.include_name)
 
 
 def add_embed_points(commands) -> None:

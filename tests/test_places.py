@@ -127,7 +127,8 @@ def test_a_plain_parquet_file_needs_a_class_field_and_its_structs_are_flattened(
     chunk = next(PointSource(path).chunks())
     assert list(chunk.attributes.columns) == ["kind", "names.primary"]
     assert main(["train", "--pois", str(path), "--epochs", "1", "--out", str(tmp_path / "m")]) == 2
-    assert "--class-field" in capsys.readouterr().err and not (tmp_path / "m").exists()
+    assert "Choose the field that holds the POI class: plain.parquet" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
     assert main(["train", "--pois", str(path), "--class-field", "kind", "--name-field", "names.primary", "--epochs", "1",
                  "--device", "cpu", "--out", str(tmp_path / "m")]) == 0
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..data.poi_io import PointTable
-from ..data.streaming import PointSource
-from ..errors import InputDataError
+from ..data.places_schemas import PlacesSettings
+from ..data.streaming import DEFAULT_CHUNK_ROWS, PointSource
+from ..errors import FieldError, InputDataError
 from ..jobs import JobControl
 from .descriptions import (
     PoiTexts,
@@ -24,6 +26,7 @@ from .descriptions import (
     build_texts,
     clean_value,
     empty_field_error,
+    places_description,
     poi_classes,
 )
 
@@ -85,6 +88,19 @@ def table_corpus(points: PointTable, fields: TextFields, template: TextTemplate,
     return vocabulary.finish(PoiCorpus(kept, texts, dict(top)))
 
 
+def places_inputs(
+    path: Path, places: PlacesSettings, template: str | None = None, include_name: bool | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> tuple[PointSource, TextFields, TextTemplate]:
+    """An Overture or Foursquare places file as training reads it: streamed, with its known fields and wording."""
+    places.validate()
+    source = PointSource(Path(path), chunk_rows=chunk_rows, places=places)
+    if source.places_schema is None:
+        raise FieldError(f"Choose the field that holds the POI class: {Path(path).name} is not an Overture Maps Places "
+                         "or Foursquare Open Source Places file, whose fields are known.")
+    return (source, *places_description(template, include_name))
+
+
 def stream_corpus(
     source: PointSource, fields: TextFields, template: TextTemplate, layer_name: str, control: JobControl | None = None
 ) -> PoiCorpus:
@@ -123,7 +139,7 @@ def stream_corpus(
         raise empty_field_error(fields.class_field, layer_name)
     control.log(f"Read {rows:,} POIs of {layer_name} in chunks of {source.chunk_rows:,}: {len(ids):,} distinct descriptions.")
     if source.places_schema is not None:
-        control.log(f"{layer_name} is {source.places_schema.label}; places left out: {reasons}.")
+        control.log(f"Read as {source.places_schema.label}; places left out: {reasons}.")
     xy = np.concatenate(xy_parts)
     texts = PoiTexts(list(ids), np.concatenate(index_parts), np.concatenate(kept_parts), dropped, from_category)
     points = PointTable(xy, pd.DataFrame(index=pd.RangeIndex(len(xy))), source.crs, source.source)
