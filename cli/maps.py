@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from ..core.errors import SettingsError
-from ..core.maps import PHRASE_MAPS
+from ..core.maps import DESCRIBE_EVIDENCE_WEIGHT, PHRASE_MAPS
 
 
 def parse_numbers(text: str, count: int, option: str, example: str) -> tuple[float, ...]:
@@ -189,13 +189,16 @@ def _run_cluster(args: argparse.Namespace) -> None:
 
 
 def add_describe(commands) -> None:
-    p = commands.add_parser("describe", help="what the model says about a place: its class descriptions ranked, "
-                                             "and the nearest training POIs")
+    p = commands.add_parser("describe", help="what is at a place: the POI classes ranked by the model and by the "
+                                             "training POIs nearby, and the nearest training POIs")
     p.add_argument("--model", required=True, help="model folder written by 'calliper train'")
     p.add_argument("--point", required=True, help="x,y of the place (in --point-crs, default the model's CRS)")
     p.add_argument("--point-crs", help="CRS of --point, e.g. EPSG:4326")
     p.add_argument("--phrases", help="text file with more phrases to score, one per line")
     p.add_argument("--top", type=int, default=10, help="how many descriptions to list (default 10)")
+    p.add_argument("--evidence-weight", type=float, default=DESCRIBE_EVIDENCE_WEIGHT,
+                   help=f"weight of the training POIs nearby against the model, 0 (the model alone) to 1 (the POIs "
+                        f"alone); default {DESCRIBE_EVIDENCE_WEIGHT:g}, chosen on held-out blocks")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.set_defaults(run=_run_describe)
 
@@ -211,5 +214,5 @@ def _run_describe(args: argparse.Namespace) -> None:
         raise SettingsError(f"--top must be at least 1 (got {args.top}).")
     phrases = read_phrase_file(args.phrases) if args.phrases else []
     xy = parse_numbers(args.point, 2, "--point", "386000,6672000")
-    place = describe_place(load_model(args.model), xy, args.point_crs, phrases, args.top)
+    place = describe_place(load_model(args.model), xy, args.point_crs, phrases, args.top, args.evidence_weight)
     print(json.dumps(place.as_dict(), ensure_ascii=False) if args.json else place.as_text())

@@ -71,6 +71,11 @@ def phrase_class_match(model: LoadedModel, evidence: Evidence, phrase: str) -> C
     return match_classes(vectors[1:] @ vectors[0], evidence.classes)
 
 
+def evidence_bandwidth(evidence: Evidence) -> float:
+    """The kernel's bandwidth for these POIs: the mask distance (their spacing), at least ``MIN_BANDWIDTH``."""
+    return float(max(evidence.default_distance(), MIN_BANDWIDTH))
+
+
 @dataclass
 class EvidenceDensity:
     """A weighted Cauchy kernel density of points (metric CRS) over each location's ``neighbours`` nearest points."""
@@ -138,7 +143,7 @@ class PhraseScorer:
         class_weight = np.zeros(len(evidence.classes))
         class_weight[[lookup[name] for name in self.match.classes]] = self.match.weights
         chosen = class_weight[evidence.class_index] > 0
-        self.bandwidth = float(bandwidth or max(evidence.default_distance(), MIN_BANDWIDTH))
+        self.bandwidth = float(bandwidth or evidence_bandwidth(evidence))
         self.density = EvidenceDensity(evidence.xy[chosen], class_weight[evidence.class_index[chosen]], self.bandwidth,
                                        neighbours)
         self.evidence_crs = parse_crs(evidence.crs_wkt)
