@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -9,6 +10,7 @@ import pandas as pd
 from qgis.core import QgsFeature, QgsFeatureRequest, QgsVectorLayer, QgsWkbTypes
 
 from ..core.crs import parse_crs
+from ..core.data.parquet import is_parquet
 from ..core.data.poi_io import PointTable
 from ..core.errors import InputDataError
 
@@ -62,6 +64,14 @@ def point_table_from_layer(layer: QgsVectorLayer, selected_only: bool = False) -
         dropped_no_geometry=int((~finite).sum()),
         converted_to_points=converted,
     )
+
+
+def parquet_file_of(layer: QgsVectorLayer) -> Path | None:
+    """The Parquet file a layer was opened from (where QGIS's GDAL reads Parquet): read it in chunks instead."""
+    if layer is None or layer.providerType() != "ogr":
+        return None
+    path = Path(layer.source().split("|")[0])
+    return path if is_parquet(path) and path.is_file() else None
 
 
 def _has_geometry(feature: QgsFeature) -> bool:

@@ -13,6 +13,7 @@ from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -24,14 +25,17 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from ..adapters.layers import point_table_from_layer
+from ..adapters.layers import parquet_file_of, point_table_from_layer
 from ..core.catalog.training import train_from_points
 from ..core.context.graph import pbf_path, streets_option
 from ..core.crs import parse_crs
+from ..core.data.places_schemas import DEFAULT_MIN_CONFIDENCE, PlacesSettings
+from ..core.data.streaming import PointSource
 from ..core.errors import CalliperError
 from ..core.model.pipeline import TrainJob, TrainOutcome
 from ..core.model.settings import CONTEXT_ENCODER, ENCODER_LABELS, ModelSettings
 from ..core.model.train import TrainSettings
+from ..core.text.corpus import places_inputs
 from ..core.text.descriptions import DEFAULT_TEMPLATE, TextFields, TextTemplate, build_texts
 from . import settings
 from .fit import ButtonRow
@@ -47,6 +51,11 @@ STREETS_TIP = (
     "Only for the grid + context graph encoder: an OpenStreetMap extract (.osm.pbf) whose streets give every "
     "place in a location's graph its distance to the nearest street node and how many streets meet there. "
     "Filled in when the POI layer is read from an .osm.pbf; empty: no street features."
+)
+PLACES_TIP = (
+    "An Overture Maps Places or Foursquare Open Source Places file (GeoParquet / Parquet), read in chunks without "
+    "opening it as a layer (QGIS's GDAL may have no Parquet driver). Its class, category and name are known: "
+    "the layer and field choices above are not used while a file is chosen."
 )
 
 
@@ -105,11 +114,25 @@ class TrainPanel(QWidget):
         self.batch_size.setSpecialValueText("auto")
         self.batch_size.setToolTip("0 = auto: 1024 on a CPU, chosen from free memory on a GPU")
         self.device = QComboBox()
+        self.places_file = QgsFileWidget()
+        self.places_file.setFilter("Overture / Foursquare places (*.parquet *.geoparquet)")
+        self.places_file.setDialogTitle("Places file (Parquet)")
+        self.places_file.setToolTip(PLACES_TIP)
+        self.level, self.min_confidence = QSpinBox(), QDoubleSpinBox()
+        self.level.setRange(0, 9)
+        self.level.setSpecialValueText("most specific")
+        self.level.setToolTip("Places files: the category level that is the class (1 = the top level)")
+        self.min_confidence.setRange(0.0, 1.0)
+        self.min_confidence.setSingleStep(0.05)
+        self.min_confidence.setValue(DEFAULT_MIN_CONFIDENCE)
+        self.min_confidence.setToolTip(f"Places files: places under this confidence are left out (default "
+                                       f"{DEFAULT_MIN_CONFIDENCE}; 0 keeps all)")
         self.output = QgsFileWidget()
         self.output.setStorageMode(QgsFileWidget.StorageMode.SaveFile)
         self.output.setDialogTitle("Model folder to write")
         for label, widget in (
-            ("POI layer", self.layer), ("", self.selected_only), ("Class field", self.class_field),
+            ("POI layer", self.layer), ("", self.selected_only), ("or places file", self.places_file),
+            ("Class field", self.class_field),
             ("Category field", self.category_field), ("Name field", self.name_field), ("", self.include_name),
             ("Descriptions", self.preview), ("Location encoder", self.encoder), ("Epochs", self.epochs),
             ("Model folder", self.output),
@@ -122,6 +145,7 @@ class TrainPanel(QWidget):
         for label, widget in (
             ("Template", self.template), ("Text model", self.text_model), ("Streets (.osm.pbf)", self.streets),
             ("Scales", self.scales), ("Batch size", self.batch_size), ("Device", self.device),
+            ("Category level", self.level), ("Min. confidence", self.min_confidence),
         ):
             advanced_form.addRow(label, widget)
         self.train_button, self.cancel_button = QPushButton("Train"), QPushButton("Cancel")
@@ -145,6 +169,9 @@ class TrainPanel(QWidget):
         self.template.textChanged.connect(self.update_preview)
         self.include_name.toggled.connect(self.update_preview)
         self.selected_only.toggled.connect(self.update_preview)
+        self.places_file.fileChanged.connect(self._places_changed)
+        self.level.valueChanged.connect(self.update_preview)
+        self.min_confidence.valueChanged.connect(self.update_preview)
         self.train_button.clicked.connect(self.start_training)
         self.cancel_button.clicked.connect(self.cancel)
 
@@ -230,9 +257,60 @@ class TrainPanel(QWidget):
     def text_template(self) -> TextTemplate:
         return TextTemplate(template=self.template.text().strip() or None, include_name=None if self.include_name.isChecked() else False)
 
+    def _places_changed(self) -> None:
+        """A picked places file replaces the layer and its fields; an emptied one gives them back."""
+        picked = bool(self.places_file.filePath().strip())
+        for widget in (self.layer, self.selected_only, self.class_field, self.category_field, self.name_field):
+            widget.setEnabled(not picked)
+        if picked:
+            self.output.setFilePath(default_model_folder(Path(self.places_file.filePath()).stem, self.encoder.currentData()))
+            if self.task is None:
+                self.train_button.setEnabled(True)
+            self.train_button.setToolTip("Train a model on the chosen places file")
+            self.update_preview()
+        else:
+            self._layer_changed(self.layer.currentLayer())
+
+    def places_job_inputs(self) -> tuple[PointSource, TextFields, TextTemplate] | None:
+        """(file, fields, template) when training reads a places file: the one picked, or the layer's own Parquet."""
+        picked = self.places_file.filePath().strip()
+        layer = self.layer.currentLayer()
+        path = Path(picked) if picked else parquet_file_of(layer) if layer is not None else None
+        if path is None or (not picked and PointSource(path).places_schema is None):
+            return None  # a Parquet layer of another layout trains from its fields like any layer
+        template = self.text_template()
+        places = PlacesSettings(self.level.value() or None, self.min_confidence.value())
+        return places_inputs(path, places, template.template, template.include_name)
+
+    def _preview_places(self, inputs: tuple[PointSource, TextFields, TextTemplate]) -> None:
+        """The descriptions of a places file's first rows, and how many were left out."""
+        source, fields, template = inputs
+        first = PointSource(source.path, chunk_rows=PREVIEW_FEATURES, places=source.places)
+        chunk = next(first.chunks(), None)
+        attributes = chunk.attributes if chunk is not None else pd.DataFrame(columns=[fields.class_field])
+        texts = build_texts(attributes, fields, template, f"the file {source.path.name}")
+        left_out = ", ".join(f"{count} {reason}" for reason, count in (chunk.left_out if chunk else {}).items() if count)
+        self._show_texts(texts, len(attributes), f"{source.places_schema.label}" + (f"; left out: {left_out}" if left_out
+                                                                                    else ""))
+
+    def _show_texts(self, texts, n_rows: int, note: str = "") -> None:
+        scope = f"the first {n_rows}" if n_rows >= PREVIEW_FEATURES else f"{n_rows}"
+        self.preview.setPlainText(
+            "\n".join(texts.texts[:PREVIEW_TEXTS]) + f"\n… {len(texts.texts)} distinct descriptions from {scope} POIs"
+            + (f", {texts.dropped} without a class" if texts.dropped else "") + (f" ({note})" if note else "")
+        )
+
     def update_preview(self) -> None:
         """Show the first descriptions and the number of distinct ones (over the first features)."""
         if self._torn_down():
+            return
+        try:
+            inputs = self.places_job_inputs()
+            if inputs is not None:
+                self._preview_places(inputs)
+                return
+        except CalliperError as error:
+            self.preview.setPlainText(error.message)
             return
         layer = self.layer.currentLayer()
         if layer is None or not self.class_field.currentField():
@@ -247,17 +325,13 @@ class TrainPanel(QWidget):
         except CalliperError as error:
             self.preview.setPlainText(error.message)
             return
-        scope = f"the first {len(rows)}" if len(rows) == PREVIEW_FEATURES else f"{len(rows)}"
-        lines = texts.texts[:PREVIEW_TEXTS]
-        self.preview.setPlainText(
-            "\n".join(lines) + f"\n… {len(texts.texts)} distinct descriptions from {scope} POIs"
-            + (f", {texts.dropped} without a class" if texts.dropped else "")
-        )
+        self._show_texts(texts, len(rows))
 
     def build_job(self) -> TrainJob:
         layer = self.layer.currentLayer()
-        if layer is None:
-            raise CalliperError("Choose a POI layer to train on.")
+        inputs = self.places_job_inputs()
+        if layer is None and inputs is None:
+            raise CalliperError("Choose a POI layer or a places file to train on.")
         out = self.output.filePath().strip()
         if not out:
             raise CalliperError("Choose a folder to write the model to.")
@@ -267,15 +341,22 @@ class TrainPanel(QWidget):
         # the layer's own extract (see _fill_streets), so an emptied field means no street features.
         streets = self.streets.filePath() if encoder == CONTEXT_ENCODER else None
         options, _ = streets_option(encoder, streets, None, STREETS_FIELD)
+        if inputs is not None:  # a places file, streamed in chunks
+            points, fields, template = inputs
+            name = f"the file {points.path.name}"
+        else:
+            points, fields, template = point_table_from_layer(layer, self.selected_only.isChecked()), self.fields(), \
+                self.text_template()
+            name = f"the layer '{layer.name()}'"
         return TrainJob(
-            points=point_table_from_layer(layer, self.selected_only.isChecked()),
-            fields=self.fields(),
+            points=points,
+            fields=fields,
             out=Path(out),
-            template=self.text_template(),
+            template=template,
             model=ModelSettings(encoder=encoder, encoder_options=options),
             train=TrainSettings(epochs=self.epochs.value(), batch_size=self.batch_size.value() or None, device=device),
             text_model=self.text_model.filePath().strip() or None,
-            layer_name=f"the layer '{layer.name()}'",
+            layer_name=name,
         )
 
     def _remember(self) -> None:
