@@ -138,11 +138,35 @@ def test_transfer_between_two_cities_of_one_layout_recovers_it(cities, tmp_path)
     result = transfer(model_a, labels_a, model_b, "landuse", tmp_path / "out", target_labels=labels_b)
     metrics = json.loads(result.outputs["metrics"].read_text())
     assert sorted(metrics["classes"]) == sorted(ZONES)
-    assert set(metrics["methods"]) == {"profiles", "poi_counts"}
+    assert set(metrics["methods"]) == {"profiles", "poi_counts", "geometry"}
     assert metrics["methods"]["profiles"]["macro_f1"]["mean"] >= 0.8, metrics["methods"]
+    assert metrics["methods"]["geometry"]["macro_f1"]["mean"] < 0.5  # every cell has the same square shape
     predictions = gpd.read_file(result.outputs["predictions"])
     assert (predictions["predicted"] == predictions["landuse"]).mean() >= 0.8
     assert {"probability"} | {f"p_{z}" for z in ZONES} <= set(predictions.columns)
+
+
+def test_transfer_carries_the_units_shapes_between_cities(cities, tmp_path):
+    import geopandas as gpd
+    import shapely
+    from calliper.core.profiles.transfer import transfer
+
+    def leisure_as_strips(path, out):
+        frame = gpd.read_file(path)
+        strips = frame["landuse"] == "leisure"
+        frame.loc[strips, "geometry"] = [shapely.box(x0, y0, x1, y0 + 20) for x0, y0, x1, _ in
+                                         frame.geometry[strips].bounds.to_numpy()]
+        frame.to_file(out, driver="GPKG")
+        return out
+
+    (_, labels_a, model_a), (_, labels_b, model_b) = cities["a"], cities["b"]
+    result = transfer(model_a, leisure_as_strips(labels_a, tmp_path / "a.gpkg"), model_b, "landuse", tmp_path / "out",
+                      target_labels=leisure_as_strips(labels_b, tmp_path / "b.gpkg"))
+    metrics = result.metrics
+    assert metrics["protocol"]["shape_features"][0] == "log_area"
+    assert metrics["per_class_f1"]["geometry"]["leisure"]["mean"] == pytest.approx(1.0)  # the shape alone finds them
+    assert metrics["per_class_f1"]["profiles"]["leisure"]["mean"] == pytest.approx(1.0)
+    assert metrics["methods"]["profiles"]["macro_f1"]["mean"] >= 0.8
 
 
 def test_transfer_without_target_labels_predicts_cells_and_scores_nothing(cities, tmp_path):

@@ -60,6 +60,14 @@ def shape_features(geometry) -> np.ndarray:
     ])
 
 
+def repaired(geometries) -> list:
+    """The geometries with invalid polygons (self-touching rings, common in OSM) made valid by a zero buffer.
+
+    Shapes and rings are measured on them; points and lines stay as they are (a zero buffer would empty them).
+    """
+    return [g.buffer(0) if g is not None and g.geom_type in AREA_TYPES and not g.is_valid else g for g in geometries]
+
+
 def geometry_features(geometries) -> np.ndarray:
     """(U, 5) shape features of metric geometries; rows of units without area are NaN."""
     return np.array([shape_features(geometry) for geometry in geometries], dtype=np.float64).reshape(-1, len(SHAPE_FEATURES))

@@ -6,7 +6,12 @@ B's profiles of the same words. The baseline a GIS user would try is the same pr
 on POI-count features over the shared classes (each class's share of the POIs within
 a radius), trained on A and applied to B.
 
-Both feature sets are standardised within each city (every feature to mean 0 and
+Both carry the units' shapes too (log area, perimeter ratio, convexity, vertices,
+elongation, see ``landuse/geometry.py``), and the shapes alone are a third method: a
+polygon's shape needs no alignment between cities beyond the per-city standardisation.
+Points (and target cells of the default grid, all alike) add nothing, with a note.
+
+All feature sets are standardised within each city (every feature to mean 0 and
 spread 1 over that city's units): a city's overall POI mix and a model's own
 temperature shift every unit alike, and that shift is not land use. The counts'
 radius is picked per seed on validation blocks of city A; nothing of city B's labels
@@ -28,6 +33,7 @@ from ..data.vector_io import write_geopackage
 from ..errors import InputDataError, SettingsError
 from ..jobs import JobControl
 from ..landuse.evaluation import MethodScores, fit_chosen, fit_on_all, score
+from ..landuse.geometry import SHAPE_FEATURES, repaired, unit_shapes
 from ..landuse.labels import LabelSet, LabelSettings, load_labels, unit_points
 from ..landuse.probes import ProbeSettings
 from ..landuse.splits import SplitSettings, make_split
@@ -43,7 +49,7 @@ from .vocabulary import Vocabulary, comparison_vocabulary, shared_poi_classes
 
 PREDICTIONS_FILE = "predictions.gpkg"
 METRICS_FILE = "metrics.json"
-PROFILES, POI_COUNTS = "profiles", "poi_counts"
+PROFILES, POI_COUNTS, GEOMETRY = "profiles", "poi_counts", "geometry"
 EVIDENCE_PURPOSE = "carry land use to or from its city"
 
 
@@ -230,6 +236,10 @@ def transfer(
         counts = _counts_method(source, target, a_units, b_units, a_rows, settings, control.log)
         if counts is not None:
             methods[POI_COUNTS] = counts
+        shapes = _shapes_method(a_units, b_units, a_rows, settings, control.log)
+        if shapes is not None:
+            methods = {name: _beside(method, shapes) for name, method in methods.items()}
+            methods[GEOMETRY] = shapes
         control.check("The transfer")
         b_rows, truth = _labelled(b_units, classes) if scored else (np.zeros(0, dtype=int), None)
         scores = _score_methods(methods, y, a_units.metric_anchors[a_rows], b_rows, truth, len(classes), settings)
@@ -269,6 +279,24 @@ def _counts_method(source, target, a_units, b_units, a_rows, settings, log) -> _
     return method
 
 
+def _shapes_method(a_units: LabelSet, b_units: LabelSet, a_rows: np.ndarray, settings: TransferSettings,
+                   log) -> _Method | None:
+    """The units' shape features in both cities (standardised in each), or None when either city's units lack area."""
+    a = unit_shapes(repaired(a_units.frame.geometry.to_crs(a_units.metric_crs)), a_rows, log)
+    b = (unit_shapes(repaired(b_units.frame.geometry.to_crs(b_units.metric_crs)), b_units.rows, log)
+         if a is not None else None)
+    if b is None:
+        return None
+    a, b = a[a_rows], b
+    return _Method({"": standardised(a) if settings.align else a}, {"": standardised(b) if settings.align else b})
+
+
+def _beside(method: _Method, shapes: _Method) -> _Method:
+    """``method``'s features with the shapes beside them, candidate by candidate."""
+    return _Method({key: np.hstack([x, shapes.source[""]]) for key, x in method.source.items()},
+                   {key: np.hstack([x, shapes.target[""]]) for key, x in method.target.items()})
+
+
 def _metrics(classes, scores, scored, vocabulary, source, target, source_labels, target_labels, settings, a_rows,
              b_units, b_rows, notes) -> dict:
     document = {
@@ -289,7 +317,8 @@ def _metrics(classes, scores, scored, vocabulary, source, target, source_labels,
         "chosen": {name: s.chosen for name, s in scores.items() if any(s.chosen)},
         "protocol": {"probe": settings.probe.kind, "seeds": list(settings.probe.seeds),
                      "block_size_m": settings.split.block_size, "poi_radii_m": list(settings.poi_radii),
-                     "align": settings.align},
+                     "align": settings.align,
+                     "shape_features": list(SHAPE_FEATURES) if GEOMETRY in scores else []},
         "notes": notes,
     }
     if scored:
