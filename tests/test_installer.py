@@ -248,6 +248,20 @@ def test_a_module_already_imported_from_elsewhere_is_named_as_needing_a_restart(
     assert shadowed_imports(tmp_path) == ["json"]  # the stdlib's json is loaded; the new copy needs a restart
 
 
+def test_a_namespace_package_imported_from_the_folder_itself_needs_no_restart(tmp_path, monkeypatch):
+    from calliper.core.install.folder import shadowed_imports
+
+    (tmp_path / "calliper_fake_namespace" / "bindings").mkdir(parents=True)  # like cuda-bindings: no __init__.py
+    (tmp_path / "calliper_fake_namespace" / "bindings" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import calliper_fake_namespace.bindings  # noqa: F401
+
+    assert sys.modules["calliper_fake_namespace"].__file__ is None
+    assert shadowed_imports(tmp_path) == []
+    monkeypatch.setattr(sys.modules["calliper_fake_namespace"], "__path__", ["/elsewhere/calliper_fake_namespace"])
+    assert shadowed_imports(tmp_path) == ["calliper_fake_namespace"]  # the same name from another folder
+
+
 def test_pip_runs_with_this_interpreter_not_the_first_python3_on_path(monkeypatch):
     from calliper.core.dependencies import interpreter_for_pip
 

@@ -82,10 +82,13 @@ def shadowed_imports(folder: Path) -> list[str]:
     """
     names = {path.name.split(".")[0] for path in folder.iterdir()
              if not path.name.endswith((".dist-info", ".libs", ".data")) and not path.name.startswith((".", "_"))}
+    inside = folder.resolve()
     loaded = []
     for name in sorted(names & set(sys.modules)):
-        origin = getattr(sys.modules[name], "__file__", None) or ""
-        if not Path(origin).resolve().is_relative_to(folder.resolve()):
+        module = sys.modules[name]
+        # a namespace package (cuda, nvidia, google) has no __file__, only the folders of its __path__
+        origins = [module.__file__] if getattr(module, "__file__", None) else list(getattr(module, "__path__", []))
+        if not any(Path(origin).resolve().is_relative_to(inside) for origin in origins):
             loaded.append(name)
     return loaded
 
