@@ -113,7 +113,7 @@ class InstallerPanel(QWidget):
                 self.check_size()
                 return
             self.resolution = resolution
-            notes = "".join(f"<br>{note}" for note in resolution.notes)
+            notes = "".join(f"<br>{note}." for note in plan.notes) + "".join(f"<br>{note}" for note in resolution.notes)
             self.size.setText(f"{resolution.describe()}; torch build: {resolution.torch_build or '-'}.{notes}")
             if self.install_queued:
                 self.start_install()
