@@ -112,10 +112,7 @@ def check_fit(plugin, then):
     dock = plugin.dock
     minimum = dock.minimumWidth()
     dock.setFixedWidth(FIT_WIDTH)
-    groups = [g for g in dock.findChildren(QgsCollapsibleGroupBoxBasic) if g.isCollapsed()]
-    for group in groups:
-        group.setCollapsed(False)  # a user may open any of them
-    problems = []
+    groups, problems = [], []
 
     def measure(index):
         if index == dock.tabs.count():
@@ -133,6 +130,14 @@ def check_fit(plugin, then):
                 then()
             return
         dock.tabs.setCurrentIndex(index)
+        QTimer.singleShot(500, lambda: open_groups(index))
+
+    def open_groups(index):
+        """A user may open any collapsible group (opened once the tab shows: a group restores its state then)."""
+        closed = [g for g in dock.tabs.widget(index).findChildren(QgsCollapsibleGroupBoxBasic) if g.isCollapsed()]
+        for group in closed:
+            group.setCollapsed(False)
+        groups.extend(closed)
         QTimer.singleShot(700, lambda: measure_tab(index))
 
     def measure_tab(index):

@@ -89,3 +89,20 @@ def test_a_row_of_buttons_stacks_rather_than_widening_the_dock(qgis_app):
             assert second.y() == first.y() and second.x() >= first.x() + first.width()
         assert max(first.geometry().right(), second.geometry().right()) <= row.width()
     page.hide()
+
+
+def test_the_loss_plot_legend_wraps_rather_than_running_past_the_right_edge(qgis_iface):
+    from calliper.ui.loss_plot import LEGEND_SWATCH, MARGIN_RIGHT, MARGIN_TOP, LossPlot
+
+    plot = LossPlot()
+    for train, val in [(5.5, 5.3), (5.0, 4.9), (4.8, 4.7), (4.6, 4.75)]:
+        plot.add(train, val)
+    metrics = plot.fontMetrics()
+    for width, one_line in ((600, True), (200, False)):
+        plot.resize(width, 160)
+        positions = plot.legend_positions()
+        lines = len({p.y() for p in positions})
+        assert (lines == 1) is one_line
+        assert all(p.x() + LEGEND_SWATCH + metrics.horizontalAdvance(label) <= width - MARGIN_RIGHT
+                   for p, label in zip(positions, plot.legend()))
+        assert plot.plot_area().top() == MARGIN_TOP + (lines - 1) * metrics.height()  # the curves start below it

@@ -11,6 +11,7 @@ from qgis.PyQt.QtWidgets import QSizePolicy, QWidget
 SERIES = (("training", QColor("#1f77b4")), ("validation", QColor("#d62728")))
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 44, 8, 20, 30
 AXIS_COLOUR, BEST_COLOUR = QColor("#333333"), QColor("#2ca02c")
+LEGEND_LEFT, LEGEND_TOP, LEGEND_SWATCH, LEGEND_GAP = MARGIN_LEFT + 30, 10, 17, 10
 
 
 def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
@@ -69,8 +70,20 @@ class LossPlot(QWidget):
         return nice_ticks(*self.loss_range(), 4)
 
     def plot_area(self) -> QRectF:
-        return QRectF(MARGIN_LEFT, MARGIN_TOP, self.width() - MARGIN_LEFT - MARGIN_RIGHT,
-                      self.height() - MARGIN_TOP - MARGIN_BOTTOM)
+        top = MARGIN_TOP + max((p.y() for p in self.legend_positions()), default=LEGEND_TOP) - LEGEND_TOP
+        return QRectF(MARGIN_LEFT, top, self.width() - MARGIN_LEFT - MARGIN_RIGHT, self.height() - top - MARGIN_BOTTOM)
+
+    def legend_positions(self) -> list[QPointF]:
+        """Where each legend entry starts: in a row, wrapping to the next line rather than past the right edge."""
+        metrics, positions = self.fontMetrics(), []
+        x, y = LEGEND_LEFT, LEGEND_TOP
+        for label in self.legend():
+            width = LEGEND_SWATCH + metrics.horizontalAdvance(label)
+            if positions and x + width > self.width() - MARGIN_RIGHT:
+                x, y = MARGIN_LEFT, y + metrics.height()  # below the "loss" label: the full width
+            positions.append(QPointF(x, y))
+            x += width + LEGEND_GAP
+        return positions
 
     def _point(self, epoch: float, loss: float) -> QPointF:
         area, (low, high) = self.plot_area(), self.loss_range()
@@ -125,15 +138,13 @@ class LossPlot(QWidget):
         painter.drawEllipse(point, 3, 3)
 
     def _draw_legend(self, painter: QPainter) -> None:
-        metrics = painter.fontMetrics()
-        x = MARGIN_LEFT + 30
-        entries = [*SERIES, (f"best: epoch {self.best_epoch}", BEST_COLOUR)]
-        for label, colour in entries:
+        ascent = painter.fontMetrics().ascent()
+        colours = [colour for _, colour in SERIES] + [BEST_COLOUR]
+        for label, colour, at in zip(self.legend(), colours, self.legend_positions()):
             painter.setPen(QPen(colour, 2))
-            painter.drawLine(QPointF(x, 10), QPointF(x + 14, 10))
+            painter.drawLine(at, QPointF(at.x() + LEGEND_SWATCH - 3, at.y()))
             painter.setPen(AXIS_COLOUR)
-            painter.drawText(QPointF(x + 17, 10 + metrics.ascent() / 2 - 1), label)
-            x += 17 + metrics.horizontalAdvance(label) + 10
+            painter.drawText(QPointF(at.x() + LEGEND_SWATCH, at.y() + ascent / 2 - 1), label)
 
     def legend(self) -> list[str]:
         return [label for label, _ in SERIES] + ([f"best: epoch {self.best_epoch}"] if self.epochs else [])
