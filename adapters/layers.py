@@ -12,6 +12,7 @@ from qgis.core import QgsFeature, QgsFeatureRequest, QgsVectorLayer, QgsWkbTypes
 from ..core.crs import parse_crs
 from ..core.data.parquet import is_parquet
 from ..core.data.poi_io import PointTable
+from ..core.data.streaming import PointSource
 from ..core.errors import InputDataError
 
 
@@ -66,12 +67,17 @@ def point_table_from_layer(layer: QgsVectorLayer, selected_only: bool = False) -
     )
 
 
-def parquet_file_of(layer: QgsVectorLayer) -> Path | None:
-    """The Parquet file a layer was opened from (where QGIS's GDAL reads Parquet): read it in chunks instead."""
+def places_file_for(picked: str | None, layer: QgsVectorLayer | None) -> Path | None:
+    """The places file training reads: the one picked, else the Overture / Foursquare Parquet file a layer was
+    opened from (where QGIS's GDAL reads Parquet), read in chunks instead of feature by feature."""
+    if picked:
+        return Path(picked)
     if layer is None or layer.providerType() != "ogr":
         return None
     path = Path(layer.source().split("|")[0])
-    return path if is_parquet(path) and path.is_file() else None
+    if not (is_parquet(path) and path.is_file()):
+        return None
+    return path if PointSource(path).places_schema is not None else None  # another layout trains from its fields
 
 
 def _has_geometry(feature: QgsFeature) -> bool:

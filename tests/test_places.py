@@ -171,3 +171,18 @@ def test_places_attributes_describe_like_any_table():
                           "category": ["dining and drinking", "food and drink"], "name": ["X", None]})
     assert build_texts(frame, fields, template).texts == [
         "An italian restaurant, a kind of restaurant (dining and drinking), called X", "A place of food and drink"]
+
+
+def test_processing_trains_on_a_places_file_given_as_a_file_and_refuses_a_layerless_run(processing, places_files,
+                                                                                       tmp_path):
+    from qgis.core import QgsProcessingException
+
+    out = tmp_path / "processing_model"
+    result = processing.run("calliper:train", {"PLACES_FILE": str(places_files["foursquare"]), "LEVEL": 1,
+                                               "EPOCHS": 1, "DEVICE": 1, "OUTPUT": str(out)})
+    card = json.loads((Path(result["OUTPUT"]) / "card.json").read_text())
+    assert card["text"]["style"] == "places" and card["training"]["layer"] == "the file foursquare.parquet"
+    assert len(card["training"]["top_classes"]) <= 7  # the top level only
+    with pytest.raises(QgsProcessingException, match="Choose a POI layer .INPUT. or a places file .PLACES_FILE."):
+        processing.run("calliper:train", {"EPOCHS": 1, "OUTPUT": str(tmp_path / "none")})
+    assert not (tmp_path / "none").exists()

@@ -25,7 +25,7 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from ..adapters.layers import parquet_file_of, point_table_from_layer
+from ..adapters.layers import places_file_for, point_table_from_layer
 from ..core.catalog.training import train_from_points
 from ..core.context.graph import pbf_path, streets_option
 from ..core.crs import parse_crs
@@ -273,11 +273,9 @@ class TrainPanel(QWidget):
 
     def places_job_inputs(self) -> tuple[PointSource, TextFields, TextTemplate] | None:
         """(file, fields, template) when training reads a places file: the one picked, or the layer's own Parquet."""
-        picked = self.places_file.filePath().strip()
-        layer = self.layer.currentLayer()
-        path = Path(picked) if picked else parquet_file_of(layer) if layer is not None else None
-        if path is None or (not picked and PointSource(path).places_schema is None):
-            return None  # a Parquet layer of another layout trains from its fields like any layer
+        path = places_file_for(self.places_file.filePath().strip(), self.layer.currentLayer())
+        if path is None:
+            return None
         template = self.text_template()
         places = PlacesSettings(self.level.value() or None, self.min_confidence.value())
         return places_inputs(path, places, template.template, template.include_name)

@@ -16,13 +16,16 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from ...adapters.layers import point_table_from_layer
+from ...adapters.layers import places_file_for, point_table_from_layer
 from ...core.catalog.training import train_from_points
 from ...core.context.graph import streets_option
+from ...core.data.places_schemas import DEFAULT_MIN_CONFIDENCE, PlacesSettings
 from ...core.devices import DEVICE_CHOICES
+from ...core.errors import FieldError, SettingsError
 from ...core.model.pipeline import TrainJob
 from ...core.model.settings import ENCODER_LABELS, ModelSettings
 from ...core.model.train import TrainSettings
+from ...core.text.corpus import places_inputs
 from ...core.text.descriptions import TextFields, TextTemplate
 from ..base import CalliperAlgorithm
 from ..feedback import control_for, user_errors
@@ -34,6 +37,7 @@ class TrainModelAlgorithm(CalliperAlgorithm):
     INPUT, CLASS_FIELD, CATEGORY_FIELD, NAME_FIELD = "INPUT", "CLASS_FIELD", "CATEGORY_FIELD", "NAME_FIELD"
     INCLUDE_NAME, TEMPLATE, ENCODER, EPOCHS, BATCH_SIZE = "INCLUDE_NAME", "TEMPLATE", "ENCODER", "EPOCHS", "BATCH_SIZE"
     STREETS, DEVICE, SEED, OUTPUT = "STREETS", "DEVICE", "SEED", "OUTPUT"
+    PLACES_FILE, LEVEL, MIN_CONFIDENCE = "PLACES_FILE", "LEVEL", "MIN_CONFIDENCE"
     ALGORITHM_ID = "train"
     TITLE = "Train model"
     GROUP_ID = "model"
@@ -44,12 +48,21 @@ class TrainModelAlgorithm(CalliperAlgorithm):
         "is a model folder (model.safetensors + card.json) used by every other Calliper tool. "
         "Lon/lat layers are trained in the UTM zone of their centroid. The grid + context graph "
         "encoder also reads street connectivity from an OpenStreetMap extract (.osm.pbf): the street "
-        "network file, or the POI layer's own file when it is read from an .osm.pbf."
+        "network file, or the POI layer's own file when it is read from an .osm.pbf. An Overture Maps Places or "
+        "Foursquare Open Source Places file (Parquet) is given as a file instead of a layer, with no fields: it is "
+        "read in chunks, its closed and low-confidence places are left out, and its category path gives the class "
+        "(the most specific level, or the level chosen) and the category (the top level)."
     )
 
     def initAlgorithm(self, config=None) -> None:
-        self.addParameter(QgsProcessingParameterVectorLayer(self.INPUT, "POI layer", [QgsProcessing.SourceType.TypeVectorAnyGeometry]))
-        self.addParameter(QgsProcessingParameterField(self.CLASS_FIELD, "Class field", parentLayerParameterName=self.INPUT))
+        self.addParameter(QgsProcessingParameterVectorLayer(
+            self.INPUT, "POI layer", [QgsProcessing.SourceType.TypeVectorAnyGeometry], optional=True))
+        self.addParameter(QgsProcessingParameterFile(
+            self.PLACES_FILE, "or a places file (Overture / Foursquare Parquet)", optional=True,
+            fileFilter="Overture / Foursquare places (*.parquet *.geoparquet)",
+        ))
+        self.addParameter(QgsProcessingParameterField(
+            self.CLASS_FIELD, "Class field (not for a places file)", parentLayerParameterName=self.INPUT, optional=True))
         for key, label in ((self.CATEGORY_FIELD, "Category field"), (self.NAME_FIELD, "Name field")):
             self.addParameter(QgsProcessingParameterField(key, label, parentLayerParameterName=self.INPUT, optional=True))
         self.addParameter(QgsProcessingParameterBoolean(
@@ -60,6 +73,12 @@ class TrainModelAlgorithm(CalliperAlgorithm):
             self.STREETS, "Street network (.osm.pbf, for the context-graph encoder)", optional=True,
             fileFilter="OpenStreetMap extracts (*.osm.pbf *.pbf)",
         ))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.LEVEL, "Places file: category level of the class (0: the most specific, 1: the top level)",
+            defaultValue=0, minValue=0))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.MIN_CONFIDENCE, "Places file: leave out places under this confidence",
+            QgsProcessingParameterNumber.Type.Double, defaultValue=DEFAULT_MIN_CONFIDENCE, minValue=0.0, maxValue=1.0))
         self.addParameter(QgsProcessingParameterNumber(self.EPOCHS, "Epochs", defaultValue=100, minValue=1))
         self.addParameter(QgsProcessingParameterNumber(
             self.BATCH_SIZE, "Batch size (0: 1024 on a CPU, 8192-32768 from free GPU memory)", defaultValue=0, minValue=0,
@@ -75,17 +94,34 @@ class TrainModelAlgorithm(CalliperAlgorithm):
         encoder = ENCODERS[self.parameterAsEnum(parameters, self.ENCODER, context)]
         names = self.parameterAsBool(parameters, self.INCLUDE_NAME, context)
         with user_errors():
+            places_file = places_file_for(self.parameterAsFile(parameters, self.PLACES_FILE, context), layer)
+            if places_file is not None:
+                places = PlacesSettings(self.parameterAsInt(parameters, self.LEVEL, context) or None,
+                                        self.parameterAsDouble(parameters, self.MIN_CONFIDENCE, context))
+                points, fields, template = places_inputs(places_file, places, field(self.TEMPLATE),
+                                                         None if names else False)
+                name = f"the file {places_file.name}"
+            elif layer is None:
+                raise SettingsError(f"Choose a POI layer ({self.INPUT}) or a places file ({self.PLACES_FILE}).")
+            elif not field(self.CLASS_FIELD):
+                raise FieldError(f"Choose the field of '{layer.name()}' that holds the POI class ({self.CLASS_FIELD}).")
+            else:
+                points = point_table_from_layer(layer)
+                fields = TextFields(field(self.CLASS_FIELD), field(self.CATEGORY_FIELD), field(self.NAME_FIELD))
+                template = TextTemplate(template=field(self.TEMPLATE), include_name=None if names else False)
+                name = f"the layer '{layer.name()}'"
             options, note = streets_option(
-                encoder, self.parameterAsFile(parameters, self.STREETS, context), layer.source(),
+                encoder, self.parameterAsFile(parameters, self.STREETS, context),
+                layer.source() if layer is not None and places_file is None else None,
                 f"the Street network parameter ({self.STREETS})",
             )
             if note and feedback is not None:
                 feedback.pushInfo(note)
             job = TrainJob(
-                points=point_table_from_layer(layer),
-                fields=TextFields(field(self.CLASS_FIELD), field(self.CATEGORY_FIELD), field(self.NAME_FIELD)),
+                points=points,
+                fields=fields,
                 out=out,
-                template=TextTemplate(template=field(self.TEMPLATE), include_name=None if names else False),
+                template=template,
                 model=ModelSettings(encoder=encoder, encoder_options=options),
                 train=TrainSettings(
                     epochs=self.parameterAsInt(parameters, self.EPOCHS, context),
@@ -93,7 +129,7 @@ class TrainModelAlgorithm(CalliperAlgorithm):
                     device=DEVICE_CHOICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
                     seed=self.parameterAsInt(parameters, self.SEED, context),
                 ),
-                layer_name=f"the layer '{layer.name()}'",
+                layer_name=name,
                 overwrite=True,  # Processing asks before overwriting; temporary folders are new
             )
             outcome = train_from_points(job, control_for(feedback))
