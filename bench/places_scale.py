@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -30,17 +29,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
+from scale import TARGET_RSS_MIB, load, peak_rss_mib  # noqa: E402 - after the path to bench/
+
 SECOND_CITY = Path(__file__).parent.parent.parent / "shared" / "data" / "liechtenstein.osm.pbf"
 WRITE_ROWS = 200_000
-TARGET_RSS_MIB = 4096
-
-
-def peak_rss_mib() -> int:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-
-
-def load() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def city_tiles(n: int, second_city: Path | None, seed: int = 0):
