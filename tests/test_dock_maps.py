@@ -258,9 +258,10 @@ def test_describe_tool_lists_what_the_model_says_about_a_clicked_place_and_copie
     assert panel.place is not None, maps.status.text()
     assert next(d.poi_class for d in panel.place.descriptions if d.poi_class) == name  # the best class description
     html = panel.result.toHtml()
-    assert "The model says" in html and "Nearest training POIs" in html and f"A place of {name}" in html
-    texts = [d.text for d in panel.place.descriptions]
-    assert "a bench to sit on" in texts  # the user's phrase is scored beside the classes (and fits a bench cluster)
+    assert "What is here" in html and "Nearest training POIs" in html and f"A place of {name}" in html
+    assert "POIs near" in html and f"{panel.place.descriptions[0].evidence:.1%}" in html  # both parts are shown
+    assert [d.text for d in panel.place.phrases] == ["a bench to sit on", "nightlife"]  # scored by the model, best first
+    assert "Your phrases" in html
     panel.copy_button.click()
     assert QApplication.clipboard().text() == panel.place.as_text()
     panel.describe_button.setChecked(False)

@@ -1,8 +1,9 @@
-"""Describe this place: click the map, read what the model says about it, copy it as text.
+"""Describe this place: click the map, read what is there by the model and by the training POIs, copy it as text.
 
 The panel sits in the Maps tab. A click runs ``describe_place`` in a task (the text
-encoder may need a second to load) and lists the model's class descriptions and the
-user's extra phrases, best first, beside the training POIs nearest to the click.
+encoder may need a second to load) and lists the model's class descriptions, best
+first, each with its blended score and both parts (the model's, the POIs' nearby), the
+user's extra phrases (scored by the model), and the training POIs nearest to the click.
 """
 
 from __future__ import annotations
@@ -24,12 +25,19 @@ SHOWN_DESCRIPTIONS = 10
 
 
 def place_html(place: PlaceDescription) -> str:
-    rows = "".join(f"<tr><td align='right'>{d.score:.1%}</td><td>{escape(d.text)}</td></tr>" for d in place.descriptions)
-    pois = "".join(f"<tr><td align='right'>{p.distance_m:.0f} m</td><td>{escape(p.poi_class)}"
+    """The description as a small HTML page: each class's score with both of its parts, phrases, nearest POIs."""
+    cell = "<td align='right'>{}</td>"
+    head = "<tr><th>score</th><th>model</th><th>POIs near</th><th></th></tr>"
+    rows = "".join("<tr>" + "".join(cell.format(f"{v:.1%}") for v in (d.score, d.model, d.evidence))
+                   + f"<td>{escape(d.text)}</td></tr>" for d in place.descriptions)
+    phrases = "".join(f"<tr>{cell.format(f'{d.score:.1%}')}<td>{escape(d.text)}</td></tr>" for d in place.phrases)
+    pois = "".join(f"<tr>{cell.format(f'{p.distance_m:.0f} m')}<td>{escape(p.poi_class)}"
                    f"{' (' + escape(p.name) + ')' if p.name else ''}</td></tr>" for p in place.nearest_pois)
     return (f"<b>{place.location[0]:.6g}, {place.location[1]:.6g}</b> ({escape(place.crs)})"
-            f"<p><b>The model says</b></p><table>{rows}</table>"
-            f"<p><b>Nearest training POIs</b></p><table>{pois}</table>")
+            f"<p><b>What is here</b> ({escape(place.blend_label())})</p><table>{head}{rows}</table>"
+            + (f"<p><b>Your phrases</b> (the model alone, each beside the classes)</p><table>{phrases}</table>"
+               if place.phrases else "")
+            + f"<p><b>Nearest training POIs</b></p><table>{pois}</table>")
 
 
 class DescribePanel(QgsCollapsibleGroupBox):
@@ -47,11 +55,11 @@ class DescribePanel(QgsCollapsibleGroupBox):
         self.tool.canvasClicked.connect(self.describe_at)
         self.describe_button = QPushButton("Describe")
         self.describe_button.setCheckable(True)
-        self.describe_button.setToolTip("Click on the map: the model's descriptions of that place, best first, and "
-                                        "the training POIs nearest to it")
+        self.describe_button.setToolTip("Click on the map: the POI classes of that place, best first, by the model "
+                                        "and by the training POIs nearby, and the training POIs nearest to it")
         self.phrases = QLineEdit(settings.load("describe/phrases", ""))
         self.phrases.setPlaceholderText("More phrases; separated by ;")
-        self.phrases.setToolTip("Phrases scored beside the model's own class descriptions, e.g. nightlife; quiet")
+        self.phrases.setToolTip("Phrases the model scores beside its class descriptions, e.g. nightlife; quiet")
         self.copy_button = QPushButton("Copy")
         self.copy_button.setToolTip("Copy the description as text")
         self.copy_button.setEnabled(False)
