@@ -283,6 +283,20 @@ def test_a_host_package_the_resolver_wants_again_is_left_out_with_a_note(tmp_pat
     assert any("Kept QGIS's own calliper-fake-b" in note for note in resolution.notes)
 
 
+def test_a_loaded_distribution_without_top_level_or_record_is_found_by_its_name(tmp_path, monkeypatch):
+    from calliper.core.install.host import loaded_distributions
+
+    (tmp_path / "calliper_fake_c").mkdir()
+    (tmp_path / "calliper_fake_c" / "__init__.py").write_text("")
+    (tmp_path / "calliper_fake_c-1.0.dist-info").mkdir()  # as Debian 13 ships python3-idna: METADATA, no RECORD
+    (tmp_path / "calliper_fake_c-1.0.dist-info" / "METADATA").write_text("Name: calliper-fake-c\nVersion: 1.0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert "calliper-fake-c" not in loaded_distributions()
+    monkeypatch.setitem(sys.modules, "calliper_fake_c", __import__("calliper_fake_c"))
+    assert loaded_distributions()["calliper-fake-c"] == "1.0"
+    assert "calliper-fake-c" not in loaded_distributions(exclude=tmp_path)
+
+
 def test_packages_qgis_has_loaded_are_held_at_their_version_unless_the_pins_need_newer(tmp_path, wheels):
     make_wheel(wheels, "calliper-fake-b", "2.0")
     folder = dependency_folder(tmp_path / "profile")

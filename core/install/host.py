@@ -108,8 +108,21 @@ def loaded_distributions(exclude: Path | None = None) -> dict[str, str]:
     paths = [p for p in sys.path if not (exclude and p and Path(p).resolve().is_relative_to(exclude.resolve()))]
     loaded = {}
     for dist in importlib.metadata.distributions(path=paths):
-        top = (dist.read_text("top_level.txt") or "").split()
         name = dist.metadata["Name"]
-        if name and any(module in sys.modules for module in top):
+        if name and any(module in sys.modules for module in top_level_modules(dist)):
             loaded.setdefault(name, dist.version)
     return loaded
+
+
+def top_level_modules(dist: importlib.metadata.Distribution) -> set[str]:
+    """The modules a distribution provides: its top_level.txt, else its RECORD, else its name.
+
+    Debian 13 ships dist-info folders with neither top_level.txt nor RECORD (python3-idna):
+    without the last guess, QGIS's loaded idna 3.10 was replaced by 3.20 and QGIS had to restart.
+    """
+    top = set((dist.read_text("top_level.txt") or "").split())
+    if not top:
+        top = {Path(file.parts[0]).stem for file in dist.files or () if len(file.parts) > 1 or file.suffix == ".py"}
+        top -= {"..", "__pycache__", ""}
+        top = {module for module in top if "." not in module and "-" not in module}
+    return top or {dist.metadata["Name"].lower().replace("-", "_")}
