@@ -203,7 +203,12 @@ def test_classify_writes_predictions_metrics_and_report(demo_data, demo_model, t
 
     metrics = json.loads(result.outputs["metrics"].read_text())
     assert metrics["split"] == "spatial"
-    assert set(metrics["methods"]) == {"calliper", "coords_only", "poi_counts", "calliper_poi_counts"}
+    assert set(metrics["methods"]) == {
+        "calliper", "coords_only", "poi_counts", "calliper_poi_counts", "calliper_pooled", "geometry", "geometry_coords",
+        "geometry_coords_poi_counts", "geometry_poi_counts", "geometry_calliper", "geometry_calliper_poi_counts"}
+    assert metrics["default_candidates"] == ["calliper", "calliper_poi_counts", "calliper_pooled", "geometry",
+                                             "geometry_poi_counts", "geometry_calliper", "geometry_calliper_poi_counts"]
+    assert set(metrics["chosen"]["calliper_pooled"]) <= {"polygon", "polygon + 100 m ring", "polygon + 300 m ring"}
     for scores in metrics["methods"].values():
         assert set(scores) == {"accuracy", "macro_precision", "macro_recall", "macro_f1"}
         assert all(set(value) == {"mean", "std"} and 0.0 <= value["mean"] <= 1.0 for value in scores.values())
@@ -212,8 +217,13 @@ def test_classify_writes_predictions_metrics_and_report(demo_data, demo_model, t
     assert len(metrics["chosen"]["poi_counts"]) == 2
     report = result.outputs["report"].read_text()
     assert "spatially blocked split (500 m" in report and "POI counts (TF-IDF)" in report and "Confusion matrix" in report
-    assert "CaLLiPer + POI counts" in report and metrics["default_method"] in {"calliper", "calliper_poi_counts"}
+    assert "CaLLiPer + POI counts" in report and "Shape + coordinates + POI counts" in report
+    assert metrics["default_method"] in metrics["default_candidates"]
     assert set(metrics["validation"]) == set(metrics["methods"])
+    # the pictures: confusion heat grid, F1 per class and method, the map of test units right and wrong
+    assert report.count("<svg") == 3 and "http" not in report.split("<svg", 1)[1].replace("http://www.w3.org", "")
+    test_map = metrics["test_map"]
+    assert len(test_map["part"]) == 209 and {1, 2} <= set(test_map["part"])
 
 
 def test_cancelled_classification_leaves_no_files(demo_data, demo_model, tmp_path):
@@ -281,6 +291,10 @@ def test_landuse_demo_prints_baselines_and_writes_a_paletted_class_raster(demo_d
     assert set(np.unique(classes)) <= set(range(5)) and len(np.unique(classes)) >= 3  # a map, not one colour
     assert 20 <= confidence.min() and confidence.max() <= 100
     assert 'label="residential"' in outputs["landuse_style"].read_text()
+    metrics = json.loads(outputs["landuse_metrics"].read_text())
+    assert metrics["raster_method"] in {"calliper", "calliper_poi_counts"}  # pixels have no shape to read
+    if metrics["raster_method"] != metrics["default_method"]:
+        assert any(note.startswith("The class raster uses") for note in metrics["notes"])
 
 
 def test_a_class_raster_too_large_for_the_disk_is_refused_before_the_study(demo_data, demo_model, tmp_path):
@@ -319,5 +333,21 @@ def test_the_default_method_is_chosen_on_validation_blocks_never_on_test(demo_da
     second = classify(demo_model, tmp_path / "swapped.gpkg", "landuse", tmp_path / "b",
                       ClassifySettings(**{**vars(settings)})).metrics
     assert first["validation"] == pytest.approx(second["validation"])  # validation saw the same units and labels
-    assert first["default_method"] == second["default_method"] in {"calliper", "calliper_poi_counts"}
+    assert first["default_method"] == second["default_method"] in first["default_candidates"]
+    assert first["chosen"] == second["chosen"]  # the radii and poolings validation picked, too
     assert first["methods"]["calliper"]["macro_f1"] != second["methods"]["calliper"]["macro_f1"]  # test did change
+
+
+def test_point_units_get_no_shape_features_and_a_note(demo_data, demo_model, tmp_path):
+    import geopandas as gpd
+    from calliper.core.landuse.study import classify
+
+    frame = gpd.read_file(demo_data.landuse)
+    frame.geometry = frame.geometry.representative_point()
+    frame.to_file(tmp_path / "points.gpkg", driver="GPKG")
+    settings = _settings(pois=str(demo_data.pois))
+    settings.probe.seeds = (42,)
+    metrics = classify(demo_model, tmp_path / "points.gpkg", "landuse", tmp_path / "out", settings).metrics
+    assert set(metrics["methods"]) == {"calliper", "coords_only", "poi_counts", "calliper_poi_counts"}
+    assert metrics["default_candidates"] == ["calliper", "calliper_poi_counts"]
+    assert any("no area" in note and "geometry baseline" in note for note in metrics["notes"])

@@ -9,11 +9,17 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from ..atomic import atomic_path
+import numpy as np
 
-METHOD_LABELS = {
-    "calliper": "CaLLiPer", "coords_only": "Coordinates only", "poi_counts": "POI counts (TF-IDF)",
-    "calliper_poi_counts": "CaLLiPer + POI counts", "mmgr": "MMGR", "mmgr_poi_counts": "MMGR + POI counts",
+from ..atomic import atomic_path
+from .figures import confusion_svg, per_class_svg, test_map_svg
+
+METHOD_LABELS = {"coords_only": "Coordinates only", "poi_counts": "POI counts (TF-IDF)", "geometry": "Polygon shape"}
+# A fused method's key joins its parts with "_" ("geometry_calliper_poi_counts"); its label joins theirs with " + ".
+PART_LABELS = {
+    "geometry": "shape", "coords": "coordinates", "poi_counts": "POI counts", "calliper": "CaLLiPer", "mmgr": "MMGR",
+    "pooled": "(pooled)", "srai_count": "srai Count", "srai_contextual": "srai ContextualCount",
+    "srai_hex2vec": "srai Hex2Vec", "srai_geovex": "srai GeoVex",
 }
 METRIC_LABELS = {
     "accuracy": "Accuracy", "macro_precision": "Macro precision", "macro_recall": "Macro recall",
@@ -68,20 +74,48 @@ def _scores_section(metrics: dict) -> str:
 
 
 def _per_class_section(metrics: dict) -> str:
+    """F1 per class for every method side by side: a shaded grid, then the table with spreads over seeds."""
     per_class = metrics.get("per_class_f1")
     if not per_class:
         return ""
     classes = list(metrics["classes"])
-    header = ["Class", "Units"] + [method_label(m) for m in per_class]
+    methods = list(per_class)
+    grid = np.array([[per_class[m][name]["mean"] for m in methods] for name in classes])
+    header = ["Class", "Units"] + [method_label(m) for m in methods]
     rows = [
-        [html.escape(name), str(metrics["classes"][name])] + [_cell(per_class[m][name]) for m in per_class]
+        [html.escape(name), str(metrics["classes"][name])] + [_cell(per_class[m][name]) for m in methods]
         for name in classes
     ]
-    return "<h2>F1 per class</h2>" + _table(header, rows)
+    return ("<h2>F1 per class and method</h2><p>Mean over seeds on the test units; darker is better.</p>"
+            + per_class_svg(grid, classes, [method_label(m) for m in methods])
+            + "<details><summary>As a table (mean ± std)</summary>" + _table(header, rows) + "</details>")
+
+
+def _test_map_section(metrics: dict) -> str:
+    test_map = metrics.get("test_map")
+    if not test_map:
+        return ""
+    method = method_label(metrics.get("default_method", ""))
+    part = np.asarray(test_map["part"])
+    right, wrong = int((part == 1).sum()), int((part == 2).sum())
+    return (f"<h2>Test units, right and wrong ({html.escape(method)}, seed {test_map['seed']})</h2>"
+            f"<p>{right} of {right + wrong} test units right; each unit at its representative point.</p>"
+            + test_map_svg(test_map["x"], test_map["y"], part))
 
 
 def method_label(method: str) -> str:
-    return METHOD_LABELS.get(method, method.replace("_", " "))
+    """"geometry_calliper_poi_counts" -> "Shape + CaLLiPer + POI counts"; unknown parts keep their words."""
+    if method in METHOD_LABELS:
+        return METHOD_LABELS[method]
+    parts, rest = [], method.replace("+", "_")
+    while rest:
+        known = next((key for key in sorted(PART_LABELS, key=len, reverse=True)
+                      if rest == key or rest.startswith(key + "_")), None)
+        word = known or rest.split("_")[0]
+        parts.append(PART_LABELS.get(word, word.replace("_", " ")))
+        rest = rest[len(word):].lstrip("_")
+    text = " + ".join(parts).replace(" + (pooled)", " (pooled)")
+    return text if text.startswith("srai") else text[:1].upper() + text[1:]  # srai spells itself in lower case
 
 
 def _confusion_section(metrics: dict) -> str:
@@ -89,11 +123,10 @@ def _confusion_section(metrics: dict) -> str:
     matrix = metrics.get("confusion_matrix", {}).get(method)
     if not matrix:
         return ""
-    classes = [html.escape(name) for name in metrics["classes"]]
-    rows = [[f"<b>{name}</b>"] + [str(v) for v in row] for name, row in zip(classes, matrix)]
     return (
-        f"<h2>Confusion matrix ({method_label(method)}, the outputs' method; test units summed over seeds)</h2>"
-        "<p>Rows: true class; columns: predicted class.</p>" + _table(["true \\ predicted"] + classes, rows)
+        f"<h2>Confusion matrix ({html.escape(method_label(method))}, the outputs' method; test units summed over "
+        "seeds)</h2><p>Rows: true class; columns: predicted class; shade: share of the true class.</p>"
+        + confusion_svg(matrix, list(metrics["classes"]))
     )
 
 
@@ -115,10 +148,19 @@ def report_html(metrics: dict) -> str:
         f"{', '.join(f'{r:g}' for r in protocol['poi_radii_m'])} m, chosen: "
         f"{', '.join(metrics.get('chosen', {}).get('poi_counts', []))}).",
     ]
-    if "default_method" in metrics:
+    if "shape_features" in protocol and "geometry" in metrics["methods"]:
         facts.append(
-            f"Predictions and the class raster use <b>{html.escape(method_label(metrics['default_method']))}</b>, "
-            "the method with the best mean validation score (validation blocks only; test scores never choose)."
+            f"Polygon shape: {html.escape(', '.join(protocol['shape_features']))} (metres); fused with the other "
+            "features as Shape + …. Pooled: the embedding averaged over random points inside the polygon, and "
+            f"beside it over rings of {', '.join(f'{r:g}' for r in protocol['ring_radii_m'])} m around it "
+            "(picked on validation)."
+        )
+    if "default_method" in metrics:
+        among = ", ".join(method_label(m) for m in metrics.get("default_candidates", []))
+        facts.append(
+            f"Predictions use <b>{html.escape(method_label(metrics['default_method']))}</b>, the method with the "
+            f"best mean validation score{' among ' + html.escape(among) if among else ''} (validation blocks only; "
+            "test scores never choose)."
         )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Calliper: {title}</title>
@@ -133,8 +175,9 @@ thead {{ background: #eee; }}
 <ul>{''.join(f'<li>{fact}</li>' for fact in facts)}</ul>
 <h2>Scores (best in bold)</h2>
 {_scores_section(metrics)}
-{_per_class_section(metrics)}
 {_confusion_section(metrics)}
+{_per_class_section(metrics)}
+{_test_map_section(metrics)}
 {f'<h2>Notes</h2><ul>{notes}</ul>' if notes else ''}
 </body></html>
 """

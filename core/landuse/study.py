@@ -1,9 +1,11 @@
 """Land-use classification and value prediction from a model's embeddings, as map layers.
 
-One study = labels -> three feature sets (the studied embeddings, coordinates
-only, POI counts) -> the same probe, splits and seeds for each -> scores -> a probe trained
-on every labelled unit -> predictions written back onto the label geometries (and,
-for classes, a class raster over an extent). The studied embeddings come from a
+One study = labels -> feature sets (the studied embeddings at a point and pooled over
+the polygon and rings around it, coordinates only, POI counts, the polygon's shape,
+and the shape fused with the others) -> the same probe, splits and seeds for each ->
+scores -> the outputs' method picked on validation blocks -> a probe trained on every
+labelled unit -> predictions written back onto the label geometries (and, for
+classes, a class raster over an extent, with the best method pixels can have). The studied embeddings come from a
 ``FeatureSource``: a CaLLiPer model, an MMGR region raster, or both concatenated.
 All outputs of a run appear together or not at all: they are written into a hidden staging folder and moved into place
 only once every file is complete, so a cancelled or failed run leaves nothing.
@@ -26,11 +28,13 @@ from ..errors import SettingsError
 from ..jobs import JobControl
 from ..locks import output_lock
 from ..model.files import LoadedModel
-from .evaluation import MethodScores, evaluate_methods, fit_on_all
+from .evaluation import FeatureSet, MethodScores, evaluate_methods, fit_on_all
+from .geometry import SHAPE_FEATURES, repaired, unit_shapes
 from .labels import LabelSet, LabelSettings, load_labels
-from .probes import FittedProbe, ProbeSettings
+from .pooling import RING_RADII, pooled_candidates
+from .probes import FittedProbe, ProbeSettings, fit_probe
 from .report import method_label, write_report
-from .splits import SplitSettings
+from .splits import SplitSettings, make_split
 from .unit_features import (
     FeatureSource,
     PoiCounts,
@@ -126,19 +130,11 @@ class ClassifyResult(StudyResult):
 
 
 @dataclass
-class _Study:
-    source: FeatureSource
-    labels: LabelSet
-    scores: dict[str, MethodScores]
-    probe: FittedProbe
-    pois: Path
-    notes: list[str]
-    default: DefaultMethod
+class OutputMethod:
+    """A method the outputs use, picked on validation blocks: its name, every unit's features, the counts radius.
 
-
-@dataclass
-class DefaultMethod:
-    """The method the outputs use, picked on validation blocks: its name, every unit's features, the counts radius."""
+    ``at`` gives the features at pixel centres, for a method made of the embeddings (and POI counts) only.
+    """
 
     name: str
     unit_features: np.ndarray
@@ -153,17 +149,62 @@ class DefaultMethod:
         return np.hstack([vectors, self.counts.at(metric_xy, self.counts_key)])
 
 
-def _default_method(source: FeatureSource, embeddings: np.ndarray, counts: PoiCounts,
-                    scores: dict[str, MethodScores]) -> DefaultMethod:
-    """The map method with the best mean validation score: the embeddings alone, or with the POI counts.
+@dataclass
+class _Study:
+    source: FeatureSource
+    labels: LabelSet
+    scores: dict[str, MethodScores]
+    probe: FittedProbe
+    pois: Path
+    notes: list[str]
+    default: OutputMethod
+    raster: OutputMethod
+    candidates: list[str]
+    test_map: dict | None = None
 
-    Test scores are never looked at. The counts radius is the one validation chose most often.
+
+def fused_names(name: str) -> dict[str, str]:
+    """The study's method keys around the studied features ``name`` ("calliper")."""
+    return {
+        "plain": name, "counts": f"{name}_poi_counts", "pooled": f"{name}_pooled",
+        "geometry": "geometry", "geometry_counts": "geometry_poi_counts", "geometry_features": f"geometry_{name}",
+        "geometry_features_counts": f"geometry_{name}_poi_counts",
+    }
+
+
+def default_candidates(name: str, methods) -> list[str]:
+    """The methods the outputs may use, in order of preference on ties: the plain ones, then those with geometry.
+
+    Coordinates and POI counts alone stay baselines: a map of where, or of POIs, is not what is studied.
     """
-    combined = f"{source.name}_poi_counts"
-    if scores[combined].validation_mean() <= scores[source.name].validation_mean():
-        return DefaultMethod(source.name, embeddings)
-    key = max(counts.units, key=scores[combined].chosen.count)
-    return DefaultMethod(combined, np.hstack([embeddings, counts.units[key]]), counts, key)
+    keys = fused_names(name)
+    order = ("plain", "counts", "pooled", "geometry", "geometry_counts", "geometry_features", "geometry_features_counts")
+    return [keys[k] for k in order if keys[k] in methods]
+
+
+def best_on_validation(scores: dict[str, MethodScores], candidates: list[str]) -> str:
+    """The candidate with the best mean validation score; test scores are never looked at."""
+    return max(candidates, key=lambda name: scores[name].validation_mean())
+
+
+def most_chosen(features: FeatureSet, scores: MethodScores) -> tuple[str, np.ndarray]:
+    """(candidate, features) of a method: the candidate validation picked most often (the matrix if only one)."""
+    if not isinstance(features, dict):
+        return "", features
+    key = max(features, key=scores.chosen.count)
+    return key, features[key]
+
+
+def _stack(*parts: FeatureSet) -> FeatureSet:
+    """Parts side by side; a part with candidates (one per radius) makes the result have the same candidates."""
+    keyed = [part for part in parts if isinstance(part, dict)]
+    if not keyed:
+        return np.hstack(parts)
+    return {key: np.hstack([part[key] if isinstance(part, dict) else part for part in parts]) for key in keyed[0]}
+
+
+def _rows(features: dict[str, FeatureSet], rows: np.ndarray) -> dict[str, FeatureSet]:
+    return {name: ({k: v[rows] for k, v in x.items()} if isinstance(x, dict) else x[rows]) for name, x in features.items()}
 
 
 def collecting(control: JobControl, notes: list[str]) -> JobControl:
@@ -176,11 +217,37 @@ def collecting(control: JobControl, notes: list[str]) -> JobControl:
     return JobControl(control.progress, control.is_cancelled, log, control.start, control.end)
 
 
+def _unit_feature_sets(source: FeatureSource, labels: LabelSet, counts: PoiCounts, control: JobControl):
+    """(the features of every method but the shape fused with the embeddings, over all units; the shapes or None).
+
+    The fused ones wait for the validation scores of these: they take the point or the pooled embeddings."""
+    keys = fused_names(source.name)
+    embeddings = embed_units(source, labels, control.part(0.0, 0.5))
+    coordinates = coordinate_features(labels)
+    features: dict[str, FeatureSet] = {
+        keys["plain"]: embeddings, "coords_only": coordinates, "poi_counts": dict(counts.units),
+        keys["counts"]: _stack(embeddings, counts.units),
+    }
+    metric_geometries = repaired(labels.frame.geometry.to_crs(labels.metric_crs))
+    shapes = unit_shapes(metric_geometries, labels.rows, control.log)
+    if shapes is None:
+        return features, None
+    features.update({
+        keys["pooled"]: pooled_candidates(source, labels, metric_geometries, control=control.part(0.5, 1.0)), keys["geometry"]: shapes, "geometry_coords": np.hstack([shapes, coordinates]),
+        "geometry_coords_poi_counts": _stack(shapes, coordinates, counts.units),
+        keys["geometry_counts"]: _stack(shapes, counts.units),
+    })
+    return features, shapes
+
+
 def _run_study(
     source: FeatureSource, labels_path: str | Path, task: str, fields: tuple[str, ...],
     settings: StudySettings, control: JobControl, check_labels: Callable[[LabelSet], None] | None = None,
 ) -> _Study:
-    """The study's scores and fitted probe; ``check_labels`` refuses what cannot be written before the slow part."""
+    """The study's scores and fitted probe; ``check_labels`` refuses what cannot be written before the slow part.
+
+    The embeddings fused with the geometry are the point or the pooled ones, whichever scores better on validation.
+    """
     notes: list[str] = []
     control = collecting(control, notes)
     pois = Path(settings.pois) if settings.pois else default_poi_source(source)
@@ -192,25 +259,53 @@ def _run_study(
     )
     if check_labels is not None:
         check_labels(labels)
-    embeddings = embed_units(source, labels, control.part(0.0, 0.1))
-    rows = labels.rows
+    rows, keys = labels.rows, fused_names(source.name)
     counts = PoiCounts(labels, pois, class_field, settings.poi_radii)
-    features = {
-        source.name: embeddings[rows],
-        "coords_only": coordinate_features(labels)[rows],
-        "poi_counts": {radius: x[rows] for radius, x in counts.units.items()},
-        f"{source.name}_poi_counts": {radius: np.hstack([embeddings, x])[rows] for radius, x in counts.units.items()},
-    }
+    features, shapes = _unit_feature_sets(source, labels, counts, control.part(0.0, 0.15))
     n_outputs = len(labels.names)
-    scores = evaluate_methods(
-        features, labels.targets, task, n_outputs, labels.metric_anchors[rows],
-        settings.split, settings.probe, control.part(0.1, 0.9),
-    )
-    default = _default_method(source, embeddings, counts, scores)
-    control.log(f"Outputs use {method_label(default.name)}: the best validation score "
-                f"({scores[default.name].validation_mean():.3f}; test scores are not used to choose).")
+
+    def evaluate(sets: dict[str, FeatureSet], part: JobControl) -> dict[str, MethodScores]:
+        return evaluate_methods(_rows(sets, rows), labels.targets, task, n_outputs, labels.metric_anchors[rows],
+                                settings.split, settings.probe, part)
+
+    scores = evaluate(features, control.part(0.15, 0.6))
+    if shapes is not None:
+        pooling = best_on_validation(scores, [keys["plain"], keys["pooled"]])
+        chosen, fused = most_chosen(features[pooling], scores[pooling])
+        control.log(f"The geometry is fused with the {'pooled (' + chosen + ')' if chosen else 'point'} embeddings, "
+                    "the better of both on validation.")
+        features[keys["geometry_features"]] = np.hstack([shapes, fused])
+        features[keys["geometry_features_counts"]] = _stack(shapes, fused, counts.units)
+        second = {name: features[name] for name in (keys["geometry_features"], keys["geometry_features_counts"])}
+        scores.update(evaluate(second, control.part(0.6, 0.85)))
+    candidates = default_candidates(source.name, scores)
+    name = best_on_validation(scores, candidates)
+    key, unit_features = most_chosen(features[name], scores[name])
+    default = OutputMethod(name, unit_features, counts if name == keys["counts"] else None, key)
+    # pixels have no shape and no polygon to pool over: a class raster uses the best method without them
+    raster_name = name if name in (keys["plain"], keys["counts"]) else best_on_validation(
+        scores, [keys["plain"], keys["counts"]])
+    raster_key, raster_features = most_chosen(features[raster_name], scores[raster_name])
+    raster = OutputMethod(raster_name, raster_features, counts if raster_name == keys["counts"] else None, raster_key)
+    control.log(f"Outputs use {method_label(name)}: the best validation score among "
+                f"{', '.join(map(method_label, candidates))} ({scores[name].validation_mean():.3f}; test scores are "
+                "not used to choose).")
     probe = fit_on_all(default.unit_features[rows], labels.targets, task, n_outputs, settings.split, settings.probe)
-    return _Study(source, labels, scores, probe, pois, notes, default)
+    test_map = _test_map(labels, default.unit_features[rows], settings, n_outputs) if task == "class" else None
+    return _Study(source, labels, scores, probe, pois, notes, default, raster, candidates, test_map)
+
+
+def _test_map(labels: LabelSet, x: np.ndarray, settings: StudySettings, n_outputs: int) -> dict:
+    """Where the default method is right and wrong on the test units of the first seed (for the report's map)."""
+    seed = settings.probe.seeds[0]
+    parts = make_split(labels.metric_anchors[labels.rows], settings.split, seed)
+    fitted = fit_probe(x, labels.targets, "class", n_outputs, parts.train, parts.val, settings.probe, seed)
+    right = fitted.predict(x[parts.test]).argmax(axis=1) == labels.targets[parts.test]
+    part = np.zeros(len(labels.rows), dtype=np.int64)  # 0 train or validation, 1 test right, 2 test wrong
+    part[parts.test] = np.where(right, 1, 2)
+    xy = labels.metric_anchors[labels.rows]
+    return {"seed": seed, "x": np.round(xy[:, 0], 1).tolist(), "y": np.round(xy[:, 1], 1).tolist(),
+            "part": part.tolist()}
 
 
 def _metrics_document(labels_path, settings: StudySettings, study: _Study) -> dict:
@@ -236,9 +331,13 @@ def _metrics_document(labels_path, settings: StudySettings, study: _Study) -> di
             "samples_per_unit": settings.labels.samples_per_unit if settings.labels.sampling == "random" else 1,
             "poi_radii_m": list(settings.poi_radii),
             "pois": str(study.pois),
+            "shape_features": list(SHAPE_FEATURES),
+            "ring_radii_m": list(RING_RADII),
         },
         "chosen": {name: scores.chosen for name, scores in study.scores.items() if any(scores.chosen)},
         "default_method": study.default.name,
+        "default_candidates": study.candidates,
+        "raster_method": study.raster.name,
         "validation": {name: scores.validation_mean() for name, scores in study.scores.items()},
         "notes": study.notes,
     }
@@ -246,6 +345,7 @@ def _metrics_document(labels_path, settings: StudySettings, study: _Study) -> di
         document["classes"] = labels.class_counts
         document["per_class_f1"] = {name: s.per_class_f1(labels.names) for name, s in study.scores.items()}
         document["confusion_matrix"] = {name: s.confusion_matrix() for name, s in study.scores.items()}
+        document["test_map"] = study.test_map
     return document
 
 
@@ -308,7 +408,19 @@ def _class_raster_grid(labels: LabelSet, settings: ClassifySettings, folder: Pat
     return grid
 
 
-def _write_class_raster(study: _Study, grid, paths: dict[str, Path], control: JobControl) -> None:
+def _raster_probe(study: _Study, settings: StudySettings, metrics: dict) -> FittedProbe:
+    """The probe of the class raster's method: the outputs' own, or one fitted on the method pixels can have."""
+    if study.raster is study.default:
+        return study.probe
+    note = (f"The class raster uses {method_label(study.raster.name)}, the best on validation of the methods pixels "
+            "can have (a pixel has no shape and no polygon to pool over).")
+    metrics["notes"].append(note)
+    labels = study.labels
+    return fit_on_all(study.raster.unit_features[labels.rows], labels.targets, labels.task, len(labels.names),
+                      settings.split, settings.probe)
+
+
+def _write_class_raster(study: _Study, probe: FittedProbe, grid, paths: dict[str, Path], control: JobControl) -> None:
     """Band 1: most likely class (paletted, 255 = no data); band 2: its probability in percent.
 
     One file keeps class and confidence aligned; both bands are uint8 because a
@@ -327,11 +439,11 @@ def _write_class_raster(study: _Study, grid, paths: dict[str, Path], control: Jo
     ]
 
     def compute(xy: np.ndarray) -> np.ndarray:
-        vectors = study.default.at(study.source, xy, grid.crs)
+        vectors = study.raster.at(study.source, xy, grid.crs)
         valid = np.isfinite(vectors).all(axis=1)
         values = np.full((len(xy), 2), CLASS_NODATA, dtype=np.uint8)
         if valid.any():
-            probabilities = study.probe.predict(vectors[valid].astype(np.float32))
+            probabilities = probe.predict(vectors[valid].astype(np.float32))
             values[valid] = np.column_stack([probabilities.argmax(axis=1), np.rint(100 * probabilities.max(axis=1))])
         return values
 
@@ -392,7 +504,8 @@ def classify(
         metrics = _metrics_document(labels_path, settings, study)
         with atomic_group(targets) as paths:
             if grids:
-                _write_class_raster(study, grids[0], paths, control.part(0.8, 1.0))
+                probe = _raster_probe(study, settings, metrics)
+                _write_class_raster(study, probe, grids[0], paths, control.part(0.8, 1.0))
             _write_tables(study, metrics, paths, control)
         control.report(1.0, "done")
         return ClassifyResult(outputs=targets, metrics=metrics, classes=list(study.labels.names))
