@@ -6,10 +6,11 @@ city (or takes --model-a/--model-b), and carries the land-use classes both citie
 label (each with at least --min-class-size polygons) both ways. Prints macro-F1 and
 accuracy (mean ± std over the probe seeds) for:
 
-* profiles: the probe on source log-profiles over the shared POI classes, applied to
-  the target (the default output of ``calliper transfer``);
+* profiles: the probe on source log-profiles over the shared POI classes, beside the
+  units' shapes, applied to the target (the default output of ``calliper transfer``);
 * POI counts: the same probe on shared-class POI shares within a radius picked on
-  source validation blocks (the baseline);
+  source validation blocks, beside the shapes (the baseline);
+* geometry: the shapes alone;
 * each of both without the per-city standardisation (``--no-align``);
 * within the target city (the upper bound): the same features, probe and classes,
   trained and tested on the target's own spatial blocks.
@@ -37,6 +38,7 @@ from calliper.core.data.demo_city import build_demo_data
 from calliper.core.data.poi_io import read_points
 from calliper.core.jobs import JobControl
 from calliper.core.landuse.evaluation import evaluate_methods
+from calliper.core.landuse.geometry import repaired, unit_shapes
 from calliper.core.landuse.labels import LabelSettings, load_labels
 from calliper.core.landuse.probes import ProbeSettings
 from calliper.core.landuse.splits import SplitSettings
@@ -87,9 +89,12 @@ def within_city(model, other, labels_path: Path, classes: list[str], settings: T
     rows = units.rows[keep]
     targets = np.array([mapped[i] for i in keep])
     shares = ClassShares(model, units, shared_poi_classes(model, other))
+    shapes = standardised(unit_shapes(repaired(units.frame.geometry.to_crs(units.metric_crs)), rows, print)[rows])
     features = {
-        "profiles": standardised(profile_features(model, units, shared_vocabulary(model, other), JobControl())[rows]),
-        "poi_counts": {f"{r:g} m": standardised(shares.at(r)[rows]) for r in settings.poi_radii},
+        "profiles": np.hstack([standardised(profile_features(model, units, shared_vocabulary(model, other),
+                                                             JobControl())[rows]), shapes]),
+        "poi_counts": {f"{r:g} m": np.hstack([standardised(shares.at(r)[rows]), shapes]) for r in settings.poi_radii},
+        "geometry": shapes,
     }
     scores = evaluate_methods(features, targets, "class", len(classes), units.metric_anchors[rows], settings.split,
                               settings.probe)
