@@ -90,8 +90,9 @@ def test_map_svg(x, y, part, size: int = 420) -> str:
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{height}" role="img" '
              'aria-label="test units right and wrong" font-family="sans-serif">',
              f'<rect width="{size}" height="{size}" fill="#fafafa" stroke="#bbb"/>']
-    for kind, colour, radius in ((0, TRAINED, 2.5), (1, RIGHT, 4.0), (2, WRONG, 4.0)):
-        parts += [f'<circle cx="{a:.1f}" cy="{b:.1f}" r="{radius}" fill="{colour}"/>'
+    dot = 4.0 if (part > 0).sum() < 150 else 2.5  # many test units: smaller dots, so wrong ones hide fewer right
+    for kind, colour, radius in ((0, TRAINED, 2.0), (1, RIGHT, dot), (2, WRONG, dot)):
+        parts += [f'<circle cx="{a:.1f}" cy="{b:.1f}" r="{radius}" fill="{colour}" fill-opacity="0.8"/>'
                   for a, b in zip(px[part == kind], py[part == kind])]
     bar, below = scale_bar(span), size + 15
     parts.append(f'<line x1="10" y1="{below}" x2="{10 + bar * scale:.1f}" y2="{below}" stroke="#222" '
