@@ -49,11 +49,12 @@ def _cell(score: dict) -> str:
 def metrics_table(metrics: dict) -> str:
     """The methods × metrics table (mean ± std over seeds) as aligned text."""
     names = _metric_names(metrics)
-    header = [f"{'method':22s}"] + [f"{METRIC_LABELS.get(n, n):>17s}" for n in names]
+    width = max([22] + [len(method_label(method)) for method in metrics["methods"]])
+    header = [f"{'method':{width}s}"] + [f"{METRIC_LABELS.get(n, n):>17s}" for n in names]
     lines = [" ".join(header)]
     for method, scores in metrics["methods"].items():
         cells = [f"{_cell(scores[n]):>17s}" for n in names]
-        lines.append(" ".join([f"{method_label(method):22s}"] + cells))
+        lines.append(" ".join([f"{method_label(method):{width}s}"] + cells))
     return "\n".join(lines)
 
 
