@@ -47,7 +47,9 @@ def test_cli_trains_mmgr_writes_maps_and_studies_land_use_with_the_region_raster
         "--min-class-size", "10", "--seeds", "42", "--out-dir", str(tmp_path / "study"),
     ]) == 0
     metrics = json.loads((tmp_path / "study" / "metrics.json").read_text())
-    assert set(metrics["methods"]) == {"mmgr", "coords_only", "poi_counts", "mmgr_poi_counts"} and metrics["features"] == "mmgr"
+    assert set(metrics["methods"]) == {"mmgr", "coords_only", "poi_counts", "mmgr_poi_counts", "mmgr_pooled", "geometry",
+                                       "geometry_coords", "geometry_coords_poi_counts", "geometry_poi_counts",
+                                       "geometry_mmgr", "geometry_mmgr_poi_counts"} and metrics["features"] == "mmgr"
 
 
 def test_cli_refuses_a_phrase_without_its_output_and_a_study_without_embeddings(image, demo_data, tmp_path, capsys):  # noqa: F811

@@ -139,13 +139,14 @@ def test_transfer_algorithm_from_the_demo_model_to_itself_scores_profiles_and_po
     assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "predictions.gpkg"]
     assert result["PREDICTIONS"] == str(out / "predictions.gpkg") and result["METRICS"] == str(out / "metrics.json")
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
-    assert metrics["scored"] is True and set(metrics["methods"]) == {"profiles", "poi_counts"}
+    assert metrics["scored"] is True and set(metrics["methods"]) == {"profiles", "poi_counts", "geometry"}
     assert metrics["protocol"]["seeds"] == [42, 24] and metrics["target_labels"] == str(demo_data.landuse)
     kept = demo_data.n_landuse - 3  # three classes of one feature each are below the default minimum class size
     assert metrics["n_source_units"] == metrics["n_target_units"] == metrics["n_target_scored"] == kept
     assert len(metrics["classes"]) == 14 and "road" not in metrics["classes"]
     # trained and scored on the same city: far above the 1 in 14 of chance, not a measure of transfer
-    assert all(scores["macro_f1"]["mean"] > 0.5 for scores in metrics["methods"].values())
+    # (the shapes alone are scored, not asserted: shape is not enough for 14 classes)
+    assert all(metrics["methods"][name]["macro_f1"]["mean"] > 0.5 for name in ("profiles", "poi_counts"))
     predictions = gpd.read_file(result["PREDICTIONS"])
     classes = metrics["classes"]
     assert len(predictions) == demo_data.n_landuse and set(predictions["predicted"]) <= set(classes)  # rare ones too
