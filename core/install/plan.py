@@ -214,7 +214,7 @@ def resolve(plan: InstallPlan, control: JobControl | None = None) -> Resolution:
             for name in let_go:
                 del held[name]
     if released:
-        notes.append(f"QGIS has loaded an older {', '.join(released)} than the pins need; "
+        notes.append(f"QGIS has loaded a version of {', '.join(released)} that the pins do not allow; "
                      "if Calliper uses it, the dock asks for a restart after the install.")
     shadowing = [item for item in items if _normalised(item["metadata"]["name"]) in
                  {_normalised(choice.package.name) for choice in plan.hosts if choice.kept}]
