@@ -186,3 +186,12 @@ def test_processing_trains_on_a_places_file_given_as_a_file_and_refuses_a_layerl
     with pytest.raises(QgsProcessingException, match="Choose a POI layer .INPUT. or a places file .PLACES_FILE."):
         processing.run("calliper:train", {"EPOCHS": 1, "OUTPUT": str(tmp_path / "none")})
     assert not (tmp_path / "none").exists()
+
+
+def test_a_places_file_read_whole_equals_its_chunks_for_the_context_graph(places_files):
+    source = PointSource(places_files["overture"], chunk_rows=200)
+    chunks = list(source.chunks())
+    whole = source.whole()
+    np.testing.assert_array_equal(whole.xy, np.concatenate([chunk.xy for chunk in chunks]))
+    assert list(whole.attributes.columns) == ["class", "parent", "category", "name"]
+    assert whole.left_out["closed"] == sum(chunk.left_out["closed"] for chunk in chunks) > 0

@@ -19,7 +19,6 @@ import numpy as np
 import torch
 
 from ..atomic import check_output_path
-from ..data.poi_io import read_points
 from ..data.streaming import PointSource
 from ..errors import SettingsError
 from ..jobs import JobControl
@@ -69,7 +68,7 @@ def context_corpus(job: TrainJob, control: JobControl) -> ContextCorpus:
     Captions need every POI's class at once, so a file given to stream is read whole.
     """
     if isinstance(job.points, PointSource):
-        job = replace(job, points=read_points(job.points.path, job.points.layer, job.points.csv_crs))
+        job = replace(job, points=job.points.whole())
     pois = poi_corpus(job, control)
     coords, metric, crs, _ = model_coordinates(pois.points, replace(job.model, encoder="grid"))
     context = ContextSettings(**job.model.encoder_options)

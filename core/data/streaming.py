@@ -9,6 +9,7 @@ distinct descriptions and a class count for the model card. Chunks of rows are r
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -29,6 +30,7 @@ from .poi_io import (
     csv_points,
     finite_points,
     frame_points,
+    read_points,
     vector_read_error,
 )
 
@@ -137,6 +139,22 @@ class PointSource:
             start += len(frame)
             if len(frame) < self.chunk_rows:
                 return
+
+    def whole(self) -> PointTable:
+        """The file as one table, for the paths that need every POI at once (the context graph)."""
+        if not self.parquet:
+            return read_points(self.path, self.layer, self.csv_crs)
+        parts = list(self.chunks())
+        if not parts:
+            raise InputDataError(f"The file {Path(self.path).name} has no features.")
+        left_out: Counter = Counter()
+        for part in parts:
+            left_out.update(part.left_out)
+        table = PointTable(np.concatenate([part.xy for part in parts]),
+                           pd.concat([part.attributes for part in parts], ignore_index=True), parts[0].crs, self.source,
+                           sum(part.dropped_no_geometry for part in parts), sum(part.converted_to_points for part in parts))
+        table.left_out = dict(left_out)
+        return table
 
     def _csv_chunks(self, path: Path, crs: CRS) -> Iterator[PointTable]:
         """A CSV's non-empty chunks; a file without even a header line has none."""
