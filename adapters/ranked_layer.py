@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 from qgis.core import (
+    QgsClassificationQuantile,
     QgsCoordinateTransformContext,
     QgsFeature,
     QgsFields,
@@ -16,6 +17,7 @@ from qgis.core import (
     QgsVectorFileWriter,
     QgsVectorLayer,
 )
+
 from ..core.errors import OutputPathError
 from .field_types import new_field
 from .layers import positioned_features
@@ -64,6 +66,7 @@ def style_ranked(layer: QgsVectorLayer, top: int) -> None:
     renderer = QgsGraduatedSymbolRenderer(score)
     ramp = QgsStyle.defaultStyle().colorRamp(RANK_RAMP) or QgsGradientColorRamp()
     renderer.setSourceColorRamp(ramp)
-    renderer.updateClasses(layer, QgsGraduatedSymbolRenderer.Mode.Quantile, RANK_CLASSES)
+    renderer.setClassificationMethod(QgsClassificationQuantile())  # not the Mode enum, deprecated since 3.10
+    renderer.updateClasses(layer, RANK_CLASSES)
     layer.setRenderer(renderer)
     layer.selectByExpression(f'"{rank}" <= {int(top)}')

@@ -161,7 +161,7 @@ def _flat_frame(table) -> pd.DataFrame:
 
     while any(pa.types.is_struct(column.type) for column in table.columns):
         table = table.flatten()
-    return table.to_pandas(types_mapper=None)
+    return table.to_pandas()
 
 
 def parquet_chunks(

@@ -26,10 +26,15 @@ class PredictAlgorithm(StudyAlgorithm):
             type=QgsProcessingParameterField.DataType.Numeric, allowMultiple=True,
         )]
 
+    def target_fields(self, parameters, context) -> list[str]:
+        """The chosen fields (parameterAsStrings from QGIS 3.40, where parameterAsFields is deprecated)."""
+        read = getattr(self, "parameterAsStrings", self.parameterAsFields)
+        return read(parameters, self.FIELDS, context)
+
     def layer_name(self, parameters, context) -> str:
-        fields = self.parameterAsFields(parameters, self.FIELDS, context)
+        fields = self.target_fields(parameters, context)
         return f"Predicted {fields[0]}" if len(fields) == 1 else "Predicted shares"
 
     def run_study(self, model, labels, out_dir, options, parameters, context, control):
-        fields = self.parameterAsFields(parameters, self.FIELDS, context)
+        fields = self.target_fields(parameters, context)
         return predict_values(model, labels, fields, out_dir, StudySettings.from_options(**options), control)
