@@ -120,7 +120,12 @@ def test_classify_panel_adds_predictions_and_opens_the_report(qgis_iface, qgis_n
     assert predictions.featureCount() == landuse.featureCount()
     assert layers["landuse classes"].renderer().type() == "paletted"
     assert "Coordinates only" in panel.report_dialog.browser.toPlainText()
-    assert panel.status.text().startswith("Macro F1 ")
+    from calliper.core.landuse.report import method_label
+
+    chosen = panel.result.metrics["default_method"]  # the outputs' method, not the plain embedding's score
+    score = panel.result.metrics["methods"][chosen]["macro_f1"]["mean"]
+    assert panel.status.text().startswith(f"Outputs by {method_label(chosen)}: test Macro F1 {score:.3f} ± ")
+    assert panel.report_dialog.open_button.isEnabled()
     dispose(dock)
 
 
@@ -151,7 +156,7 @@ def test_share_fields_give_a_distribution_prediction(qgis_iface, qgis_new_projec
     panel.output_dir.setFilePath(str(tmp_path / "shares"))
     panel.classify_button.click()
     assert wait_for(lambda: panel.task is None, 300)
-    assert panel.status.text().startswith("KL divergence "), panel.status.text()
+    assert ": test KL divergence " in panel.status.text(), panel.status.text()
     predicted = gpd.read_file(panel.result.outputs["predictions"])
     columns = [c for c in predicted.columns if c.startswith("p_") or c.startswith("pred")]
     assert len(predicted) == len(frame) and columns

@@ -12,6 +12,7 @@ from pathlib import Path
 from qgis.core import QgsApplication, QgsMapLayerProxyModel, QgsProcessingContext, QgsProcessingException, QgsProject
 from qgis.gui import QgsCheckableComboBox, QgsFieldComboBox, QgsFileWidget, QgsMapLayerComboBox
 from qgis.PyQt.QtCore import QUrl
+from qgis.PyQt.QtGui import QDesktopServices
 from qgis.PyQt.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -31,6 +32,7 @@ from ..adapters.output_layers import add_raster, add_vector
 from ..core.errors import CalliperError, InputDataError
 from ..core.landuse.labels import LabelSettings
 from ..core.landuse.probes import ProbeSettings
+from ..core.landuse.report import method_label
 from ..core.landuse.splits import SplitSettings
 from ..core.landuse.study import ClassifySettings, StudyResult, classify, predict_values
 from ..core.landuse.unit_features import CalliperFeatures, ConcatFeatures, RasterFeatures
@@ -62,20 +64,40 @@ def label_source(layer) -> tuple[str, str | None]:
 
 
 class ReportDialog(QDialog):
-    """The metrics report (report.html) with the baseline comparison."""
+    """The metrics report (report.html) with the baseline comparison.
+
+    Qt's text browser shows the tables but not the inline SVG figures (confusion heat
+    grid, F1 per class, the test map), so the whole page is one click away in the
+    system's web browser.
+    """
 
     def __init__(self, report: Path, parent=None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Calliper report: {report.parent.name}")
         self.resize(760, 600)
+        self.report = report
         self.browser = QTextBrowser()
         self.browser.setSource(QUrl.fromLocalFile(str(report)))
+        self.open_button = QPushButton("Open with the figures in a web browser")
+        self.open_button.clicked.connect(self.open_in_browser)
         layout = QVBoxLayout(self)
         layout.addWidget(self.browser)
+        layout.addWidget(self.open_button)
+
+    def open_in_browser(self) -> bool:
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.report)))
 
 
 TARGETS = ("Classes (one field)", "Value (one numeric field)", "Shares (several numeric fields)")
 PRIMARY_METRIC = {"class": ("macro_f1", "Macro F1"), "value": ("r2", "R²"), "distribution": ("kl", "KL divergence")}
+
+
+def outcome_line(metrics: dict) -> str:
+    """The test score of the method the outputs use (chosen on validation), not of the plain embedding."""
+    metric, label = PRIMARY_METRIC[metrics.get("task", "class")]
+    method = metrics.get("default_method", metrics["features"])
+    score = metrics["methods"][method][metric]
+    return f"Outputs by {method_label(method)}: test {label} {score['mean']:.3f} ± {score['std']:.3f}"
 
 
 class ClassifyPanel(QWidget):
@@ -205,9 +227,7 @@ class ClassifyPanel(QWidget):
             add_vector(result.outputs["predictions"], f"Predicted {name}", model.folder, model.card)
             if "classes" in result.outputs:
                 add_raster(result.outputs["classes"], f"{name} classes", "classes", model.folder, model.card)
-            metric, label = PRIMARY_METRIC[result.metrics.get("task", "class")]
-            score = result.metrics["methods"][result.metrics["features"]][metric]
-            self.status.setText(f"{label} {score['mean']:.3f} ± {score['std']:.3f}; report: {result.outputs['report']}")
+            self.status.setText(outcome_line(result.metrics) + f"; report: {result.outputs['report']}")
             self.report_dialog = ReportDialog(Path(result.outputs["report"]), self)
             self.report_dialog.show()
 
