@@ -8,4 +8,4 @@ PHRASE_MAPS = ("evidence", "model")
 # Describe's weight of the training POIs nearby against the model (0: the model alone, 1: the POIs alone); here so
 # front ends show the default without heavy imports. Chosen on validation blocks, never the test blocks
 # (bench/describe.py: 2 km blocks of both shared cities, models trained without them): the best mean Hit@5.
-DESCRIBE_EVIDENCE_WEIGHT = 0.7
+DESCRIBE_EVIDENCE_WEIGHT = 0.9
