@@ -21,7 +21,16 @@ from calliper.core.install.folder import (
     remove_leftovers,
 )
 from calliper.core.install.host import HOST_PACKAGES, HostChoice, HostPackage, host_choices
-from calliper.core.install.pins import OTHER_RELEASES, PYTHONS, Pin, Release, nearest_release, pins_for_python, read_pins
+from calliper.core.install.pins import (
+    OTHER_RELEASES,
+    PYTHONS,
+    Pin,
+    Release,
+    fingerprint,
+    nearest_release,
+    pins_for_python,
+    read_pins,
+)
 from calliper.core.install.plan import install, make_plan, resolve
 from calliper.core.install.torch_variant import TorchVariant, choose_torch_variant
 from calliper.core.jobs import JobControl
@@ -350,3 +359,24 @@ def test_an_unanswering_cpu_index_falls_back_to_the_configured_index_and_says_wh
     assert note in lines and resolution.torch_build == "cuda, from the package index (cpu index unreachable)"
     marker = install(plan, resolution)
     assert marker["torch"] == resolution.torch_build and (plan.folder / "torch" / "__init__.py").is_file()
+
+
+def test_the_triton_that_pypis_torch_brings_is_left_out_and_a_folder_holding_it_is_offered_an_upgrade(tmp_path):
+    """PyPI's Linux torch (the CUDA build, the fallback here) requires triton, whose own LLVM crashed Debian 13's
+    QGIS 3.40 beside Mesa's libLLVM 19 when training started (scripts/check_qgis_debian13.sh)."""
+    wheels = [make_wheel(tmp_path / "w", "torch", "1.0", requires=("triton==1.0",)),
+              make_wheel(tmp_path / "w", "triton", "1.0", payload_bytes=3_000_000)]
+    configured = make_simple_index(tmp_path / "configured", wheels)
+    plan = torch_plan(tmp_path, ["--index-url", configured.as_uri()], "http://127.0.0.1:9/whl/cpu")
+    lines: list[str] = []
+    resolution = resolve(plan, logged_control(lines))
+    assert resolution.packages == {"torch": "1.0"} and resolution.download_bytes < 1_000_000
+    assert "the CUDA build: 0 MB with its libraries" in resolution.notes[0]  # triton's 3 MB not counted
+    assert any(line.startswith("Left out triton:") and "crashes QGIS" in line for line in lines)
+    install(plan, resolution)
+    assert (plan.folder / "torch" / "__init__.py").is_file() and not list(plan.folder.glob("triton*"))
+    assert folder_state(plan.folder, plan.digest).status == "complete"
+    marker = json.loads((plan.folder / MARKER_FILE).read_text())
+    marker["digest"] = fingerprint([pin.spec for pin in plan.pins])  # as installs made before triton was left out
+    (plan.folder / MARKER_FILE).write_text(json.dumps(marker))
+    assert folder_state(plan.folder, plan.digest).status == "outdated"  # the dock offers Upgrade

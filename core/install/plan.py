@@ -41,6 +41,11 @@ CPU_TORCH_MB = 200
 TORCH_BUILD_PARTS = ("torch", "triton", "nvidia-", "cuda-")
 """Distributions that come with a CUDA build of torch and not with the CPU build."""
 HEAD_TIMEOUT_S = 5.0
+LEFT_OUT = ("triton",)
+"""Distributions never installed. triton (torch.compile's GPU compiler; Calliper never compiles) comes with PyPI's
+CUDA build of torch on Linux and carries its own LLVM. Mesa's OpenGL driver loads the system's libLLVM into QGIS
+(Debian 13 under Xvfb: libLLVM 19), and loading libtriton.so beside it crashes QGIS (SIGSEGV in LLVM's static
+initialisers) the first time torch imports triton, which it does when training starts. torch runs without it."""
 
 
 @dataclass
@@ -66,8 +71,9 @@ class InstallPlan:
 
     @property
     def digest(self) -> str:
-        """Fingerprint of the pins alone: a new torch build or host version does not make a folder outdated."""
-        return fingerprint([pin.spec for pin in self.pins])
+        """Fingerprint of the pins and what is left out: a new torch build or host version does not make a folder
+        outdated, but a folder that still holds a left-out package (triton, which crashes QGIS) is."""
+        return fingerprint([pin.spec for pin in self.pins] + [f"-{name}" for name in LEFT_OUT])
 
     def summary(self) -> str:
         torch = f"torch {self.torch.name} build ({self.torch.reason})" if self.torch else "no torch"
@@ -220,7 +226,10 @@ def resolve(plan: InstallPlan, control: JobControl | None = None) -> Resolution:
                  {_normalised(choice.package.name) for choice in plan.hosts if choice.kept}]
     if shadowing:  # the host's own copy stays; a second numpy or PROJ in QGIS's process breaks it
         notes.append("Kept QGIS's own " + ", ".join(item["metadata"]["name"] for item in shadowing) + ".")
-    items = [item for item in items if item not in shadowing]
+    left_out = [item["metadata"]["name"] for item in items if _normalised(item["metadata"]["name"]) in LEFT_OUT]
+    if left_out:
+        control.log(f"Left out {', '.join(left_out)}: torch runs without it, and its own LLVM crashes QGIS.")
+    items = [item for item in items if item not in shadowing and item["metadata"]["name"] not in left_out]
     packages = {item["metadata"]["name"]: item["metadata"]["version"] for item in items}
     urls = [item.get("download_info", {}).get("url", "") for item in items]
     with ThreadPoolExecutor(max_workers=8) as pool:
