@@ -76,7 +76,7 @@ set -e
 FOLDER="$ROOT/calliper-gui/xdg/QGIS/QGIS3/profiles/default/python/dependencies/calliper"
 shadowing=$(ls "$FOLDER" 2>/dev/null | grep -iE '^(numpy|pyproj|scipy)([-_.]|$)' | tr '\n' ' ' || true)
 echo "Dependency folder: $(du -sh "$FOLDER" 2>/dev/null | cut -f1); numpy, pyproj or scipy in it: ${shadowing:-none}."
-echo "pip's download cache after the install: $(du -sh "$ROOT/root/.cache/pip" 2>/dev/null | cut -f1)."
+echo "pip's download cache after the install: $(du -sh "$ROOT/root/.cache/pip" 2>/dev/null | cut -f1 | grep . || echo none)."
 grep -hE "gui_check: (installer|install finished|train:|maps:)" "$ROOT/calliper-gui/qgis.log" || true
 if [ "$code" -ne 0 ] || [ -n "$shadowing" ]; then
   echo "Debian 13 check FAILED (QGIS log: $ROOT/calliper-gui/qgis.log)." >&2

@@ -45,4 +45,4 @@ if [ "$code" -ne 0 ] || [ ! -f "$WORK/out/model/card.json" ] || ! ls "$WORK/out/
   echo "GUI check FAILED (see $WORK/qgis.log with CALLIPER_GUI_KEEP set)." >&2
   exit 1
 fi
-echo "GUI check passed: installer, the dock at 360 px, Train, a phrase map, places like this and quitting during Train in a fresh profile; screenshots in docs/."
+echo "GUI check passed: installer, the dock at 360 px, Train, a phrase map, places like this and quitting during Train in a fresh profile; screenshots in $SHOTS."
