@@ -5,6 +5,7 @@ See tests/qt_names.py for what is read and how it is resolved.
 
 from __future__ import annotations
 
+import pytest
 from qt_names import QT5_ONLY, missing_in_pyqt6, name_uses, plugin_files, plugin_name_uses, qgis_enum_problems
 
 SNIPPET = '''
@@ -75,3 +76,12 @@ def test_the_qgis_check_names_unscoped_and_unknown_enums(qgis_app):
     assert "qgis.core.QgsTask.CanCancel: reach it through its enum (QgsTask.Flag.CanCancel)" in problems[0]
     assert "qgis.core.Qgis.Info: reach it through its enum (Qgis.MessageLevel.Info)" in problems[1]
     assert "has no NoSuchLevel" in problems[2]
+
+
+def test_a_deprecated_qgis_call_fails_the_suite(qgis_app):
+    """pytest.ini turns sip's warning for deprecated QGIS API (removed in QGIS 4) into an error in every test."""
+    from qgis.core import QgsGraduatedSymbolRenderer, QgsVectorLayer
+
+    layer = QgsVectorLayer("Point?field=x:double", "deprecated", "memory")
+    with pytest.raises(DeprecationWarning, match=r"QgsGraduatedSymbolRenderer\.updateClasses\(\) is deprecated"):
+        QgsGraduatedSymbolRenderer("x").updateClasses(layer, QgsGraduatedSymbolRenderer.Mode.Quantile, 5)
