@@ -56,7 +56,7 @@ def test_missing_packages_are_named_with_the_folder_the_size_and_the_torch_build
     assert "calliper-fake-a==1.0" in panel.message.text() and str(folder) in panel.message.text()
     assert panel.install_button.text() == "Install"
     labels = [panel.torch.itemText(i) for i in range(panel.torch.count())]
-    assert labels[0].startswith("Automatic: C") and len(labels) == 3 and "CUDA" in labels[2]
+    assert labels[0].startswith("Auto: C") and len(labels) == 3 and "CUDA" in labels[2]
     assert wait_for(lambda: panel.task is None and panel.resolution is not None, 60)
     assert panel.resolution.packages == {"calliper-fake-a": "1.0", "calliper-fake-b": "1.0"}
     assert panel.size.text().startswith("2 packages, about 0 MB to download")

@@ -23,7 +23,7 @@ from . import settings
 from .log import log
 from .tasks import CoreTask, TaskProgress, start_panel_task
 
-TORCH_CHOICES = (("auto", "Automatic"), ("cpu", "CPU (about 200 MB)"), ("cuda", "CUDA, NVIDIA GPUs (several GB)"))
+TORCH_CHOICES = (("auto", "Auto"), ("cpu", "CPU (about 200 MB)"), ("cuda", "CUDA, NVIDIA GPUs (several GB)"))
 
 PlanFactory = Callable[[str], InstallPlan]
 
@@ -54,7 +54,8 @@ class InstallerPanel(QWidget):
         driver = nvidia_driver()
         for key, label in TORCH_CHOICES:
             if key == "auto":
-                label = f"Automatic: {'CUDA (NVIDIA driver found)' if driver else 'CPU (no NVIDIA driver found)'}"
+                # short enough to read whole in the 360 px dock ("Automatic: ... found)" was cut after "driver")
+                label = f"Auto: {'CUDA (NVIDIA driver)' if driver else 'CPU (no NVIDIA driver)'}"
             self.torch.addItem(label, key)
         self.torch.setCurrentIndex(max(0, self.torch.findData(settings.load("install/torch", "auto"))))
         self.torch.setToolTip("The torch build to install: CUDA needs an NVIDIA GPU and driver; CPU works everywhere.")
