@@ -131,15 +131,16 @@ def run_city(pbf: Path, args: argparse.Namespace, work: Path) -> tuple[dict, dic
     tests = []
     for seed in args.seeds:
         split = split_blocks(points.xy, args, seed)
-        chooser = trained_model(points, ~(split.test | split.validation), work / f"{pbf.stem}-{seed}-validation",
-                                args, seed)
+        # named by everything that shapes the split and the training, so --keep never reuses another split's model
+        stem = work / f"{pbf.stem}-seed{seed}-block{args.block:g}-held{args.held_out:g}-epochs{args.epochs}"
+        chooser = trained_model(points, ~(split.test | split.validation), Path(f"{stem}-validation"), args, seed)
         found = scores_at(chooser, points.xy[split.validation], points.crs)
         truth = classes[split.validation]
         for weight in WEIGHTS:
             validation[weight].append(ranked_hits(found.blend(weight), found.classes, truth))
         validation["base rates"].append(listed_hits([most_frequent(classes[~(split.test | split.validation)])]
                                                     * len(truth), truth))
-        model = trained_model(points, ~split.test, work / f"{pbf.stem}-{seed}-test", args, seed)
+        model = trained_model(points, ~split.test, Path(f"{stem}-test"), args, seed)
         truth, train_classes = classes[split.test], classes[~split.test]
         tests.append({
             "scores": scores_at(model, points.xy[split.test], points.crs), "truth": truth,
