@@ -321,10 +321,17 @@ def test_packages_qgis_has_loaded_are_held_at_their_version_unless_the_pins_need
     assert any("version of calliper-fake-b that the pins do not allow" in note for note in released.notes)
 
 
+def pypi_torch(folder: Path, requires: tuple[str, ...] = (), payload_bytes: int = 0) -> list[Path]:
+    """Wheels of a torch 1.0 shaped like PyPI's Linux one: it requires its CUDA libraries (``nvidia-*``)."""
+    return [make_wheel(folder, "torch", "1.0", requires=("nvidia-fake-cublas==1.0", *requires), payload_bytes=payload_bytes),
+            make_wheel(folder, "nvidia-fake-cublas", "1.0")]
+
+
 @pytest.fixture
 def torch_indexes(tmp_path):
-    """A configured index with a plain ``torch`` 1.0 (PyPI's kind), and a served CPU index with ``torch`` 1.0+cpu."""
-    configured = make_simple_index(tmp_path / "configured", [make_wheel(tmp_path / "w1", "torch", "1.0", payload_bytes=50_000)])
+    """A configured index with a plain ``torch`` 1.0 that brings a CUDA library (PyPI's Linux kind), and a served
+    CPU index with ``torch`` 1.0+cpu."""
+    configured = make_simple_index(tmp_path / "configured", pypi_torch(tmp_path / "w1", payload_bytes=50_000))
     cpu = make_simple_index(tmp_path / "cpu", [make_wheel(tmp_path / "w2", "torch", "1.0+cpu")])
     with serve_folder(cpu) as url:
         yield ["--index-url", configured.as_uri()], url
@@ -352,7 +359,8 @@ def test_an_unanswering_cpu_index_falls_back_to_the_configured_index_and_says_wh
     plan = torch_plan(tmp_path, index_args, "http://127.0.0.1:9/whl/cpu")
     lines: list[str] = []
     resolution = resolve(plan, logged_control(lines))
-    assert resolution.packages == {"torch": "1.0"} and resolution.index_args == index_args  # not torch==1.0+cpu
+    assert resolution.packages == {"torch": "1.0", "nvidia-fake-cublas": "1.0"}  # not torch==1.0+cpu
+    assert resolution.index_args == index_args
     note = resolution.notes[0]
     assert "127.0.0.1:9/whl/cpu) does not answer" in note and "configured package index" in note
     assert "the CUDA build: 0 MB with its libraries" in note and "it works on the CPU" in note and "Cancel" in note
@@ -364,13 +372,13 @@ def test_an_unanswering_cpu_index_falls_back_to_the_configured_index_and_says_wh
 def test_the_triton_that_pypis_torch_brings_is_left_out_and_a_folder_holding_it_is_offered_an_upgrade(tmp_path):
     """PyPI's Linux torch (the CUDA build, the fallback here) requires triton, whose own LLVM crashed Debian 13's
     QGIS 3.40 beside Mesa's libLLVM 19 when training started (scripts/check_qgis_debian13.sh)."""
-    wheels = [make_wheel(tmp_path / "w", "torch", "1.0", requires=("triton==1.0",)),
-              make_wheel(tmp_path / "w", "triton", "1.0", payload_bytes=3_000_000)]
+    wheels = pypi_torch(tmp_path / "w", requires=("triton==1.0",)) + [
+        make_wheel(tmp_path / "w", "triton", "1.0", payload_bytes=3_000_000)]
     configured = make_simple_index(tmp_path / "configured", wheels)
     plan = torch_plan(tmp_path, ["--index-url", configured.as_uri()], "http://127.0.0.1:9/whl/cpu")
     lines: list[str] = []
     resolution = resolve(plan, logged_control(lines))
-    assert resolution.packages == {"torch": "1.0"} and resolution.download_bytes < 1_000_000
+    assert set(resolution.packages) == {"torch", "nvidia-fake-cublas"} and resolution.download_bytes < 1_000_000
     assert "the CUDA build: 0 MB with its libraries" in resolution.notes[0]  # triton's 3 MB not counted
     assert any(line.startswith("Left out triton:") and "crashes QGIS" in line for line in lines)
     install(plan, resolution)
@@ -380,3 +388,14 @@ def test_the_triton_that_pypis_torch_brings_is_left_out_and_a_folder_holding_it_
     marker["digest"] = fingerprint([pin.spec for pin in plan.pins])  # as installs made before triton was left out
     (plan.folder / MARKER_FILE).write_text(json.dumps(marker))
     assert folder_state(plan.folder, plan.digest).status == "outdated"  # the dock offers Upgrade
+
+
+def test_a_configured_index_that_serves_the_cpu_build_is_not_called_cuda(tmp_path):
+    """A mirror with ``+cpu`` wheels (this sandbox's Debian 12 pip configuration): the dock said 'the CUDA build:
+    192 MB ... against about 200 MB for the CPU build' for what was the CPU build."""
+    configured = make_simple_index(tmp_path / "configured", [make_wheel(tmp_path / "w", "torch", "1.0+cpu")])
+    plan = torch_plan(tmp_path, ["--index-url", configured.as_uri()], "http://127.0.0.1:9/whl/cpu")
+    resolution = resolve(plan)
+    assert resolution.packages == {"torch": "1.0+cpu"}
+    assert "the CPU build as well: 0 MB with its libraries" in resolution.notes[0] and "CUDA" not in resolution.notes[0]
+    assert resolution.torch_build == "cpu, from the package index (cpu index unreachable)"

@@ -38,8 +38,10 @@ from .torch_variant import TorchVariant, choose_torch_variant, nvidia_driver
 PIP_OPTIONS = ["--progress-bar", "off", "--no-input", "--disable-pip-version-check", "--only-binary", ":all:"]
 CPU_TORCH_MB = 200
 """About the size of the CPU build of torch (Linux, x86_64), for comparing with a fallback."""
-TORCH_BUILD_PARTS = ("torch", "triton", "nvidia-", "cuda-")
-"""Distributions that come with a CUDA build of torch and not with the CPU build."""
+CUDA_PARTS = ("nvidia-", "cuda-")
+"""Distributions that only a CUDA build of torch brings (its CUDA libraries)."""
+TORCH_BUILD_PARTS = ("torch", "triton", *CUDA_PARTS)
+"""torch and what comes with it: the cost of a torch build."""
 HEAD_TIMEOUT_S = 5.0
 LEFT_OUT = ("triton",)
 """Distributions never installed. triton (torch.compile's GPU compiler; Calliper never compiles) comes with PyPI's
@@ -144,14 +146,23 @@ def _torch_source(plan: InstallPlan) -> TorchSource:
     return TorchSource([plain if spec == plan.torch.spec else spec for spec in plan.requirements], args, fell_back=True)
 
 
+def _fallback_build(packages: dict[str, str]) -> str:
+    """The torch build the configured index gave: CUDA when its CUDA libraries came with it (PyPI's Linux torch),
+    else CPU (PyPI's Windows torch, or a mirror that serves ``+cpu`` wheels)."""
+    return "cuda" if any(_normalised(name).startswith(CUDA_PARTS) for name in packages) else "cpu"
+
+
 def _fallback_note(plan: InstallPlan, packages: dict[str, str], sizes: list[int | None]) -> str:
     """What torch from the configured index costs, said before anything is installed."""
     torch_bytes = sum(size or 0 for name, size in zip(packages, sizes) if _normalised(name).startswith(TORCH_BUILD_PARTS))
-    if plan.torch.name == "cpu":
-        build = (f"the CUDA build: {torch_bytes / 1e6:,.0f} MB with its libraries, against about {CPU_TORCH_MB} MB "
-                 "for the CPU build; it works on the CPU")
+    size = f"{torch_bytes / 1e6:,.0f} MB with its libraries"
+    got = _fallback_build(packages)
+    if got == plan.torch.name:
+        build = f"the {got.upper()} build as well: {size}"
+    elif got == "cuda":
+        build = f"the CUDA build: {size}, against about {CPU_TORCH_MB} MB for the CPU build; it works on the CPU"
     else:
-        build = "the build the package index has (it may not use the GPU)"
+        build = f"the CPU build: {size}; it does not use the GPU"
     return (f"The torch {plan.torch.name.upper()} index ({plan.torch.index_url}) does not answer: torch "
             f"{packages.get('torch', '')} comes from the configured package index instead, {build}. "
             "Install goes ahead with it; Cancel stops, and the torch build can be chosen above.")
@@ -238,8 +249,7 @@ def resolve(plan: InstallPlan, control: JobControl | None = None) -> Resolution:
     torch_build = plan.torch.name if plan.torch else None
     if source.fell_back:
         notes.insert(0, _fallback_note(plan, packages, sizes))
-        fallback = "cuda" if plan.torch.name == "cpu" else "the index's"
-        torch_build = f"{fallback}, from the package index ({plan.torch.name} index unreachable)"
+        torch_build = f"{_fallback_build(packages)}, from the package index ({plan.torch.name} index unreachable)"
     for note in notes:
         control.log(note)
     return Resolution(packages, urls, total, notes, source.index_args, torch_build)
