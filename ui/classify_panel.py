@@ -37,6 +37,7 @@ from ..core.landuse.splits import SplitSettings
 from ..core.landuse.study import ClassifySettings, StudyResult, classify, predict_values
 from ..core.landuse.unit_features import CalliperFeatures, ConcatFeatures, RasterFeatures
 from . import settings
+from .field_guess import LABEL_FIELDS, guess_field
 from .log import show_error
 from .tasks import CoreTask, TaskProgress
 
@@ -167,6 +168,7 @@ class ClassifyPanel(QWidget):
 
     def _layer_changed(self, layer) -> None:
         self.label_field.setLayer(layer)
+        guess_field(self.label_field, layer, LABEL_FIELDS, text_only=True)
         self.share_fields.clear()
         if layer is not None:
             self.share_fields.addItems([f.name() for f in layer.fields() if f.isNumeric()])

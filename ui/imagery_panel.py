@@ -31,6 +31,7 @@ from ..adapters.output_layers import add_raster
 from ..core.errors import CalliperError, InputDataError
 from ..core.imagery.tiles import MAX_TILE_PIXELS, MIN_TILE_PIXELS
 from . import settings
+from .field_guess import POI_CATEGORY_FIELDS, POI_CLASS_FIELDS, guess_field
 from .log import show_error
 from .output_names import new_output, slug
 from .tasks import CoreTask, TaskProgress, start_panel_task
@@ -121,6 +122,8 @@ class ImageryPanel(QWidget):
     def _pois_changed(self, layer) -> None:
         self.class_field.setLayer(layer)
         self.category_field.setLayer(layer)
+        guess_field(self.class_field, layer, POI_CLASS_FIELDS, text_only=True)
+        guess_field(self.category_field, layer, POI_CATEGORY_FIELDS)
 
     def chosen_bands(self) -> tuple[int, ...] | None:
         """1-based bands ticked in the picker; None when all are (the image's every band)."""

@@ -38,6 +38,7 @@ from ..core.model.train import TrainSettings
 from ..core.text.corpus import places_inputs
 from ..core.text.descriptions import DEFAULT_TEMPLATE, TextFields, TextTemplate, build_texts
 from . import settings
+from .field_guess import POI_CATEGORY_FIELDS, POI_CLASS_FIELDS, POI_NAME_FIELDS, guess_field
 from .fit import ButtonRow
 from .log import log, show_error
 from .loss_plot import LossPlot
@@ -211,12 +212,9 @@ class TrainPanel(QWidget):
         for combo in (self.class_field, self.category_field, self.name_field):
             combo.setLayer(layer)
         if layer is not None:
-            names = layer.fields().names()
-            for combo, guesses in ((self.class_field, ("class", "fclass", "type", "amenity")),
-                                   (self.category_field, ("category", "group", "key")), (self.name_field, ("name",))):
-                match = next((n for g in guesses for n in names if n.lower() == g), None)
-                if match:
-                    combo.setField(match)
+            guess_field(self.class_field, layer, POI_CLASS_FIELDS, text_only=True)
+            guess_field(self.category_field, layer, POI_CATEGORY_FIELDS)
+            guess_field(self.name_field, layer, POI_NAME_FIELDS)
             self.output.setFilePath(default_model_folder(layer.name(), self.encoder.currentData()))
         self._fill_streets(layer)
         self._check_layer_crs(layer)
