@@ -35,6 +35,7 @@ from calliper.core.catalog.loading import load_model  # noqa: E402
 from calliper.core.catalog.training import train_from_points  # noqa: E402
 from calliper.core.data.demo_city import build_demo_data, helsinki_pbf  # noqa: E402
 from calliper.core.data.poi_io import PointTable, read_points  # noqa: E402
+from calliper.core.landuse.splits import block_ids  # noqa: E402
 from calliper.core.maps.describe import EVIDENCE_WEIGHT, ClassScores, class_logits, class_scores  # noqa: E402
 from calliper.core.model.evidence import load_evidence  # noqa: E402
 from calliper.core.model.inference import embed_locations  # noqa: E402
@@ -69,10 +70,10 @@ class Split:
 
 def split_blocks(xy: np.ndarray, args: argparse.Namespace, seed: int) -> Split:
     """Test and validation POIs: those in two disjoint random sets of whole blocks (at least one block each)."""
-    blocks, owner = np.unique(np.floor(xy / args.block).astype(np.int64), axis=0, return_inverse=True)
-    owner = owner.reshape(-1)
-    n = max(1, round(args.held_out * len(blocks)))
-    order = np.random.default_rng(seed).permutation(len(blocks))
+    owner = block_ids(xy, args.block)
+    n_blocks = owner.max() + 1
+    n = max(1, round(args.held_out * n_blocks))
+    order = np.random.default_rng(seed).permutation(n_blocks)
     return Split(np.isin(owner, order[:n]), np.isin(owner, order[n:2 * n]), owner)
 
 

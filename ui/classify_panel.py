@@ -96,7 +96,7 @@ PRIMARY_METRIC = {"class": ("macro_f1", "Macro F1"), "value": ("r2", "R²"), "di
 def outcome_line(metrics: dict) -> str:
     """The test score of the method the outputs use (chosen on validation), not of the plain embedding."""
     metric, label = PRIMARY_METRIC[metrics.get("task", "class")]
-    method = metrics.get("default_method", metrics["features"])
+    method = metrics["default_method"]
     score = metrics["methods"][method][metric]
     return f"Outputs by {method_label(method)}: test {label} {score['mean']:.3f} ± {score['std']:.3f}"
 

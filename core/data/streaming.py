@@ -147,13 +147,10 @@ class PointSource:
         parts = list(self.chunks())
         if not parts:
             raise InputDataError(f"The file {Path(self.path).name} has no features.")
-        left_out: Counter = Counter()
-        for part in parts:
-            left_out.update(part.left_out)
         table = PointTable(np.concatenate([part.xy for part in parts]),
                            pd.concat([part.attributes for part in parts], ignore_index=True), parts[0].crs, self.source,
                            sum(part.dropped_no_geometry for part in parts), sum(part.converted_to_points for part in parts))
-        table.left_out = dict(left_out)
+        table.left_out = dict(sum((Counter(part.left_out) for part in parts), Counter()))
         return table
 
     def _csv_chunks(self, path: Path, crs: CRS) -> Iterator[PointTable]:

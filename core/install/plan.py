@@ -233,14 +233,15 @@ def resolve(plan: InstallPlan, control: JobControl | None = None) -> Resolution:
     if released:
         notes.append(f"QGIS has loaded a version of {', '.join(released)} that the pins do not allow; "
                      "if Calliper uses it, the dock asks for a restart after the install.")
-    shadowing = [item for item in items if _normalised(item["metadata"]["name"]) in
-                 {_normalised(choice.package.name) for choice in plan.hosts if choice.kept}]
+    kept_hosts = {_normalised(choice.package.name) for choice in plan.hosts if choice.kept}
+    shadowing = [item for item in items if _normalised(item["metadata"]["name"]) in kept_hosts]
     if shadowing:  # the host's own copy stays; a second numpy or PROJ in QGIS's process breaks it
         notes.append("Kept QGIS's own " + ", ".join(item["metadata"]["name"] for item in shadowing) + ".")
-    left_out = [item["metadata"]["name"] for item in items if _normalised(item["metadata"]["name"]) in LEFT_OUT]
+    left_out = [item for item in items if _normalised(item["metadata"]["name"]) in LEFT_OUT]
     if left_out:
-        control.log(f"Left out {', '.join(left_out)}: torch runs without it, and its own LLVM crashes QGIS.")
-    items = [item for item in items if item not in shadowing and item["metadata"]["name"] not in left_out]
+        control.log(f"Left out {', '.join(item['metadata']['name'] for item in left_out)}: torch runs without it, "
+                    "and its own LLVM crashes QGIS.")
+    items = [item for item in items if item not in shadowing and item not in left_out]
     packages = {item["metadata"]["name"]: item["metadata"]["version"] for item in items}
     urls = [item.get("download_info", {}).get("url", "") for item in items]
     with ThreadPoolExecutor(max_workers=8) as pool:
