@@ -8,6 +8,12 @@ validation part). Three kinds of target:
 - ``distribution``: shares per unit summing to one (softmax + KL divergence),
 - ``value``: one number per unit (mean squared error; linear = ridge regression).
 
+Linear class probes and the trees weigh each class by the inverse of its share of the training rows
+(``balanced``): the measure is macro-F1, where a rare class counts as much as a common
+one. ``trees`` (gradient-boosted trees, class-balanced) is no probe of an embedding but
+the strongest baseline a GIS analyst would fit on a unit's shape, position and POI counts;
+the study always scores it beside the probes (see ``ensemble``).
+
 Features are standardised on the training rows inside the probe, so embeddings,
 raw coordinates and TF-IDF counts all meet the same probe on the same footing.
 Every probe trains on the training rows only: the validation rows stop the torch
@@ -29,12 +35,13 @@ from ..errors import InputDataError, SettingsError
 from .labels import TASKS
 
 PROBE_KINDS = ("linear", "mlp")
+TREES = "trees"
 PAPER_SEEDS = (42, 24, 7, 0, 100)
 
 
 @dataclass
 class ProbeSettings:
-    """The probe and its optimisation; defaults are the paper's."""
+    """The probe and its optimisation; defaults are the paper's, but for class weights (``balanced``)."""
 
     kind: str = "linear"
     hidden: int = 64
@@ -43,9 +50,10 @@ class ProbeSettings:
     max_epochs: int = 300
     patience: int = 10
     seeds: tuple[int, ...] = PAPER_SEEDS
+    balanced: bool = True
 
     def validate(self) -> None:
-        if self.kind not in PROBE_KINDS:
+        if self.kind not in PROBE_KINDS + (TREES,):
             raise SettingsError(f"Unknown probe '{self.kind}'. Choose one of: {', '.join(PROBE_KINDS)}.")
         if not self.seeds:
             raise SettingsError("Give at least one seed for the probe repetitions.")
@@ -143,10 +151,20 @@ def _train_network(
     return net.eval()
 
 
-def _linear_model(task: str, seed: int):
+def _sklearn_model(kind: str, task: str, balanced: bool, seed: int):
+    """The scikit-learn model of a linear probe or of the boosted trees."""
+    weights = "balanced" if balanced else None
+    if kind == TREES:
+        from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+        if task == "class":
+            return HistGradientBoostingClassifier(max_iter=100, class_weight=weights, random_state=seed)
+        return HistGradientBoostingRegressor(max_iter=100, random_state=seed)
     from sklearn.linear_model import LogisticRegression, Ridge
 
-    return LogisticRegression(max_iter=2000, random_state=seed) if task == "class" else Ridge(alpha=1.0)
+    if task == "class":
+        return LogisticRegression(max_iter=2000, class_weight=weights, random_state=seed)
+    return Ridge(alpha=1.0)
 
 
 def fit_probe(
@@ -166,9 +184,11 @@ def fit_probe(
     scale[scale == 0] = 1.0
     probe = FittedProbe(task, n_outputs, mean, scale, model=None)
     x = probe._standardise(features)
-    if settings.kind == "linear" and task != "distribution":
-        probe.model = _linear_model(task, seed).fit(x[train], targets[train])
+    if settings.kind in ("linear", TREES) and task != "distribution":
+        probe.model = _sklearn_model(settings.kind, task, settings.balanced, seed).fit(x[train], targets[train])
         return probe
+    if settings.kind == TREES:
+        raise SettingsError("Boosted trees predict classes or values, not shares; use the linear or MLP probe.")
     torch.manual_seed(seed)
     if task == "class":
         y = np.asarray(targets, np.int64)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence, Union
 
@@ -28,13 +28,14 @@ from ..errors import SettingsError
 from ..jobs import JobControl
 from ..locks import output_lock
 from ..model.files import LoadedModel
+from .ensemble import TREES_KEY, Blend, block_groups, ensemble_key, evaluate_ensemble, fit_blends, headline, members
 from .evaluation import FeatureSet, MethodScores, evaluate_methods, fit_on_all
 from .geometry import SHAPE_FEATURES, repaired, unit_shapes
 from .labels import LabelSet, LabelSettings, load_labels
 from .pooling import RING_RADII, pooled_candidates
-from .probes import FittedProbe, ProbeSettings, fit_probe
+from .probes import TREES, FittedProbe, ProbeSettings
 from .report import method_label, write_report
-from .splits import SplitSettings, make_split
+from .splits import Split, SplitSettings, make_split
 from .unit_features import (
     FeatureSource,
     PoiCounts,
@@ -154,13 +155,14 @@ class _Study:
     source: FeatureSource
     labels: LabelSet
     scores: dict[str, MethodScores]
-    probe: FittedProbe
+    probe: FittedProbe | Blend
     pois: Path
     notes: list[str]
     default: OutputMethod
     raster: OutputMethod
     candidates: list[str]
     test_map: dict | None = None
+    headline: dict | None = None
 
 
 def fused_names(name: str) -> dict[str, str]:
@@ -269,6 +271,7 @@ def _run_study(
                                 settings.split, settings.probe, part)
 
     scores = evaluate(features, control.part(0.15, 0.6))
+    fused = features[keys["plain"]]
     if shapes is not None:
         pooling = best_on_validation(scores, [keys["plain"], keys["pooled"]])
         chosen, fused = most_chosen(features[pooling], scores[pooling])
@@ -277,29 +280,76 @@ def _run_study(
         features[keys["geometry_features"]] = np.hstack([shapes, fused])
         features[keys["geometry_features_counts"]] = _stack(shapes, fused, counts.units)
         second = {name: features[name] for name in (keys["geometry_features"], keys["geometry_features_counts"])}
-        scores.update(evaluate(second, control.part(0.6, 0.85)))
+        scores.update(evaluate(second, control.part(0.6, 0.7)))
+    if task == "class":
+        return _class_study(source, labels, settings, features, scores, fused, counts, pois, notes, control)
     candidates = default_candidates(source.name, scores)
     name = best_on_validation(scores, candidates)
     key, unit_features = most_chosen(features[name], scores[name])
     default = OutputMethod(name, unit_features, counts if name == keys["counts"] else None, key)
-    # pixels have no shape and no polygon to pool over: a class raster uses the best method without them
-    raster_name = name if name in (keys["plain"], keys["counts"]) else best_on_validation(
-        scores, [keys["plain"], keys["counts"]])
-    raster_key, raster_features = most_chosen(features[raster_name], scores[raster_name])
-    raster = OutputMethod(raster_name, raster_features, counts if raster_name == keys["counts"] else None, raster_key)
     control.log(f"Outputs use {method_label(name)}: the best validation score among "
                 f"{', '.join(map(method_label, candidates))} ({scores[name].validation_mean():.3f}; test scores are "
                 "not used to choose).")
     probe = fit_on_all(default.unit_features[rows], labels.targets, task, n_outputs, settings.split, settings.probe)
-    test_map = _test_map(labels, default.unit_features[rows], settings, n_outputs) if task == "class" else None
-    return _Study(source, labels, scores, probe, pois, notes, default, raster, candidates, test_map)
+    return _Study(source, labels, scores, probe, pois, notes, default, default, candidates)
 
 
-def _test_map(labels: LabelSet, x: np.ndarray, settings: StudySettings, n_outputs: int) -> dict:
+def _raster_method(name: str, features: dict[str, FeatureSet], scores: dict[str, MethodScores],
+                   counts: PoiCounts) -> OutputMethod:
+    """The class raster's method: the best on validation of those pixels can have (no shape, no polygon to pool)."""
+    keys = fused_names(name)
+    raster_name = best_on_validation(scores, [keys["plain"], keys["counts"]])
+    raster_key, raster_features = most_chosen(features[raster_name], scores[raster_name])
+    return OutputMethod(raster_name, raster_features, counts if raster_name == keys["counts"] else None, raster_key)
+
+
+def _class_study(source: FeatureSource, labels: LabelSet, settings: StudySettings, features: dict[str, FeatureSet],
+                 scores: dict[str, MethodScores], fused: np.ndarray, counts: PoiCounts, pois: Path, notes: list[str],
+                 control: JobControl) -> _Study:
+    """Classes: the boosted trees without the model, the linear probes on the embedding-free features with and
+    without the embeddings, and their blends (see ``ensemble``); the outputs use the blend with the model."""
+    rows, name, n_classes = labels.rows, source.name, len(labels.names)
+    xy = labels.metric_anchors[rows]
+    shapes = features.get("geometry")
+    parts = [coordinate_features(labels), counts.units] if shapes is None else [
+        shapes, coordinate_features(labels), counts.units]
+    prefix = "coords" if shapes is None else "geometry_coords"
+    free_key, model_key = f"{prefix}_poi_counts", f"{prefix}_poi_counts_{name}"
+    features[free_key], features[model_key] = _stack(*parts), _stack(*parts, fused)
+    new = {key: features[key] for key in (free_key, model_key) if key not in scores}
+    scores.update(evaluate_methods(_rows(new, rows), labels.targets, "class", n_classes, xy, settings.split,
+                                   settings.probe, control.part(0.7, 0.75)))
+    trees = replace(settings.probe, kind=TREES)
+    scores.update(evaluate_methods(_rows({TREES_KEY: features[free_key]}, rows), labels.targets, "class", n_classes,
+                                   xy, settings.split, trees, control.part(0.75, 0.85)))
+    n_free = next(iter(features[free_key].values())).shape[1]
+    blend = members(n_free, n_free + fused.shape[1], free_key, model_key)
+    default_name = ensemble_key(name)
+    scores.update(evaluate_ensemble({k: v[rows] for k, v in features[model_key].items()}, scores[TREES_KEY].chosen,
+                                    labels.targets, n_classes, xy, settings.split, settings.probe.seeds, blend,
+                                    default_name, control.part(0.85, 0.95)))
+    key = max(features[model_key], key=scores[TREES_KEY].chosen.count)
+    x = features[model_key][key]
+    everything = np.arange(len(rows))
+    _, fitted = fit_blends(x[rows], labels.targets, everything, everything, block_groups(xy, settings.split), blend,
+                           n_classes, settings.probe.seeds[0])
+    without = [method for method in scores if name not in method]
+    line = headline(scores, default_name, without)
+    control.log(f"Outputs use {method_label(default_name)}: {fitted.describe()} on every labelled unit (weights "
+                f"chosen out of fold on the labelled units, POI counts within {key}). {line['verdict']}")
+    default = OutputMethod(default_name, x, None, key)
+    test_map = _test_map(labels, x[rows], settings, lambda split, seed: fit_blends(
+        x[rows], labels.targets, split.train, np.sort(np.concatenate([split.train, split.val])),
+        block_groups(xy, settings.split), blend, n_classes, seed)[1])
+    return _Study(source, labels, scores, fitted, pois, notes, default,
+                  _raster_method(name, features, scores, counts), [default_name], test_map, line)
+
+
+def _test_map(labels: LabelSet, x: np.ndarray, settings: StudySettings, fit: Callable[[Split, int], Blend]) -> dict:
     """Where the default method is right and wrong on the test units of the first seed (for the report's map)."""
     seed = settings.probe.seeds[0]
     parts = make_split(labels.metric_anchors[labels.rows], settings.split, seed)
-    fitted = fit_probe(x, labels.targets, "class", n_outputs, parts.train, parts.val, settings.probe, seed)
+    fitted = fit(parts, seed)
     right = fitted.predict(x[parts.test]).argmax(axis=1) == labels.targets[parts.test]
     part = np.zeros(len(labels.rows), dtype=np.int64)  # 0 train or validation, 1 test right, 2 test wrong
     part[parts.test] = np.where(right, 1, 2)
@@ -341,6 +391,8 @@ def _metrics_document(labels_path, settings: StudySettings, study: _Study) -> di
         "validation": {name: scores.validation_mean() for name, scores in study.scores.items()},
         "notes": study.notes,
     }
+    if study.headline:
+        document["headline"] = study.headline
     if labels.task == "class":
         document["classes"] = labels.class_counts
         document["per_class_f1"] = {name: s.per_class_f1(labels.names) for name, s in study.scores.items()}

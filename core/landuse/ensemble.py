@@ -1,0 +1,206 @@
+"""The outputs' method for classes: boosted trees without the model, blended with linear probes.
+
+Why one fixed design instead of the best method on validation: on real cities,
+gradient-boosted trees on a unit's shape, position and POI counts beat every linear
+probe, the embedding's included, and an argmax over a dozen methods on a few hundred
+validation units kept landing on lucky baselines. So the outputs mix the class
+probabilities of three members:
+
+1. boosted trees on the embedding-free features (shape, coordinates, POI counts),
+2. the class-balanced linear probe on the same features,
+3. the class-balanced linear probe on the same features and the studied embeddings,
+
+with weights on a grid over the simplex, chosen on out-of-fold predictions over the
+training and validation units (folds of whole spatial blocks), never on test. The
+*twin* is the same design without the third member: the best the data give without
+the model. The default keeps the twin's weights unless a share for the embedding
+probe raises the out-of-fold macro-F1 by at least ``MARGIN``; at weight 0 it *is* the
+twin, and the twin at trees' weight 1 is the trees, so the model only counts where it
+adds something on units the choice could see.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..jobs import JobControl
+from .evaluation import MethodScores, score
+from .metrics import classification_metrics
+from .probes import TREES, FittedProbe, ProbeSettings, fit_probe
+from .report import method_label
+from .splits import SplitSettings, block_ids, make_split
+
+WEIGHT_STEP = 0.1
+MARGIN = 0.005
+FOLDS = 5
+CLEAR_MARGIN = 0.01  # a seed "clears" when the default beats the best method without the model by this much
+TREES_KEY, TWIN_KEY = "trees", "ensemble"
+
+
+def ensemble_key(name: str) -> str:
+    """The default's method key for the studied features ``name`` ("ensemble_calliper")."""
+    return f"{TWIN_KEY}_{name}"
+
+
+@dataclass
+class Member:
+    """One member of the blend: its method key, its columns of the blend's features and its probe."""
+
+    name: str
+    columns: slice
+    kind: str
+
+
+def members(n_free: int, n_all: int, free_name: str, model_name: str) -> list[Member]:
+    """Trees and linear probe on the first ``n_free`` columns (no model), the linear probe on all ``n_all``."""
+    free = slice(0, n_free)
+    return [Member(TREES_KEY, free, TREES), Member(free_name, free, "linear"),
+            Member(model_name, slice(0, n_all), "linear")]
+
+
+@dataclass
+class Blend:
+    """Fitted members and their weights; ``predict`` gives the weighted mean of their class probabilities."""
+
+    probes: list[FittedProbe]
+    columns: list[slice]
+    weights: np.ndarray
+    names: list[str]
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        parts = [w * probe.predict(features[:, columns])
+                 for probe, columns, w in zip(self.probes, self.columns, self.weights) if w > 0]
+        return np.sum(parts, axis=0)
+
+    def describe(self) -> str:
+        """"trees 0.7 + Shape + coordinates + POI counts 0.3": the members with a share."""
+        return " + ".join(f"{method_label(name)} {w:.1f}" for name, w in zip(self.names, self.weights) if w > 0)
+
+
+def simplex(k: int, step: float = WEIGHT_STEP) -> np.ndarray:
+    """Every weight vector of ``k`` multiples of ``step`` summing to 1, the first member's largest weights first."""
+    n = round(1 / step)
+    grid = [w for w in itertools.product(range(n + 1), repeat=k) if sum(w) == n]
+    return np.array(sorted(grid, key=lambda w: tuple(-v for v in w)), dtype=np.float64) / n
+
+
+def _probe(kind: str, seed: int) -> ProbeSettings:
+    return ProbeSettings(kind=kind, seeds=(seed,))
+
+
+def _fit(member: Member, x: np.ndarray, y: np.ndarray, rows: np.ndarray, n_classes: int, seed: int) -> FittedProbe:
+    # linear probes and trees need no early stopping: the validation rows are the training rows
+    return fit_probe(x[:, member.columns], y, "class", n_classes, rows, rows, _probe(member.kind, seed), seed)
+
+
+def _folds(rows: np.ndarray, groups: np.ndarray | None, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(fit rows, held-out rows) of up to FOLDS folds of ``rows``: whole groups (blocks) each, or at random."""
+    from sklearn.model_selection import GroupKFold, KFold
+
+    if groups is None or len(np.unique(groups)) < 2:
+        splitter = KFold(min(FOLDS, len(rows)), shuffle=True, random_state=seed).split(rows)
+    else:
+        splitter = GroupKFold(min(FOLDS, len(np.unique(groups)))).split(rows, groups=groups)
+    return [(rows[fit], rows[held]) for fit, held in splitter]
+
+
+def out_of_fold(x: np.ndarray, y: np.ndarray, rows: np.ndarray, groups: np.ndarray | None, blend: list[Member],
+                n_classes: int, seed: int) -> list[np.ndarray]:
+    """Each member's class probabilities for ``rows``, every row predicted by a fit on the other folds."""
+    predicted = [np.zeros((len(rows), n_classes)) for _ in blend]
+    position = {row: i for i, row in enumerate(rows)}
+    for fit_rows, held in _folds(rows, groups, seed):
+        if len(np.unique(y[fit_rows])) < 2:
+            continue
+        at = [position[row] for row in held]
+        for m, member in enumerate(blend):
+            predicted[m][at] = _fit(member, x, y, fit_rows, n_classes, seed).predict(x[held][:, member.columns])
+    return predicted
+
+
+def choose_weights(probabilities: list[np.ndarray], truth: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(twin's weights, default's weights) of the best out-of-fold macro-F1; the default takes the last member
+    only when that beats the twin by MARGIN. Ties go to the trees."""
+    grid = simplex(len(probabilities))
+    stacked = np.stack(probabilities)  # (members, rows, classes)
+    f1 = np.array([classification_metrics(truth, np.tensordot(w, stacked, 1).argmax(axis=1), n_classes)["macro_f1"]
+                   for w in grid])
+    without = grid[:, -1] == 0
+    twin = int(np.flatnonzero(without)[np.argmax(f1[without])])
+    best = int(np.argmax(f1))
+    return grid[twin], grid[best] if f1[best] >= f1[twin] + MARGIN else grid[twin]
+
+
+def block_groups(metric_xy: np.ndarray, split: SplitSettings) -> np.ndarray | None:
+    """The units' spatial blocks for the folds (None for a random split)."""
+    return block_ids(metric_xy, split.block_size) if split.kind == "spatial" else None
+
+
+def fit_blends(x: np.ndarray, y: np.ndarray, train: np.ndarray, known: np.ndarray, groups: np.ndarray | None,
+               blend: list[Member], n_classes: int, seed: int) -> tuple[Blend, Blend]:
+    """(twin, default): members fitted on ``train``, weights chosen out of fold on ``known`` (train + validation)."""
+    oof = out_of_fold(x, y, known, None if groups is None else groups[known], blend, n_classes, seed)
+    twin, default = choose_weights(oof, y[known], n_classes)
+    probes = [_fit(member, x, y, train, n_classes, seed) for member in blend]
+    columns, names = [m.columns for m in blend], [m.name for m in blend]
+    return Blend(probes, columns, twin, names), Blend(probes, columns, default, names)
+
+
+def evaluate_ensemble(
+    candidates: dict[str, np.ndarray], keys: list[str], targets: np.ndarray, n_classes: int, metric_xy: np.ndarray,
+    split: SplitSettings, seeds: tuple[int, ...], blend: list[Member], default_name: str,
+    control: JobControl | None = None,
+) -> dict[str, MethodScores]:
+    """Test scores of the twin and the default over ``seeds``, the splits of ``evaluate_methods``.
+
+    ``candidates`` are the blend's features by POI-count radius; ``keys`` the radius the trees chose per seed
+    on validation."""
+    control = control or JobControl()
+    results = {TWIN_KEY: MethodScores(), default_name: MethodScores()}
+    groups = block_groups(metric_xy, split)
+    for s, seed in enumerate(seeds):
+        control.check("The ensemble")
+        parts = make_split(metric_xy, split, seed)
+        x = candidates[keys[s]]
+        known = np.sort(np.concatenate([parts.train, parts.val]))
+        for name, fitted in zip(results, fit_blends(x, targets, parts.train, known, groups, blend, n_classes, seed)):
+            results[name].per_seed.append(score("class", targets[parts.test], fitted.predict(x[parts.test]), n_classes))
+            results[name].chosen.append(f"{keys[s]}: {fitted.describe()}")
+            validation = fitted.predict(x[parts.val]).argmax(axis=1)
+            results[name].validation.append(classification_metrics(targets[parts.val], validation, n_classes)["macro_f1"])
+            results[name].validation_classes.append((targets[parts.val], validation))
+        control.report((s + 1) / len(seeds), f"ensemble, seed {seed}")
+    return results
+
+
+def headline(scores: dict[str, MethodScores], default: str, without_model: list[str]) -> dict:
+    """The default's test margin over the best method without the model, per seed and summarised.
+
+    The best is the one with the highest mean test macro-F1: a choice test scores make, which can only
+    flatter the baseline, never the default."""
+    f1 = {name: np.array([run["macro_f1"] for run in scores[name].per_seed]) for name in [default, *without_model]}
+    accuracy = {name: np.mean([run["accuracy"] for run in scores[name].per_seed]) for name in f1}
+    best = max(without_model, key=lambda name: f1[name].mean())
+    margins = f1[default] - f1[best]
+    document = {
+        "default": default, "best_without_model": best,
+        "margin_macro_f1": float(margins.mean()), "margin_sd": float(margins.std()),
+        "worst_seed_margin": float(margins.min()), "seeds_clearing": int((margins >= CLEAR_MARGIN).sum()),
+        "n_seeds": len(margins), "margin_accuracy": float(accuracy[default] - accuracy[best]),
+    }
+    document["verdict"] = verdict(document)
+    return document
+
+
+def verdict(line: dict) -> str:
+    """One sentence on whether the model counts, for the report, the dock and the benchmarks."""
+    best = method_label(line["best_without_model"])
+    figures = (f"{line['margin_macro_f1']:+.3f} macro-F1 (accuracy {line['margin_accuracy']:+.3f}) against the best "
+               f"method without the model, {best}; {line['seeds_clearing']} of {line['n_seeds']} seeds clear "
+               f"+{CLEAR_MARGIN}")
+    if line["margin_macro_f1"] >= CLEAR_MARGIN:
+        return f"The model counts: {figures}."
+    return f"The embeddings add nothing measurable for this task on these data: {figures}."
