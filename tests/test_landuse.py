@@ -6,6 +6,7 @@ session's demo model.
 
 from __future__ import annotations
 
+import html
 import json
 
 import numpy as np
@@ -205,9 +206,9 @@ def test_classify_writes_predictions_metrics_and_report(demo_data, demo_model, t
     assert metrics["split"] == "spatial"
     assert set(metrics["methods"]) == {
         "calliper", "coords_only", "poi_counts", "calliper_poi_counts", "calliper_pooled", "geometry", "geometry_coords",
-        "geometry_coords_poi_counts", "geometry_poi_counts", "geometry_calliper", "geometry_calliper_poi_counts"}
-    assert metrics["default_candidates"] == ["calliper", "calliper_poi_counts", "calliper_pooled", "geometry",
-                                             "geometry_poi_counts", "geometry_calliper", "geometry_calliper_poi_counts"]
+        "geometry_coords_poi_counts", "geometry_poi_counts", "geometry_calliper", "geometry_calliper_poi_counts",
+        "geometry_coords_poi_counts_calliper", "trees", "ensemble", "ensemble_calliper"}
+    assert metrics["default_method"] == "ensemble_calliper" and metrics["default_candidates"] == ["ensemble_calliper"]
     assert set(metrics["chosen"]["calliper_pooled"]) <= {"polygon", "polygon + 100 m ring", "polygon + 300 m ring"}
     for scores in metrics["methods"].values():
         assert set(scores) == {"accuracy", "macro_precision", "macro_recall", "macro_f1"}
@@ -218,7 +219,7 @@ def test_classify_writes_predictions_metrics_and_report(demo_data, demo_model, t
     report = result.outputs["report"].read_text()
     assert "spatially blocked split (500 m" in report and "POI counts (TF-IDF)" in report and "Confusion matrix" in report
     assert "CaLLiPer + POI counts" in report and "Shape + coordinates + POI counts" in report
-    assert metrics["default_method"] in metrics["default_candidates"]
+    assert "Boosted trees, no model" in report and html.escape(metrics["headline"]["verdict"]) in report
     assert set(metrics["validation"]) == set(metrics["methods"])
     # the pictures: confusion heat grid, F1 per class and method, the map of test units right and wrong
     assert report.count("<svg") == 3 and "http" not in report.split("<svg", 1)[1].replace("http://www.w3.org", "")
@@ -348,6 +349,63 @@ def test_point_units_get_no_shape_features_and_a_note(demo_data, demo_model, tmp
     settings = _settings(pois=str(demo_data.pois))
     settings.probe.seeds = (42,)
     metrics = classify(demo_model, tmp_path / "points.gpkg", "landuse", tmp_path / "out", settings).metrics
-    assert set(metrics["methods"]) == {"calliper", "coords_only", "poi_counts", "calliper_poi_counts"}
-    assert metrics["default_candidates"] == ["calliper", "calliper_poi_counts"]
+    assert set(metrics["methods"]) == {"calliper", "coords_only", "poi_counts", "calliper_poi_counts", "coords_poi_counts",
+                                       "coords_poi_counts_calliper", "trees", "ensemble", "ensemble_calliper"}
+    assert metrics["default_candidates"] == ["ensemble_calliper"]
     assert any("no area" in note and "geometry baseline" in note for note in metrics["notes"])
+
+
+def test_the_headline_is_the_margin_over_the_best_method_without_the_model(demo_data, demo_model, tmp_path):
+    from calliper.core.landuse.study import classify
+
+    metrics = classify(demo_model, demo_data.landuse, "landuse", tmp_path / "out", _settings(pois=str(demo_data.pois))).metrics
+    line, methods = metrics["headline"], metrics["methods"]
+    without = [name for name in methods if "calliper" not in name]
+    assert {"trees", "ensemble", "geometry_coords_poi_counts", "coords_only"} <= set(without)
+    best = max(without, key=lambda name: methods[name]["macro_f1"]["mean"])
+    assert line["default"] == metrics["default_method"] and line["best_without_model"] == best
+    expected = methods[line["default"]]["macro_f1"]["mean"] - methods[best]["macro_f1"]["mean"]
+    assert line["margin_macro_f1"] == pytest.approx(expected)
+    assert line["margin_accuracy"] == pytest.approx(methods[line["default"]]["accuracy"]["mean"]
+                                                    - methods[best]["accuracy"]["mean"])
+    assert line["n_seeds"] == 2 and 0 <= line["seeds_clearing"] <= 2
+    assert line["worst_seed_margin"] <= line["margin_macro_f1"]
+    assert ("adds nothing" in line["verdict"]) == (line["margin_macro_f1"] < 0.01)
+
+
+def test_the_blend_takes_the_model_only_when_it_beats_the_twin_out_of_fold_by_the_margin():
+    from calliper.core.landuse.ensemble import MARGIN, choose_weights, simplex
+
+    grid = simplex(3)
+    assert len(grid) == 66 and np.allclose(grid.sum(axis=1), 1.0) and tuple(grid[0]) == (1.0, 0.0, 0.0)
+    truth = np.repeat(np.arange(4), 50)
+    rng = np.random.default_rng(0)
+
+    def member(right: float) -> np.ndarray:
+        """Probabilities whose argmax is right on a share ``right`` of the rows."""
+        guess = np.where(rng.random(len(truth)) < right, truth, (truth + 1) % 4)
+        return np.eye(4)[guess] * 0.6 + 0.1
+
+    trees, linear = member(0.7), member(0.5)
+    twin, default = choose_weights([trees, linear, member(0.95)], truth, 4)
+    assert twin[2] == 0 and default[2] > 0  # a much better embedding probe gets a share
+    twin, default = choose_weights([trees, trees.copy(), trees + MARGIN / 10], truth, 4)
+    np.testing.assert_array_equal(default, twin)  # one no better than the twin does not
+    assert tuple(twin) == (1.0, 0.0, 0.0)  # ties go to the trees
+
+
+def test_the_blend_at_the_trees_weight_predicts_what_the_trees_do(demo_data, model_crs):
+    from calliper.core.landuse.ensemble import Blend, members
+    from calliper.core.landuse.probes import TREES, ProbeSettings, fit_probe
+    from calliper.core.landuse.unit_features import coordinate_features
+
+    labels = _load(demo_data, model_crs)
+    x = np.hstack([coordinate_features(labels), np.random.default_rng(1).normal(size=(len(labels.anchors), 3))])[labels.rows]
+    rows = np.arange(len(x))
+    blend = members(2, 5, "coords", "coords_noise")
+    probes = [fit_probe(x[:, m.columns], labels.targets, "class", 5, rows, rows, ProbeSettings(kind=m.kind), 42)
+              for m in blend]
+    trees = fit_probe(x[:, :2], labels.targets, "class", 5, rows, rows, ProbeSettings(kind=TREES), 42)
+    mixed = Blend(probes, [m.columns for m in blend], np.array([1.0, 0.0, 0.0]), [m.name for m in blend])
+    np.testing.assert_allclose(mixed.predict(x), trees.predict(x[:, :2]))
+    assert mixed.describe() == "Boosted trees, no model 1.0"

@@ -94,11 +94,17 @@ PRIMARY_METRIC = {"class": ("macro_f1", "Macro F1"), "value": ("r2", "R²"), "di
 
 
 def outcome_line(metrics: dict) -> str:
-    """The test score of the method the outputs use (chosen on validation), not of the plain embedding."""
+    """The test score of the method the outputs use and, for classes, its margin over the best method without
+    the model: the figure that says whether the model counts, not the plain embedding's score."""
     metric, label = PRIMARY_METRIC[metrics.get("task", "class")]
     method = metrics["default_method"]
     score = metrics["methods"][method][metric]
-    return f"Outputs by {method_label(method)}: test {label} {score['mean']:.3f} ± {score['std']:.3f}"
+    text = f"Outputs by {method_label(method)}: test {label} {score['mean']:.3f} ± {score['std']:.3f}"
+    line = metrics.get("headline")
+    if not line:
+        return text
+    return (f"{text}; {line['margin_macro_f1']:+.3f} over the best without the model "
+            f"({method_label(line['best_without_model'])}, {line['seeds_clearing']}/{line['n_seeds']} seeds ≥ +0.01)")
 
 
 class ClassifyPanel(QWidget):

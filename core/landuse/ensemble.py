@@ -190,6 +190,8 @@ def headline(scores: dict[str, MethodScores], default: str, without_model: list[
         "margin_macro_f1": float(margins.mean()), "margin_sd": float(margins.std()),
         "worst_seed_margin": float(margins.min()), "seeds_clearing": int((margins >= CLEAR_MARGIN).sum()),
         "n_seeds": len(margins), "margin_accuracy": float(accuracy[default] - accuracy[best]),
+        "per_seed_macro_f1": {name: f1[name].tolist() for name in dict.fromkeys(
+            [default, best] + [name for name in (TWIN_KEY, TREES_KEY) if name in f1])},
     }
     document["verdict"] = verdict(document)
     return document

@@ -14,11 +14,14 @@ import numpy as np
 from ..atomic import atomic_path
 from .figures import confusion_svg, per_class_svg, test_map_svg
 
-METHOD_LABELS = {"coords_only": "Coordinates only", "poi_counts": "POI counts (TF-IDF)", "geometry": "Polygon shape"}
+METHOD_LABELS = {
+    "coords_only": "Coordinates only", "poi_counts": "POI counts (TF-IDF)", "geometry": "Polygon shape",
+    "trees": "Boosted trees, no model", "ensemble": "Trees + linear probes, no model",
+}
 # A fused method's key joins its parts with "_" ("geometry_calliper_poi_counts"); its label joins theirs with " + ".
 PART_LABELS = {
     "geometry": "shape", "coords": "coordinates", "poi_counts": "POI counts", "calliper": "CaLLiPer", "mmgr": "MMGR",
-    "pooled": "(pooled)", "srai_count": "srai Count", "srai_contextual": "srai ContextualCount",
+    "pooled": "(pooled)", "ensemble": "Trees + linear probes", "srai_count": "srai Count", "srai_contextual": "srai ContextualCount",
     "srai_hex2vec": "srai Hex2Vec", "srai_geovex": "srai GeoVex",
 }
 METRIC_LABELS = {
@@ -131,6 +134,15 @@ def _confusion_section(metrics: dict) -> str:
     )
 
 
+def _headline_section(metrics: dict) -> str:
+    """The outputs' margin over the best method without the model: the figure that says whether the model counts."""
+    line = metrics.get("headline")
+    if not line:
+        return ""
+    return (f"<p><b>{html.escape(line['verdict'])}</b> Per seed: sd {line['margin_sd']:.3f}, worst seed "
+            f"{line['worst_seed_margin']:+.3f}.</p>")
+
+
 def report_html(metrics: dict) -> str:
     """A self-contained HTML page for ``metrics`` (as written to metrics.json)."""
     protocol = metrics["protocol"]
@@ -156,7 +168,15 @@ def report_html(metrics: dict) -> str:
             f"beside it over rings of {', '.join(f'{r:g}' for r in protocol['ring_radii_m'])} m around it "
             "(picked on validation)."
         )
-    if "default_method" in metrics:
+    if "headline" in metrics:
+        facts.append(
+            f"Predictions use <b>{html.escape(method_label(metrics['default_method']))}</b>: the mean class "
+            "probabilities of boosted trees and class-balanced linear probes on shape, coordinates and POI counts, "
+            "the last probe with the embeddings too; the weights are chosen out of fold on the training and "
+            "validation blocks (test scores never choose), and the embedding probe gets a share only where it "
+            "raises that score. Linear probes and trees weigh classes by their rarity (macro-F1 is the measure)."
+        )
+    elif "default_method" in metrics:
         among = ", ".join(method_label(m) for m in metrics.get("default_candidates", []))
         facts.append(
             f"Predictions use <b>{html.escape(method_label(metrics['default_method']))}</b>, the method with the "
@@ -173,6 +193,7 @@ th:first-child, td:first-child {{ text-align: left; }}
 thead {{ background: #eee; }}
 </style></head><body>
 <h1>Calliper: {title}</h1>
+{_headline_section(metrics)}
 <ul>{''.join(f'<li>{fact}</li>' for fact in facts)}</ul>
 <h2>Scores (best in bold)</h2>
 {_scores_section(metrics)}

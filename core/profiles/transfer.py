@@ -11,6 +11,13 @@ elongation, see ``landuse/geometry.py``), and the shapes alone are a third metho
 polygon's shape needs no alignment between cities beyond the per-city standardisation.
 Points (and target cells of the default grid, all alike) add nothing, with a note.
 
+The predictions come from the blend of ``landuse/ensemble.py``: boosted trees and the
+linear probe on the POI shares and shapes (no model), and the linear probe on those
+with the profiles beside them; the weights are chosen out of fold on the source's
+units, so the profiles get a share only where they help there. The trees alone and the
+blend without the profiles (the twin) are scored beside it, and the headline is the
+default's margin over the best method without the model.
+
 All feature sets are standardised within each city (every feature to mean 0 and
 spread 1 over that city's units): a city's overall POI mix and a model's own
 temperature shift every unit alike, and that shift is not land use. The counts'
@@ -22,7 +29,7 @@ labels the predictions are written and nothing is scored.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,10 +39,13 @@ from ..crs import choose_metric_crs, parse_crs, to_crs
 from ..data.vector_io import write_geopackage
 from ..errors import InputDataError, SettingsError
 from ..jobs import JobControl
+from ..landuse.ensemble import (TREES_KEY, TWIN_KEY, Member, block_groups, ensemble_key, fit_blends, headline,
+                                members)
 from ..landuse.evaluation import MethodScores, fit_chosen, fit_on_all, score
 from ..landuse.geometry import SHAPE_FEATURES, repaired, unit_shapes
 from ..landuse.labels import LabelSet, LabelSettings, load_labels, unit_points
-from ..landuse.probes import ProbeSettings
+from ..landuse.probes import TREES, ProbeSettings
+from ..landuse.report import method_label
 from ..landuse.splits import SplitSettings, make_split
 from ..landuse.study import class_columns, collecting, with_columns
 from ..landuse.unit_features import CalliperFeatures, class_counts, embed_units, unit_means
@@ -242,19 +252,72 @@ def transfer(
             methods[GEOMETRY] = shapes
         control.check("The transfer")
         b_rows, truth = _labelled(b_units, classes) if scored else (np.zeros(0, dtype=int), None)
-        scores = _score_methods(methods, y, a_units.metric_anchors[a_rows], b_rows, truth, len(classes), settings)
+        source_xy = a_units.metric_anchors[a_rows]
+        scores = _score_methods(methods, y, source_xy, b_rows, truth, len(classes), settings)
+        free_name = next((name for name in (POI_COUNTS, GEOMETRY) if name in methods), None)
+        if free_name is None:
+            default = PROFILES
+            probe = fit_on_all(methods[PROFILES].source[""], y, "class", len(classes), settings.split, settings.probe)
+            probabilities = probe.predict(methods[PROFILES].target[""])
+        else:
+            scores.update(_score_trees(methods[free_name], y, source_xy, b_rows, truth, len(classes), settings))
+            combined, blend = _with_profiles(methods[free_name], free_name, methods[PROFILES])
+            default = ensemble_key(PROFILES)
+            scores.update(_score_ensemble(combined, blend, scores[TREES_KEY].chosen, y, source_xy, b_rows, truth,
+                                          len(classes), settings))
+            key = max(combined.source, key=scores[TREES_KEY].chosen.count)
+            everything = np.arange(len(y))
+            _, fitted = fit_blends(combined.source[key], y, everything, everything, block_groups(source_xy, settings.split),
+                                   blend, len(classes), settings.probe.seeds[0])
+            control.log(f"Predictions by {method_label(default)}: {fitted.describe()} (weights chosen out of fold "
+                        "on the source's units).")
+            probabilities = fitted.predict(combined.target[key])
         control.report(0.9, "writing the predictions")
-        profiles = methods[PROFILES]
-        probe = fit_on_all(profiles.source[""], y, "class", len(classes), settings.split, settings.probe)
-        probabilities = probe.predict(profiles.target[""])
         metrics = _metrics(classes, scores, scored, vocabulary, source, target, source_labels, target_labels,
-                           settings, a_rows, b_units, b_rows, notes)
+                           settings, a_rows, b_units, b_rows, notes, default)
         with atomic_group(paths) as staged:
             frame = with_columns(b_units.frame, class_columns(classes, probabilities), "predictions", control.log)
             write_geopackage(frame, staged["predictions"], "predictions")
             staged["metrics"].write_text(json.dumps(metrics, indent=2, ensure_ascii=False), encoding="utf-8")
         control.report(1.0, "done")
         return TransferResult(paths, metrics)
+
+
+def _score_trees(free: _Method, y: np.ndarray, source_xy: np.ndarray, target_rows: np.ndarray,
+                 truth: np.ndarray | None, n_classes: int, settings: TransferSettings) -> dict[str, MethodScores]:
+    """Boosted trees on the transferable features without the model (POI shares and shapes)."""
+    trees = TransferSettings(**{**vars(settings), "probe": replace(settings.probe, kind=TREES)})
+    return {TREES_KEY: _score_methods({TREES_KEY: free}, y, source_xy, target_rows, truth, n_classes, trees)[TREES_KEY]}
+
+
+def _with_profiles(free: _Method, free_name: str, profiles: _Method) -> tuple[_Method, list[Member]]:
+    """The features without the model with the profiles beside them, and the blend's members over those columns."""
+    combined = _Method({key: np.hstack([x, profiles.source[""]]) for key, x in free.source.items()},
+                       {key: np.hstack([x, profiles.target[""]]) for key, x in free.target.items()})
+    n_free, n_all = (next(iter(method.source.values())).shape[1] for method in (free, combined))
+    return combined, members(n_free, n_all, free_name, f"{free_name}_{PROFILES}")
+
+
+def _score_ensemble(combined: _Method, blend: list[Member], tree_keys: list[str], y: np.ndarray,
+                    source_xy: np.ndarray, target_rows: np.ndarray, truth: np.ndarray | None, n_classes: int,
+                    settings: TransferSettings) -> dict[str, MethodScores]:
+    """The twin (trees and linear probe without the model) and the default (with the profiles' probe) per seed:
+    members fitted on the source's training blocks, weights chosen out of fold on its training and validation
+    blocks, scored on the target (the counts' radius the trees picked on the source's validation blocks)."""
+    scores = {TWIN_KEY: MethodScores(), ensemble_key(PROFILES): MethodScores()}
+    groups = block_groups(source_xy, settings.split)
+    for seed, key in zip(settings.probe.seeds, tree_keys):
+        parts = make_split(source_xy, settings.split, seed)
+        known = np.sort(np.concatenate([parts.train, parts.val]))
+        fitted = fit_blends(combined.source[key], y, parts.train, known, groups, blend, n_classes, seed)
+        for name, blended in zip(scores, fitted):
+            scores[name].chosen.append(f"{key}: {blended.describe()}")
+            scores[name].validation.append(score("class", y[parts.val], blended.predict(combined.source[key][parts.val]),
+                                                 n_classes)["macro_f1"])
+            if truth is not None:
+                predicted = blended.predict(combined.target[key][target_rows])
+                scores[name].per_seed.append(score("class", truth, predicted, n_classes))
+    return scores
 
 
 def _profile_method(source, target, a_units, b_units, a_rows, vocabulary, settings, control) -> _Method:
@@ -298,12 +361,12 @@ def _beside(method: _Method, shapes: _Method) -> _Method:
 
 
 def _metrics(classes, scores, scored, vocabulary, source, target, source_labels, target_labels, settings, a_rows,
-             b_units, b_rows, notes) -> dict:
+             b_units, b_rows, notes, default) -> dict:
     document = {
         "classes": classes,
         "methods": {name: s.summary() for name, s in scores.items()} if scored else {},
         "scored": scored,
-        "default_method": PROFILES,
+        "default_method": default,
         "source_model": str(source.folder),
         "target_model": str(target.folder),
         "source_labels": str(Path(source_labels).absolute()),
@@ -321,6 +384,8 @@ def _metrics(classes, scores, scored, vocabulary, source, target, source_labels,
                      "shape_features": list(SHAPE_FEATURES) if GEOMETRY in scores else []},
         "notes": notes,
     }
+    if scored and default != PROFILES:
+        document["headline"] = headline(scores, default, [name for name in scores if PROFILES not in name])
     if scored:
         document["per_class_f1"] = {name: s.per_class_f1(classes) for name, s in scores.items()}
     return document
