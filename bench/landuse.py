@@ -38,12 +38,11 @@ from calliper.core.crs import to_crs
 from calliper.core.data.demo_city import build_demo_data
 from calliper.core.data.poi_io import read_points
 from calliper.core.jobs import JobControl
-from calliper.core.landuse.ensemble import CLEAR_MARGIN
 from calliper.core.landuse.evaluation import evaluate_methods
 from calliper.core.landuse.geometry import repaired, unit_shapes
 from calliper.core.landuse.labels import LabelSettings, load_labels
 from calliper.core.landuse.probes import PAPER_SEEDS, ProbeSettings, parse_seeds
-from calliper.core.landuse.report import method_label
+from calliper.core.landuse.report import margin_table, method_label
 from calliper.core.landuse.splits import SplitSettings
 from calliper.core.landuse.study import ClassifySettings, classify
 from calliper.core.landuse.unit_features import coordinate_features
@@ -116,6 +115,19 @@ def srai_scores(model, data, settings: ClassifySettings, args: argparse.Namespac
     return {name: s.summary() for name, s in scores.items()}
 
 
+def progress_printer(every: float = 60.0):
+    """A progress callback printing the elapsed time and the step at most every ``every`` seconds."""
+    started, last = time.perf_counter(), [0.0]
+
+    def show(fraction: float, message: str) -> None:
+        now = time.perf_counter() - started
+        if now - last[0] >= every:
+            last[0] = now
+            print(f"  {now:5.0f} s {fraction:4.0%} {message}", flush=True)
+
+    return show
+
+
 def cell(summary: dict, metric: str) -> str:
     return f"{summary[metric]['mean']:.3f} ± {summary[metric]['std']:.3f}"
 
@@ -133,7 +145,8 @@ def main() -> None:
         probe=ProbeSettings(kind=args.probe, seeds=tuple(args.seeds)), pois=str(data.pois), overwrite=True,
     )
     started = time.perf_counter()
-    result = classify(model, data.landuse, "landuse", out / "classify", settings, JobControl(log=print))
+    result = classify(model, data.landuse, "landuse", out / "classify", settings,
+                      JobControl(progress=progress_printer(), log=print))
     metrics = result.metrics
     print(f"classify: {time.perf_counter() - started:.0f} s, {metrics['n_units']} units, {len(metrics['classes'])} "
           f"classes, {metrics['protocol']['split_description']}, {args.probe} probe, seeds {list(args.seeds)}")
@@ -154,23 +167,6 @@ def main() -> None:
     print(f"report: {result.outputs['report']}")
     if args.table:
         Path(args.table).write_text("\n".join(lines + ["", metrics["headline"]["verdict"], ""]), encoding="utf-8")
-
-
-def margin_table(line: dict, city: str) -> list[str]:
-    """The default's test macro-F1 per seed minus each rival's: mean, sd, worst seed, seeds clearing +0.01."""
-    per_seed = {name: np.asarray(values) for name, values in line["per_seed_macro_f1"].items()}
-    default = per_seed[line["default"]]
-    rows = [f"| {city}: {method_label(line['default'])} ({len(default)} seeds) | mean | sd | worst seed | "
-            f"seeds >= +{CLEAR_MARGIN} |", "|---|---|---|---|---|",
-            f"| macro-F1 of the default | {default.mean():.3f} | {default.std():.3f} | {default.min():.3f} | |"]
-    for name, values in per_seed.items():
-        if name == line["default"]:
-            continue
-        best = " (best without the model)" if name == line["best_without_model"] else ""
-        margin = default - values
-        rows.append(f"| minus {method_label(name)}{best} ({values.mean():.3f}) | {margin.mean():+.3f} | "
-                    f"{margin.std():.3f} | {margin.min():+.3f} | {(margin >= CLEAR_MARGIN).sum()} |")
-    return rows
 
 
 if __name__ == "__main__":

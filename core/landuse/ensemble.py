@@ -16,7 +16,11 @@ training and validation units (folds of whole spatial blocks), never on test. Th
 the model. The default keeps the twin's weights unless a share for the embedding
 probe raises the out-of-fold macro-F1 by at least ``MARGIN``; at weight 0 it *is* the
 twin, and the twin at trees' weight 1 is the trees, so the model only counts where it
-adds something on units the choice could see.
+adds something on units the choice could see. The trees baseline is the blend's own
+trees member, and every member sees the POI counts at the radius validation picked for
+the linear probe without the model (one fit per member and seed, not one per radius).
+The outputs' map fits the members on every labelled unit and weighs them with the mean
+of the seeds' weights: an ensemble over seeds, steadier than any one seed's choice.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from .splits import SplitSettings, block_ids, make_split
 
 WEIGHT_STEP = 0.1
 MARGIN = 0.005
-FOLDS = 5
+FOLDS = 4
 CLEAR_MARGIN = 0.01  # a seed "clears" when the default beats the best method without the model by this much
 TREES_KEY, TWIN_KEY = "trees", "ensemble"
 
@@ -74,6 +78,10 @@ class Blend:
         parts = [w * probe.predict(features[:, columns])
                  for probe, columns, w in zip(self.probes, self.columns, self.weights) if w > 0]
         return np.sum(parts, axis=0)
+
+    def weighted(self, weights: np.ndarray) -> "Blend":
+        """The same fitted members under other weights."""
+        return Blend(self.probes, self.columns, np.asarray(weights, np.float64), self.names)
 
     def describe(self) -> str:
         """"trees 0.7 + Shape + coordinates + POI counts 0.3": the members with a share."""
@@ -140,40 +148,64 @@ def block_groups(metric_xy: np.ndarray, split: SplitSettings) -> np.ndarray | No
 
 
 def fit_blends(x: np.ndarray, y: np.ndarray, train: np.ndarray, known: np.ndarray, groups: np.ndarray | None,
-               blend: list[Member], n_classes: int, seed: int) -> tuple[Blend, Blend]:
-    """(twin, default): members fitted on ``train``, weights chosen out of fold on ``known`` (train + validation)."""
+               blend: list[Member], n_classes: int, seed: int) -> dict[str, Blend]:
+    """{trees, twin, default}: members fitted on ``train``, weights chosen out of fold on ``known`` (train +
+    validation); the trees are the blend at the trees' weight 1."""
     oof = out_of_fold(x, y, known, None if groups is None else groups[known], blend, n_classes, seed)
     twin, default = choose_weights(oof, y[known], n_classes)
-    probes = [_fit(member, x, y, train, n_classes, seed) for member in blend]
-    columns, names = [m.columns for m in blend], [m.name for m in blend]
-    return Blend(probes, columns, twin, names), Blend(probes, columns, default, names)
+    fitted = fit_members(x, y, train, blend, n_classes, seed)
+    return {TREES_KEY: fitted.weighted(np.eye(len(blend))[0]), TWIN_KEY: fitted.weighted(twin),
+            "default": fitted.weighted(default)}
+
+
+def fit_members(x: np.ndarray, y: np.ndarray, rows: np.ndarray, blend: list[Member], n_classes: int,
+                seed: int) -> Blend:
+    """The members fitted on ``rows``, the weights all on the trees until ``weighted`` sets them."""
+    probes = [_fit(member, x, y, rows, n_classes, seed) for member in blend]
+    return Blend(probes, [m.columns for m in blend], np.eye(len(blend))[0], [m.name for m in blend])
+
+
+@dataclass
+class EnsembleRun:
+    """The scores of the trees, the twin and the default over seeds, each seed's default weights, and the
+    first seed's fitted default (for the report's map of test units)."""
+
+    scores: dict[str, MethodScores]
+    weights: list[np.ndarray]
+    first: Blend
 
 
 def evaluate_ensemble(
     candidates: dict[str, np.ndarray], keys: list[str], targets: np.ndarray, n_classes: int, metric_xy: np.ndarray,
     split: SplitSettings, seeds: tuple[int, ...], blend: list[Member], default_name: str,
     control: JobControl | None = None,
-) -> dict[str, MethodScores]:
-    """Test scores of the twin and the default over ``seeds``, the splits of ``evaluate_methods``.
+) -> EnsembleRun:
+    """Test scores of the trees, the twin and the default over ``seeds``, on the splits of ``evaluate_methods``.
 
-    ``candidates`` are the blend's features by POI-count radius; ``keys`` the radius the trees chose per seed
-    on validation."""
+    ``candidates`` are the blend's features by POI-count radius; ``keys`` the radius validation chose per seed
+    for the linear probe without the model."""
     control = control or JobControl()
-    results = {TWIN_KEY: MethodScores(), default_name: MethodScores()}
+    names = {TREES_KEY: TREES_KEY, TWIN_KEY: TWIN_KEY, "default": default_name}
+    scores = {name: MethodScores() for name in names.values()}
     groups = block_groups(metric_xy, split)
+    weights, first = [], None
     for s, seed in enumerate(seeds):
         control.check("The ensemble")
         parts = make_split(metric_xy, split, seed)
         x = candidates[keys[s]]
         known = np.sort(np.concatenate([parts.train, parts.val]))
-        for name, fitted in zip(results, fit_blends(x, targets, parts.train, known, groups, blend, n_classes, seed)):
-            results[name].per_seed.append(score("class", targets[parts.test], fitted.predict(x[parts.test]), n_classes))
-            results[name].chosen.append(f"{keys[s]}: {fitted.describe()}")
-            validation = fitted.predict(x[parts.val]).argmax(axis=1)
-            results[name].validation.append(classification_metrics(targets[parts.val], validation, n_classes)["macro_f1"])
-            results[name].validation_classes.append((targets[parts.val], validation))
+        fitted = fit_blends(x, targets, parts.train, known, groups, blend, n_classes, seed)
+        for role, blended in fitted.items():
+            results = scores[names[role]]
+            results.per_seed.append(score("class", targets[parts.test], blended.predict(x[parts.test]), n_classes))
+            results.chosen.append(f"{keys[s]}: {blended.describe()}" if keys[s] else blended.describe())
+            validation = blended.predict(x[parts.val]).argmax(axis=1)
+            results.validation.append(classification_metrics(targets[parts.val], validation, n_classes)["macro_f1"])
+            results.validation_classes.append((targets[parts.val], validation))
+        weights.append(fitted["default"].weights)
+        first = first or fitted["default"]
         control.report((s + 1) / len(seeds), f"ensemble, seed {seed}")
-    return results
+    return EnsembleRun(scores, weights, first)
 
 
 def headline(scores: dict[str, MethodScores], default: str, without_model: list[str]) -> dict:

@@ -134,6 +134,23 @@ def _confusion_section(metrics: dict) -> str:
     )
 
 
+def margin_table(line: dict, title: str) -> list[str]:
+    """Markdown rows of a headline (metrics.json): the default's test macro-F1 per seed minus each rival's,
+    as mean, sd, worst seed and the seeds clearing +0.01."""
+    per_seed = {name: np.asarray(values) for name, values in line["per_seed_macro_f1"].items()}
+    default = per_seed[line["default"]]
+    rows = [f"| {title}: {method_label(line['default'])} ({len(default)} seeds) | mean | sd | worst seed | "
+            "seeds >= +0.01 |", "|---|---|---|---|---|",
+            f"| macro-F1 of the default | {default.mean():.3f} | {default.std():.3f} | {default.min():.3f} | |"]
+    for name, values in per_seed.items():
+        if name != line["default"]:
+            best = ", the best without the model" if name == line["best_without_model"] else ""
+            margin = default - values
+            rows.append(f"| minus {method_label(name)} ({values.mean():.3f}{best}) | {margin.mean():+.3f} | "
+                        f"{margin.std():.3f} | {margin.min():+.3f} | {(margin >= 0.01).sum()} |")
+    return rows
+
+
 def _headline_section(metrics: dict) -> str:
     """The outputs' margin over the best method without the model: the figure that says whether the model counts."""
     line = metrics.get("headline")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence, Union
 
@@ -28,14 +28,14 @@ from ..errors import SettingsError
 from ..jobs import JobControl
 from ..locks import output_lock
 from ..model.files import LoadedModel
-from .ensemble import TREES_KEY, Blend, block_groups, ensemble_key, evaluate_ensemble, fit_blends, headline, members
+from .ensemble import Blend, ensemble_key, evaluate_ensemble, fit_members, headline, members
 from .evaluation import FeatureSet, MethodScores, evaluate_methods, fit_on_all
 from .geometry import SHAPE_FEATURES, repaired, unit_shapes
 from .labels import LabelSet, LabelSettings, load_labels
 from .pooling import RING_RADII, pooled_candidates
-from .probes import TREES, FittedProbe, ProbeSettings
+from .probes import FittedProbe, ProbeSettings
 from .report import method_label, write_report
-from .splits import Split, SplitSettings, make_split
+from .splits import SplitSettings, make_split
 from .unit_features import (
     FeatureSource,
     PoiCounts,
@@ -319,37 +319,31 @@ def _class_study(source: FeatureSource, labels: LabelSet, settings: StudySetting
     new = {key: features[key] for key in (free_key, model_key) if key not in scores}
     scores.update(evaluate_methods(_rows(new, rows), labels.targets, "class", n_classes, xy, settings.split,
                                    settings.probe, control.part(0.7, 0.75)))
-    trees = replace(settings.probe, kind=TREES)
-    scores.update(evaluate_methods(_rows({TREES_KEY: features[free_key]}, rows), labels.targets, "class", n_classes,
-                                   xy, settings.split, trees, control.part(0.75, 0.85)))
     n_free = next(iter(features[free_key].values())).shape[1]
     blend = members(n_free, n_free + fused.shape[1], free_key, model_key)
-    default_name = ensemble_key(name)
-    scores.update(evaluate_ensemble({k: v[rows] for k, v in features[model_key].items()}, scores[TREES_KEY].chosen,
-                                    labels.targets, n_classes, xy, settings.split, settings.probe.seeds, blend,
-                                    default_name, control.part(0.85, 0.95)))
-    key = max(features[model_key], key=scores[TREES_KEY].chosen.count)
+    default_name, radii = ensemble_key(name), scores[free_key].chosen
+    run = evaluate_ensemble({k: v[rows] for k, v in features[model_key].items()}, radii, labels.targets, n_classes,
+                            xy, settings.split, settings.probe.seeds, blend, default_name, control.part(0.75, 0.95))
+    scores.update(run.scores)
+    key = max(features[model_key], key=radii.count)
     x = features[model_key][key]
-    everything = np.arange(len(rows))
-    _, fitted = fit_blends(x[rows], labels.targets, everything, everything, block_groups(xy, settings.split), blend,
-                           n_classes, settings.probe.seeds[0])
+    fitted = fit_members(x[rows], labels.targets, np.arange(len(rows)), blend, n_classes,
+                         settings.probe.seeds[0]).weighted(np.mean(run.weights, axis=0))
     without = [method for method in scores if name not in method]
     line = headline(scores, default_name, without)
-    control.log(f"Outputs use {method_label(default_name)}: {fitted.describe()} on every labelled unit (weights "
-                f"chosen out of fold on the labelled units, POI counts within {key}). {line['verdict']}")
+    control.log(f"Outputs use {method_label(default_name)}: {fitted.describe()} (the seeds' mean weights, chosen out "
+                f"of fold on training and validation blocks; POI counts within {key}). {line['verdict']}")
     default = OutputMethod(default_name, x, None, key)
-    test_map = _test_map(labels, x[rows], settings, lambda split, seed: fit_blends(
-        x[rows], labels.targets, split.train, np.sort(np.concatenate([split.train, split.val])),
-        block_groups(xy, settings.split), blend, n_classes, seed)[1])
+    test_map = _test_map(labels, features[model_key][radii[0]][rows], settings, run.first)
     return _Study(source, labels, scores, fitted, pois, notes, default,
                   _raster_method(name, features, scores, counts), [default_name], test_map, line)
 
 
-def _test_map(labels: LabelSet, x: np.ndarray, settings: StudySettings, fit: Callable[[Split, int], Blend]) -> dict:
-    """Where the default method is right and wrong on the test units of the first seed (for the report's map)."""
+def _test_map(labels: LabelSet, x: np.ndarray, settings: StudySettings, fitted: Blend) -> dict:
+    """Where the default method (``fitted`` on the first seed's training blocks) is right and wrong on that seed's
+    test units (for the report's map)."""
     seed = settings.probe.seeds[0]
     parts = make_split(labels.metric_anchors[labels.rows], settings.split, seed)
-    fitted = fit(parts, seed)
     right = fitted.predict(x[parts.test]).argmax(axis=1) == labels.targets[parts.test]
     part = np.zeros(len(labels.rows), dtype=np.int64)  # 0 train or validation, 1 test right, 2 test wrong
     part[parts.test] = np.where(right, 1, 2)

@@ -29,7 +29,7 @@ labels the predictions are written and nothing is scored.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,12 +39,12 @@ from ..crs import choose_metric_crs, parse_crs, to_crs
 from ..data.vector_io import write_geopackage
 from ..errors import InputDataError, SettingsError
 from ..jobs import JobControl
-from ..landuse.ensemble import (TREES_KEY, TWIN_KEY, Member, block_groups, ensemble_key, fit_blends, headline,
-                                members)
+from ..landuse.ensemble import (TREES_KEY, TWIN_KEY, Member, block_groups, ensemble_key, fit_blends, fit_members,
+                                headline, members)
 from ..landuse.evaluation import MethodScores, fit_chosen, fit_on_all, score
 from ..landuse.geometry import SHAPE_FEATURES, repaired, unit_shapes
 from ..landuse.labels import LabelSet, LabelSettings, load_labels, unit_points
-from ..landuse.probes import TREES, ProbeSettings
+from ..landuse.probes import ProbeSettings
 from ..landuse.report import method_label
 from ..landuse.splits import SplitSettings, make_split
 from ..landuse.study import class_columns, collecting, with_columns
@@ -260,17 +260,15 @@ def transfer(
             probe = fit_on_all(methods[PROFILES].source[""], y, "class", len(classes), settings.split, settings.probe)
             probabilities = probe.predict(methods[PROFILES].target[""])
         else:
-            scores.update(_score_trees(methods[free_name], y, source_xy, b_rows, truth, len(classes), settings))
             combined, blend = _with_profiles(methods[free_name], free_name, methods[PROFILES])
-            default = ensemble_key(PROFILES)
-            scores.update(_score_ensemble(combined, blend, scores[TREES_KEY].chosen, y, source_xy, b_rows, truth,
-                                          len(classes), settings))
-            key = max(combined.source, key=scores[TREES_KEY].chosen.count)
-            everything = np.arange(len(y))
-            _, fitted = fit_blends(combined.source[key], y, everything, everything, block_groups(source_xy, settings.split),
-                                   blend, len(classes), settings.probe.seeds[0])
-            control.log(f"Predictions by {method_label(default)}: {fitted.describe()} (weights chosen out of fold "
-                        "on the source's units).")
+            default, radii = ensemble_key(PROFILES), scores[free_name].chosen
+            weights = _score_ensemble(combined, blend, radii, y, source_xy, b_rows, truth, len(classes), settings,
+                                      scores)
+            key = max(combined.source, key=radii.count)
+            fitted = fit_members(combined.source[key], y, np.arange(len(y)), blend, len(classes),
+                                 settings.probe.seeds[0]).weighted(np.mean(weights, axis=0))
+            control.log(f"Predictions by {method_label(default)}: {fitted.describe()} (the seeds' mean weights, "
+                        "chosen out of fold on the source's training and validation blocks).")
             probabilities = fitted.predict(combined.target[key])
         control.report(0.9, "writing the predictions")
         metrics = _metrics(classes, scores, scored, vocabulary, source, target, source_labels, target_labels,
@@ -283,13 +281,6 @@ def transfer(
         return TransferResult(paths, metrics)
 
 
-def _score_trees(free: _Method, y: np.ndarray, source_xy: np.ndarray, target_rows: np.ndarray,
-                 truth: np.ndarray | None, n_classes: int, settings: TransferSettings) -> dict[str, MethodScores]:
-    """Boosted trees on the transferable features without the model (POI shares and shapes)."""
-    trees = TransferSettings(**{**vars(settings), "probe": replace(settings.probe, kind=TREES)})
-    return {TREES_KEY: _score_methods({TREES_KEY: free}, y, source_xy, target_rows, truth, n_classes, trees)[TREES_KEY]}
-
-
 def _with_profiles(free: _Method, free_name: str, profiles: _Method) -> tuple[_Method, list[Member]]:
     """The features without the model with the profiles beside them, and the blend's members over those columns."""
     combined = _Method({key: np.hstack([x, profiles.source[""]]) for key, x in free.source.items()},
@@ -298,26 +289,30 @@ def _with_profiles(free: _Method, free_name: str, profiles: _Method) -> tuple[_M
     return combined, members(n_free, n_all, free_name, f"{free_name}_{PROFILES}")
 
 
-def _score_ensemble(combined: _Method, blend: list[Member], tree_keys: list[str], y: np.ndarray,
-                    source_xy: np.ndarray, target_rows: np.ndarray, truth: np.ndarray | None, n_classes: int,
-                    settings: TransferSettings) -> dict[str, MethodScores]:
-    """The twin (trees and linear probe without the model) and the default (with the profiles' probe) per seed:
-    members fitted on the source's training blocks, weights chosen out of fold on its training and validation
-    blocks, scored on the target (the counts' radius the trees picked on the source's validation blocks)."""
-    scores = {TWIN_KEY: MethodScores(), ensemble_key(PROFILES): MethodScores()}
-    groups = block_groups(source_xy, settings.split)
-    for seed, key in zip(settings.probe.seeds, tree_keys):
+def _score_ensemble(combined: _Method, blend: list[Member], radii: list[str], y: np.ndarray, source_xy: np.ndarray,
+                    target_rows: np.ndarray, truth: np.ndarray | None, n_classes: int, settings: TransferSettings,
+                    scores: dict[str, MethodScores]) -> list[np.ndarray]:
+    """Add the trees, the twin and the default to ``scores``; return each seed's default weights.
+
+    Per seed: members fitted on the source's training blocks, weights chosen out of fold on its training and
+    validation blocks, scored on the target, the counts within the radius validation picked for their probe."""
+    names = {TREES_KEY: TREES_KEY, TWIN_KEY: TWIN_KEY, "default": ensemble_key(PROFILES)}
+    scores.update({name: MethodScores() for name in names.values()})
+    groups, weights = block_groups(source_xy, settings.split), []
+    for seed, key in zip(settings.probe.seeds, radii):
         parts = make_split(source_xy, settings.split, seed)
         known = np.sort(np.concatenate([parts.train, parts.val]))
         fitted = fit_blends(combined.source[key], y, parts.train, known, groups, blend, n_classes, seed)
-        for name, blended in zip(scores, fitted):
-            scores[name].chosen.append(f"{key}: {blended.describe()}")
-            scores[name].validation.append(score("class", y[parts.val], blended.predict(combined.source[key][parts.val]),
-                                                 n_classes)["macro_f1"])
+        weights.append(fitted["default"].weights)
+        for role, blended in fitted.items():
+            results = scores[names[role]]
+            results.chosen.append(f"{key}: {blended.describe()}" if key else blended.describe())
+            results.validation.append(score("class", y[parts.val], blended.predict(combined.source[key][parts.val]),
+                                            n_classes)["macro_f1"])
             if truth is not None:
-                predicted = blended.predict(combined.target[key][target_rows])
-                scores[name].per_seed.append(score("class", truth, predicted, n_classes))
-    return scores
+                results.per_seed.append(score("class", truth, blended.predict(combined.target[key][target_rows]),
+                                              n_classes))
+    return weights
 
 
 def _profile_method(source, target, a_units, b_units, a_rows, vocabulary, settings, control) -> _Method:
