@@ -39,7 +39,7 @@ from .splits import SplitSettings, block_ids, make_split
 
 WEIGHT_STEP = 0.1
 MARGIN = 0.005
-FOLDS = 4
+FOLDS = 3
 CLEAR_MARGIN = 0.01  # a seed "clears" when the default beats the best method without the model by this much
 TREES_KEY, TWIN_KEY = "trees", "ensemble"
 
