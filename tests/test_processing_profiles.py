@@ -139,7 +139,8 @@ def test_transfer_algorithm_from_the_demo_model_to_itself_scores_profiles_and_po
     assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "predictions.gpkg"]
     assert result["PREDICTIONS"] == str(out / "predictions.gpkg") and result["METRICS"] == str(out / "metrics.json")
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
-    assert metrics["scored"] is True and set(metrics["methods"]) == {"profiles", "poi_counts", "geometry"}
+    assert metrics["scored"] is True and set(metrics["methods"]) == {
+        "profiles", "poi_counts", "geometry", "trees", "ensemble", "ensemble_profiles"}
     assert metrics["protocol"]["seeds"] == [42, 24] and metrics["target_labels"] == str(demo_data.landuse)
     kept = demo_data.n_landuse - 3  # three classes of one feature each are below the default minimum class size
     assert metrics["n_source_units"] == metrics["n_target_units"] == metrics["n_target_scored"] == kept
@@ -154,6 +155,7 @@ def test_transfer_algorithm_from_the_demo_model_to_itself_scores_profiles_and_po
     np.testing.assert_allclose(shares.sum(axis=1), 1.0, atol=1e-5)
     scores_logged = [line for line in log.lines if line.startswith("Scores on the")]
     assert len(scores_logged) == 1 and "profiles" in scores_logged[0].lower()
+    assert metrics["headline"]["verdict"] in scores_logged[0]  # whether the model counts, said where the scores are
     (loaded,) = project.mapLayersByName("landuse carried to the target")
     assert loaded.featureCount() == demo_data.n_landuse
 

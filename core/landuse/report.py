@@ -50,7 +50,8 @@ def _cell(score: dict) -> str:
 
 
 def metrics_table(metrics: dict) -> str:
-    """The methods × metrics table (mean ± std over seeds) as aligned text."""
+    """The methods × metrics table (mean ± std over seeds) as aligned text, then the headline's verdict (whether
+    the outputs' method beats the best method without the model) where the metrics have one."""
     names = _metric_names(metrics)
     width = max([22] + [len(method_label(method)) for method in metrics["methods"]])
     header = [f"{'method':{width}s}"] + [f"{METRIC_LABELS.get(n, n):>17s}" for n in names]
@@ -58,6 +59,8 @@ def metrics_table(metrics: dict) -> str:
     for method, scores in metrics["methods"].items():
         cells = [f"{_cell(scores[n]):>17s}" for n in names]
         lines.append(" ".join([f"{method_label(method):{width}s}"] + cells))
+    if "headline" in metrics:
+        lines.append(f"Outputs: {method_label(metrics['default_method'])}. {metrics['headline']['verdict']}")
     return "\n".join(lines)
 
 
