@@ -13,10 +13,11 @@ probabilities of three members:
 with weights on a grid over the simplex, chosen on out-of-fold predictions over the
 training and validation units (folds of whole spatial blocks), never on test. The
 *twin* is the same design without the third member: the best the data give without
-the model. The default keeps the twin's weights unless a share for the embedding
-probe raises the out-of-fold macro-F1 by at least ``MARGIN``; at weight 0 it *is* the
-twin, and the twin at trees' weight 1 is the trees, so the model only counts where it
-adds something on units the choice could see. The trees baseline is the blend's own
+the model. Each step away from the safe choice must be earned: the twin stays the
+trees alone, and the default stays the twin, unless the better mix wins the
+out-of-fold macro-F1 in 90 % of resamples of whole blocks (``beats``). At the weight
+0 the default *is* the twin, and the twin at the trees' weight 1 is the trees, so the
+model only counts where it adds something the choice can tell from noise. The trees baseline is the blend's own
 trees member, and every member sees the POI counts at the radius validation picked for
 the linear probe without the model (one fit per member and seed, not one per radius).
 The outputs' map fits the members on every labelled unit and weighs them with the mean
@@ -38,7 +39,8 @@ from .report import method_label
 from .splits import SplitSettings, block_ids, make_split
 
 WEIGHT_STEP = 0.1
-MARGIN = 0.005
+BOOTSTRAP = 200
+CONFIDENCE = 0.9
 FOLDS = 3
 CLEAR_MARGIN = 0.01  # a seed "clears" when the default beats the best method without the model by this much
 TREES_KEY, TWIN_KEY = "trees", "ensemble"
@@ -129,17 +131,41 @@ def out_of_fold(x: np.ndarray, y: np.ndarray, rows: np.ndarray, groups: np.ndarr
     return predicted
 
 
-def choose_weights(probabilities: list[np.ndarray], truth: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """(twin's weights, default's weights) of the best out-of-fold macro-F1; the default takes the last member
-    only when that beats the twin by MARGIN. Ties go to the trees."""
+def _macro_f1(truth: np.ndarray, predicted: np.ndarray, n_classes: int) -> float:
+    return classification_metrics(truth, predicted, n_classes)["macro_f1"]
+
+
+def beats(better: np.ndarray, fallback: np.ndarray, truth: np.ndarray, groups: np.ndarray, n_classes: int,
+          seed: int) -> bool:
+    """Whether predictions ``better`` beat ``fallback`` in macro-F1 in at least CONFIDENCE of BOOTSTRAP resamples
+    of whole groups (blocks): a margin that grows with the noise of the units the choice sees, so a few hundred
+    units rarely move the choice off the fallback and a few thousand do when the gain is real."""
+    rng = np.random.default_rng(seed)
+    members = [np.flatnonzero(groups == g) for g in np.unique(groups)]
+    wins = 0
+    for _ in range(BOOTSTRAP):
+        rows = np.concatenate([members[i] for i in rng.integers(len(members), size=len(members))])
+        wins += _macro_f1(truth[rows], better[rows], n_classes) > _macro_f1(truth[rows], fallback[rows], n_classes)
+    return wins >= CONFIDENCE * BOOTSTRAP
+
+
+def choose_weights(probabilities: list[np.ndarray], truth: np.ndarray, n_classes: int, groups: np.ndarray | None = None,
+                   seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(twin's weights, default's weights) by out-of-fold macro-F1, each leaving its fallback only when it beats it
+    on resampled blocks (``beats``): the twin's fallback is the trees alone, the default's the twin."""
     grid = simplex(len(probabilities))
     stacked = np.stack(probabilities)  # (members, rows, classes)
-    f1 = np.array([classification_metrics(truth, np.tensordot(w, stacked, 1).argmax(axis=1), n_classes)["macro_f1"]
-                   for w in grid])
-    without = grid[:, -1] == 0
-    twin = int(np.flatnonzero(without)[np.argmax(f1[without])])
-    best = int(np.argmax(f1))
-    return grid[twin], grid[best] if f1[best] >= f1[twin] + MARGIN else grid[twin]
+    predicted = np.stack([np.tensordot(w, stacked, 1).argmax(axis=1) for w in grid])
+    f1 = np.array([_macro_f1(truth, p, n_classes) for p in predicted])
+    groups = np.arange(len(truth)) if groups is None else groups
+
+    def keep(best: int, fallback: int) -> int:
+        better = f1[best] > f1[fallback] and beats(predicted[best], predicted[fallback], truth, groups, n_classes, seed)
+        return best if better else fallback
+
+    without = np.flatnonzero(grid[:, -1] == 0)
+    twin = keep(int(without[np.argmax(f1[without])]), 0)
+    return grid[twin], grid[keep(int(np.argmax(f1)), twin)]
 
 
 def block_groups(metric_xy: np.ndarray, split: SplitSettings) -> np.ndarray | None:
@@ -152,7 +178,7 @@ def fit_blends(x: np.ndarray, y: np.ndarray, train: np.ndarray, known: np.ndarra
     """{trees, twin, default}: members fitted on ``train``, weights chosen out of fold on ``known`` (train +
     validation); the trees are the blend at the trees' weight 1."""
     oof = out_of_fold(x, y, known, None if groups is None else groups[known], blend, n_classes, seed)
-    twin, default = choose_weights(oof, y[known], n_classes)
+    twin, default = choose_weights(oof, y[known], n_classes, None if groups is None else groups[known], seed)
     fitted = fit_members(x, y, train, blend, n_classes, seed)
     return {TREES_KEY: fitted.weighted(np.eye(len(blend))[0]), TWIN_KEY: fitted.weighted(twin),
             "default": fitted.weighted(default)}
