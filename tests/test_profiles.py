@@ -140,7 +140,7 @@ def test_transfer_between_two_cities_of_one_layout_recovers_it(cities, tmp_path)
     assert sorted(metrics["classes"]) == sorted(ZONES)
     assert set(metrics["methods"]) == {"profiles", "poi_counts", "geometry", "trees", "ensemble", "ensemble_profiles"}
     assert metrics["methods"]["profiles"]["macro_f1"]["mean"] >= 0.8, metrics["methods"]
-    assert metrics["default_method"] == "ensemble_profiles" and metrics["headline"]["default"] == "ensemble_profiles"
+    assert metrics["default_method"] == "profiles" and metrics["headline"]["default"] == "profiles"
     assert metrics["headline"]["best_without_model"] in {"poi_counts", "geometry", "trees", "ensemble"}
     assert metrics["methods"]["geometry"]["macro_f1"]["mean"] < 0.5  # every cell has the same square shape
     predictions = gpd.read_file(result.outputs["predictions"])
