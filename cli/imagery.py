@@ -67,7 +67,7 @@ def add_render_osm(commands) -> None:
 
 
 def _run_render_osm(args: argparse.Namespace) -> None:
-    from ..core.atomic import check_output_path
+    from ..core.outputs import check_output_path
     from ..core.imagery.osm_render import render_osm_image
 
     if not args.pixel_size > 0:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_group, check_output_path
+from ..atomic import atomic_group
 from ..crs import choose_metric_crs, parse_crs, to_crs
 from ..data.vector_io import write_geopackage
 from ..errors import InputDataError, SettingsError
@@ -44,6 +44,7 @@ from ..maps.describe import model_evidence
 from ..maps.rasters import read_layer
 from ..model.files import LoadedModel
 from ..model.inference import model_crs
+from ..outputs import check_output_files
 from .profiler import Profiler
 from .vocabulary import Vocabulary, comparison_vocabulary, shared_poi_classes
 
@@ -217,8 +218,8 @@ def transfer(
     settings.validate()
     vocabulary = comparison_vocabulary(source, target, vocabulary)
     inputs = (source_labels, target_labels or "", target_units or "")
-    paths = {key: check_output_path(Path(out_dir) / name, settings.overwrite, inputs)
-             for key, name in (("predictions", PREDICTIONS_FILE), ("metrics", METRICS_FILE))}
+    paths = check_output_files(out_dir, {"predictions": PREDICTIONS_FILE, "metrics": METRICS_FILE},
+                               settings.overwrite, inputs, "calliper-transfer", control.log)
     with output_lock(paths["predictions"]):
         notes: list[str] = []
         control = collecting(control, notes)
@@ -249,7 +250,7 @@ def transfer(
         probabilities = probe.predict(profiles.target[""])
         metrics = _metrics(classes, scores, scored, vocabulary, source, target, source_labels, target_labels,
                            settings, a_rows, b_units, b_rows, notes)
-        with atomic_group(paths) as staged:
+        with atomic_group(paths, control.log, marker="transfer") as staged:
             frame = with_columns(b_units.frame, class_columns(classes, probabilities), "predictions", control.log)
             write_geopackage(frame, staged["predictions"], "predictions")
             staged["metrics"].write_text(json.dumps(metrics, indent=2, ensure_ascii=False), encoding="utf-8")

@@ -115,7 +115,7 @@ class MMGRTrainAlgorithm(CalliperAlgorithm):
                 ),
                 calliper_model=Path(calliper) if calliper else None,
                 layer_name=f"the layer '{layer.name()}'",
-                overwrite=True,  # Processing asks before overwriting; temporary folders are new
+                overwrite=True,  # only a folder Calliper wrote is replaced; a user's gets a new subfolder (core.outputs)
             )
             outcome = train_mmgr(job, control.part(0.0, 0.85))
             out = write_region_raster(outcome.model, outcome.tiles, outcome.embeddings, out,

@@ -130,7 +130,7 @@ class TrainModelAlgorithm(CalliperAlgorithm):
                     seed=self.parameterAsInt(parameters, self.SEED, context),
                 ),
                 layer_name=name,
-                overwrite=True,  # Processing asks before overwriting; temporary folders are new
+                overwrite=True,  # only a folder Calliper wrote is replaced; a user's gets a new subfolder (core.outputs)
             )
             outcome = train_from_points(job, control_for(feedback))
         metrics = outcome.card.metrics
