@@ -224,3 +224,24 @@ def test_missing_sentence_transformer_folder(tmp_path):
     with pytest.raises(TextModelError, match="text model folder .*does not exist"):
         train(path, tmp_path, text_model=str(tmp_path / "no-such-model"))
     assert_no_output(tmp_path)
+
+
+def test_a_class_field_empty_in_every_row_is_refused_from_the_command_line(tmp_path, capsys):
+    from calliper.cli.main import main
+
+    categories = [["amenity", "shop", "tourism", "leisure"][i % 4] for i in range(200)]
+    path = write(frame(200, **{"class": [None] * 200, "category": categories}), tmp_path / "nulls.gpkg")
+    code = main(["train", "--pois", str(path), "--class-field", "class", "--category-field", "category",
+                 "--epochs", "1", "--out", str(tmp_path / "model")])
+    message = capsys.readouterr().err
+    assert code == 2 and "class field 'class'" in message and "'category' as the class" in message
+    assert "Traceback" not in message
+    assert_no_output(tmp_path)
+
+
+def test_a_class_field_with_some_empty_rows_still_trains_with_the_category_standing_in(tmp_path):
+    classes = [None if i % 2 else ["cafe", "bar", "bank", "school"][i % 4] for i in range(60)]
+    categories = [["amenity", "shop"][i % 2] for i in range(60)]
+    path = write(frame(60, **{"class": classes, "category": categories}), tmp_path / "some.gpkg")
+    outcome = train(path, tmp_path, fields=TextFields("class", "category"))
+    assert outcome.card.training["n_pois"] == 60
