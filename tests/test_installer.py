@@ -247,6 +247,67 @@ def test_leftovers_of_a_killed_install_go_at_the_next_start_but_a_running_one_st
     assert sorted(p.name for p in parent.iterdir()) == sorted(["calliper", f"{STAGING_PREFIX}3-{os.getpid()}"])
 
 
+def test_a_leftover_whose_name_no_install_made_is_left_alone_and_the_plugin_still_loads(tmp_path):
+    parent = tmp_path / "dependencies"
+    for name in (f"{STAGING_PREFIX}copy", f"{STAGING_PREFIX}1-x", "calliper"):
+        (parent / name / "pkg").mkdir(parents=True)
+    assert remove_leftovers(parent) == []
+    assert sorted(p.name for p in parent.iterdir()) == sorted([f"{STAGING_PREFIX}copy", f"{STAGING_PREFIX}1-x", "calliper"])
+
+
+def _dead_pid() -> int:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    return dead.pid
+
+
+def test_an_install_killed_between_its_two_renames_keeps_an_installed_folder(tmp_path):
+    parent = tmp_path / "dependencies"
+    old = parent / f"{REPLACED_PREFIX}1"  # the old install moved aside; the kill came before the new one moved in
+    (old / "pkg").mkdir(parents=True)
+    (old / MARKER_FILE).write_text('{"digest": "old"}')
+    remove_leftovers(parent)
+    assert json.loads((parent / "calliper" / MARKER_FILE).read_text())["digest"] == "old"
+    new = parent / f"{STAGING_PREFIX}2-{_dead_pid()}"  # the new one was complete (its marker written): it goes in
+    (new / "pkg").mkdir(parents=True)
+    (new / MARKER_FILE).write_text('{"digest": "new"}')
+    (parent / "calliper").rename(parent / f"{REPLACED_PREFIX}3")
+    remove_leftovers(parent)
+    assert json.loads((parent / "calliper" / MARKER_FILE).read_text())["digest"] == "new"
+    assert [p.name for p in parent.iterdir()] == ["calliper"]
+
+
+def test_two_installs_into_one_profile_never_run_at_once(tmp_path, wheels):
+    from calliper.core.install.folder import install_lock
+
+    folder = dependency_folder(tmp_path / "profile")
+    plan = fake_plan(folder, wheels, ["calliper-fake-b==1.0"])
+    resolution = resolve(plan)
+    with install_lock(folder):  # another QGIS window's install, still running
+        with pytest.raises(InstallError, match="Another QGIS window is installing"):
+            install(plan, resolution)
+        stale = folder.parent / f"{STAGING_PREFIX}1-{_dead_pid()}"
+        stale.mkdir()
+        assert remove_leftovers(folder.parent) == [] and stale.exists()  # not tidied under a live install
+    assert not folder.exists()
+    install(plan, resolution)
+    assert folder_state(folder, plan.digest).status == "complete"
+
+
+def test_pip_never_imports_a_pip_folder_from_qgiss_working_folder(tmp_path, monkeypatch):
+    from calliper.core.install.pip_process import run_pip
+
+    planted = tmp_path / "project"
+    (planted / "pip").mkdir(parents=True)
+    (planted / "pip" / "__init__.py").write_text(f"open({str(tmp_path / 'ran')!r}, 'w').close()\n")
+    (planted / "pip" / "__main__.py").write_text("print('not pip')\n")
+    monkeypatch.chdir(planted)
+    monkeypatch.setenv("PYTHONPATH", str(planted))
+    lines: list[str] = []
+    run = run_pip([sys.executable, "-m", "pip", "--version"], logged_control(lines), "Checking pip")
+    assert run.command[1] == "-I" and run.lines[0].startswith("pip ") and not (tmp_path / "ran").exists()
+
+
 def test_a_module_already_imported_from_elsewhere_is_named_as_needing_a_restart(tmp_path):
     from calliper.core.install.folder import shadowed_imports
 

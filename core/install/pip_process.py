@@ -1,7 +1,9 @@
 """Running pip in a child process: its log line by line, Cancel that kills it, failures told apart.
 
-pip runs as ``<QGIS's Python> -m pip`` so that wheels match that interpreter; nothing
-of QGIS's process is shared with it, and killing it leaves QGIS untouched.
+pip runs as ``<QGIS's Python> -I -m pip`` so that wheels match that interpreter; nothing
+of QGIS's process is shared with it, and killing it leaves QGIS untouched. Isolated mode
+and a private working folder keep a ``pip/`` folder or a module named like the standard
+library in QGIS's working folder (often the user's project folder) from being imported.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import os
 import queue
 import signal
 import subprocess
+import tempfile
 import threading
 from dataclasses import dataclass
 
@@ -66,16 +69,29 @@ def failure(run: PipRun, returncode: int, what: str) -> InstallError:
     return InstallError(f"{what} failed (pip exit code {returncode}): {last}", run.tail)
 
 
+def isolated(command: list[str]) -> list[str]:
+    """``python -m pip ...`` in isolated mode (``-I``): no working folder, user site or PYTHON* variables on its path."""
+    if command[1:3] == ["-m", "pip"]:
+        return [command[0], "-I", *command[1:]]
+    return command
+
+
 def run_pip(command: list[str], control: JobControl, what: str, env: dict[str, str] | None = None,
             on_line=None) -> PipRun:
     """Run a pip command to the end, logging each line; Cancel kills it; a failure raises our error."""
+    with tempfile.TemporaryDirectory(prefix="calliper-pip-") as private:
+        return _run_pip_in(isolated(command), control, what, env, on_line, private)
+
+
+def _run_pip_in(command: list[str], control: JobControl, what: str, env: dict[str, str] | None, on_line,
+                folder: str) -> PipRun:
     run = PipRun(command, [])
     popen_options = {"start_new_session": True} if os.name != "nt" else {
         "creationflags": subprocess.CREATE_NEW_PROCESS_GROUP | getattr(subprocess, "CREATE_NO_WINDOW", 0)}
     try:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    text=True, encoding="utf-8", errors="replace", env=pip_environment(env),
-                                   **popen_options)
+                                   cwd=folder, **popen_options)
     except OSError as exc:
         raise InstallError(f"{what} could not start {command[0]}: {exc}.") from exc
     lines: queue.Queue = queue.Queue()

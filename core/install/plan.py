@@ -29,7 +29,7 @@ from pathlib import Path
 from ..dependencies import interpreter_for_pip
 from ..errors import InstallError
 from ..jobs import JobControl
-from .folder import commit, remove_leftovers, staging_folder
+from .folder import commit, install_lock, remove_leftovers, staging_folder
 from .host import HostChoice, host_choices, loaded_distributions
 from .pins import Pin, fingerprint, pins_for_python, read_pins, this_python
 from .pip_process import run_pip
@@ -262,6 +262,11 @@ def install(plan: InstallPlan, resolution: Resolution, control: JobControl | Non
     if not resolution.packages:
         raise InstallError("There is nothing to install: QGIS's Python already has every package.")
     remove_leftovers(plan.folder.parent)
+    with install_lock(plan.folder):
+        return _install_locked(plan, resolution, control)
+
+
+def _install_locked(plan: InstallPlan, resolution: Resolution, control: JobControl) -> dict:
     staging = staging_folder(plan.folder)
     done = set()
 
