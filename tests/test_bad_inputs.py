@@ -172,13 +172,25 @@ def test_output_equal_to_input_is_refused(tmp_path):
 
 def test_existing_output_only_overwritten_when_asked(tmp_path):
     path = write(frame(), tmp_path / "pois.gpkg")
-    (tmp_path / "model").mkdir()
-    (tmp_path / "model" / "keep.txt").write_text("mine")
+    train(path, tmp_path)
     with pytest.raises(OutputPathError, match="already exists"):
         train(path, tmp_path)
-    assert (tmp_path / "model" / "keep.txt").read_text() == "mine"
     train(path, tmp_path, overwrite=True)
-    assert (tmp_path / "model" / "card.json").exists() and not (tmp_path / "model" / "keep.txt").exists()
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["card.json", "evidence.safetensors",
+                                                                       "model.safetensors"]
+
+
+def test_a_users_folder_picked_as_the_model_folder_keeps_its_files_and_gets_the_model_inside(tmp_path):
+    path = write(frame(), tmp_path / "pois.gpkg")
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "keep.txt").write_text("mine")
+    lines: list[str] = []
+    for overwrite in (False, True):
+        outcome = train(path, tmp_path, control=JobControl(log=lines.append), overwrite=overwrite)
+        assert (tmp_path / "model" / "keep.txt").read_text() == "mine"
+        assert outcome.folder.parent == tmp_path / "model" and (outcome.folder / "card.json").is_file()
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["calliper-model", "calliper-model-2", "keep.txt"]
+    assert any("holds files Calliper did not write" in line for line in lines)
 
 
 def test_model_file_from_an_incompatible_version(trained, tmp_path):
