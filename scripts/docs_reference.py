@@ -15,7 +15,6 @@ import json
 import re
 import sys
 
-PROCESSING_FOLDER = "reference/processing"
 CLI_PAGE = "reference/cli.md"
 
 
@@ -116,6 +115,7 @@ def processing_reference() -> tuple[dict[str, str], list]:
 
     app = QgsApplication([], False)
     app.initQgis()
+    from calliper.adapters.help_pages import PROCESSING_FOLDER
     from calliper.processing_provider.algorithms import ALGORITHMS
     from calliper.processing_provider.base import GROUPS
 
