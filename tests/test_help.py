@@ -121,3 +121,56 @@ def test_no_tracked_file_holds_a_build_machine_path_or_remark():
             if MACHINE_TRACES.search(line):
                 found.append(f"{name}:{number}: {line.strip()[:120]}")
     assert found == []
+
+
+def package_script():
+    spec = importlib.util.spec_from_file_location("package", ROOT / "scripts" / "package.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+CHANGELOG = """# Changelog
+
+## [Unreleased]
+
+### Fixed
+
+- A fix not yet
+  released.
+
+## [0.2.0] - 2027-01-15
+
+### Added
+
+- Phrase maps.
+"""
+
+
+def test_the_changelog_becomes_the_metadata_changelog_the_plugin_manager_shows():
+    package = package_script()
+    metadata = package.packaged_metadata("[general]\nname=Calliper\nchangelog=old\nversion=0.2.0\n", CHANGELOG)
+    assert package.read_metadata(metadata)["changelog"].splitlines() == [
+        "", "Unreleased", "Fixed:", "- A fix not yet released.", "0.2.0 (2027-01-15)", "Added:", "- Phrase maps."]
+    assert package.read_metadata(metadata)["version"] == "0.2.0"
+
+
+def test_a_release_refuses_placeholder_links_and_an_undated_version():
+    package = package_script()
+    real = {"email": "team@calliper.eu", "homepage": "https://calliper.eu/docs", "tracker": "https://git.calliper.eu/issues",
+            "repository": "https://git.calliper.eu/calliper", "version": "0.2.0"}
+    assert package.release_problems(real, CHANGELOG) == []
+    assert package.release_problems({**real, "version": "0.3.0"}, CHANGELOG) == [
+        "CHANGELOG.md has no dated section for version 0.3.0 ('## [0.3.0] - YYYY-MM-DD')"]
+    placeholders = package.release_problems({**real, "email": "publisher@example.org", "tracker": "https://example.org/x"},
+                                            CHANGELOG)
+    assert [problem.split(" is ")[0] for problem in placeholders] == ["metadata.txt email", "metadata.txt tracker"]
+    shipped = package.read_metadata((ROOT / "metadata.txt").read_text(encoding="utf-8"))
+    assert len(package.release_problems(shipped, (ROOT / "CHANGELOG.md").read_text(encoding="utf-8"))) >= 4
+
+
+def test_the_readme_is_short_and_its_links_lead_somewhere():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.split()) <= 1500
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", readme)
+    assert targets and [t for t in targets if not t.startswith("http") and not (ROOT / t).exists()] == []
