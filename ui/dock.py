@@ -13,7 +13,7 @@ from qgis.gui import QgsDockWidget
 from qgis.PyQt.QtCore import Qt, QUrl
 from qgis.PyQt.QtGui import QDesktopServices
 from qgis.PyQt.QtWidgets import (
-    QComboBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QTabWidget, QVBoxLayout, QWidget,
+    QComboBox, QHBoxLayout, QLabel, QScrollArea, QTabWidget, QToolButton, QVBoxLayout, QWidget,
 )
 
 from ..adapters.help_pages import GETTING_STARTED, page_url
@@ -82,7 +82,8 @@ class CalliperDock(QgsDockWidget):
         body = QWidget()
         self.body_layout = QVBoxLayout(body)
         self.header = QHBoxLayout()  # the model picker joins it, left of Help, once the panels exist
-        self.help_button = QPushButton("Help")
+        self.help_button = QToolButton()  # narrower than a push button: the row must fit 360 px
+        self.help_button.setText("Help")
         self.help_button.setToolTip("Open the documentation page of the current tab (shipped with the plugin)")
         self.help_button.clicked.connect(self.open_help)
         self.header.addWidget(self.help_button, 0, Qt.AlignmentFlag.AlignRight)
