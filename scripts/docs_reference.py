@@ -198,8 +198,8 @@ def cli_reference() -> str:
         "# Command line",
         "",
         "The `calliper` command runs everything the plugin does, from a terminal, a script or a server, with "
-        "the same code. It is installed with the plugin's Python packages (`.venv/bin/calliper` after "
-        "`bash scripts/setup.sh`; `python -m calliper.cli` does the same). Bad input prints one line naming "
+        "the same code. In a source checkout, `bash scripts/setup.sh` installs it as `.venv/bin/calliper` "
+        "(`python -m calliper.cli` does the same). Bad input prints one line naming "
         "the problem and exits with code 2; `calliper COMMAND --help` prints what follows.",
         "",
         "| Command | What it does |",
