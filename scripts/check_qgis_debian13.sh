@@ -12,15 +12,15 @@
 #   CALLIPER_GUI_DISPLAY=:N the X display inside (default :96)
 #   CALLIPER_TEST_ARGS  arguments for scripts/test.sh (default: the whole suite)
 # Needs root (debootstrap, mount, chroot), about 3 GB for the system and 5 GB per torch install.
-# What is specific to this sandbox, and why:
-#   - The mirror is the one apt uses here (its debian.sources), deb.debian.org elsewhere.
-#   - This machine reaches the package index through its own certificate authority: its CA bundle is
-#     copied over the chroot's. On a normal machine Debian's own bundle does the same.
-#   - pip here is configured with local wheel folders and a torch cap (`pip config list`); the chroot
-#     runs with a clean environment and no pip configuration, so pip reaches PyPI as a user's would.
-#   - The PyTorch CPU index does not answer from here: the installer falls back to PyPI's torch (the
-#     CUDA build, which runs on the CPU) and says so in the dock; on a machine that reaches it, the
-#     CPU build (about 200 MB) is installed instead.
+# What it takes from the host, and why:
+#   - The apt mirror is the host's (its debian.sources), deb.debian.org when it has none.
+#   - The host's CA bundle is copied over the chroot's, so a host that reaches the package index through
+#     its own certificate authority works too; elsewhere Debian's own bundle does the same.
+#   - Nothing of the host's pip configuration (local wheel folders, caps): the chroot runs with a clean
+#     environment, so pip reaches the package index as a user's would.
+#   - Where the PyTorch CPU index does not answer, the installer falls back to PyPI's torch (the CUDA
+#     build, which runs on the CPU) and says so in the dock; where it answers, the CPU build (about
+#     200 MB) is installed instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "Run as root: debootstrap, mount and chroot need it." >&2; exit 2; }
@@ -55,7 +55,7 @@ if ! "${INSIDE[@]}" dpkg -s "${APT_PACKAGES[@]}" >/dev/null 2>&1; then
   "${INSIDE[@]}" apt-get update -qq
   "${INSIDE[@]}" apt-get install -y -qq "${APT_PACKAGES[@]}" >/dev/null
 fi
-cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/ca-certificates.crt"  # this sandbox's CA (see above)
+cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/ca-certificates.crt"  # the host's CA bundle (see above)
 "${INSIDE[@]}" /usr/bin/python3 -c "import sys, numpy, qgis.core; print('Debian 13: QGIS', qgis.core.Qgis.version(), \
 '| Python', sys.version.split()[0], '| numpy', numpy.__version__)"
 

@@ -13,7 +13,13 @@ if [ -z "${CALLIPER_GUI_ZIP:-}" ]; then  # CALLIPER_GUI_ZIP=FILE: a ZIP made els
   bash scripts/install.sh  # the .venv builds the ZIP and the demo data, nothing else
   [ -f demo_output/data/pois.gpkg ] || HF_HUB_OFFLINE=1 .venv/bin/calliper demo --out demo_output --epochs 5
 fi
-WORK=${CALLIPER_GUI_KEEP:-$(mktemp -d)}
+# A fixed, readable folder (it shows in the screenshots' paths), made here and removed at the end.
+WORK=${CALLIPER_GUI_KEEP:-${TMPDIR:-/tmp}/calliper-gui-check}
+if [ -z "${CALLIPER_GUI_KEEP:-}" ] && ! mkdir "$WORK" 2>/dev/null; then
+  echo "$WORK exists (another GUI check running, or one killed): remove it or set CALLIPER_GUI_KEEP=DIR." >&2
+  exit 2
+fi
+[ -n "${CALLIPER_GUI_KEEP:-}" ] || trap 'rm -rf "$WORK"' EXIT  # until the trap below also stops Xvfb
 SCREEN=${CALLIPER_GUI_DISPLAY:-:98}
 SHOTS=${CALLIPER_GUI_SHOTS:-$PWD/docs}
 # A long output folder: status lines that name it must wrap, never widen the dock.

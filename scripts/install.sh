@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything Calliper needs on Debian 12: QGIS from apt, a .venv that sees
-# QGIS's Python, the pinned Python packages, and the calliper package (editable).
+# QGIS's Python, the pinned Python packages (with the documentation tools), and the calliper
+# package (editable).
 # Idempotent: a second run checks and returns in seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,17 +21,17 @@ fi
 
 PIP=(.venv/bin/pip install -q --disable-pip-version-check)
 STAMP=.venv/.calliper-requirements.sha256
-WANT=$(cat requirements.txt core/install/requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+WANT=$(cat requirements.txt requirements-docs.txt core/install/requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
   echo "Installing the pinned Python packages into .venv..."
-  "${PIP[@]}" -r requirements.txt
+  "${PIP[@]}" -r requirements.txt -r requirements-docs.txt
   "${PIP[@]}" --no-deps --no-build-isolation -e .
   echo "$WANT" > "$STAMP"
 fi
 
 # numpy, pyproj and scipy must be Debian's (linked to the system PROJ, built for its GDAL), as in QGIS.
 .venv/bin/python - <<'PY' || { echo "The environment is incomplete: delete .venv and run this script again." >&2; exit 1; }
-import qgis.core, torch, sentence_transformers, rasterio, geopandas, calliper.cli.main
+import qgis.core, torch, sentence_transformers, rasterio, geopandas, calliper.cli.main, mkdocs, material
 import numpy, pyproj, scipy
 stray = [m.__name__ for m in (numpy, pyproj, scipy) if not m.__file__.startswith("/usr/lib/python3/")]
 assert not stray, f"{stray} shadow the system packages QGIS uses"

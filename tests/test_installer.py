@@ -452,7 +452,7 @@ def test_the_triton_that_pypis_torch_brings_is_left_out_and_a_folder_holding_it_
 
 
 def test_a_configured_index_that_serves_the_cpu_build_is_not_called_cuda(tmp_path):
-    """A mirror with ``+cpu`` wheels (this sandbox's Debian 12 pip configuration): the dock said 'the CUDA build:
+    """A mirror with ``+cpu`` wheels (a Debian 12 pip configured with a local mirror): the dock said 'the CUDA build:
     192 MB ... against about 200 MB for the CPU build' for what was the CPU build."""
     configured = make_simple_index(tmp_path / "configured", [make_wheel(tmp_path / "w", "torch", "1.0+cpu")])
     plan = torch_plan(tmp_path, ["--index-url", configured.as_uri()], "http://127.0.0.1:9/whl/cpu")

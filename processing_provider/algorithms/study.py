@@ -63,6 +63,11 @@ class StudyAlgorithm(CalliperAlgorithm):
     POIS, POI_FIELD, SAMPLING, SAMPLES, OUTPUT_FOLDER = "POIS", "POI_FIELD", "SAMPLING", "SAMPLES", "OUTPUT_FOLDER"
     PREDICTIONS, METRICS, REPORT = "PREDICTIONS", "METRICS", "REPORT"
     GROUP_ID = "landuse"
+    PARAMETER_HELP = {
+        "LABELS": "Areas (or points) with a known label, e.g. OpenStreetMap land-use polygons: the study learns "
+                  "on some of them and is scored on the others.",
+        "REGION_RASTER": "A region raster from 'Train MMGR' or 'Region raster (MMGR)': its embeddings join the model's.",
+    }
 
     def target_parameters(self) -> list[QgsProcessingParameterDefinition]:
         """The fields holding what is predicted (after the label layer in the form)."""
