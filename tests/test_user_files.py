@@ -377,3 +377,44 @@ def test_command_output_at_a_users_folder_or_file_leaves_the_users_files(request
         assert str(written) in said.out + said.err, "the new subfolder is not said"
     else:  # a file output at a folder is refused, and nothing is left in it
         assert code == 2 and "is a folder" in said.err and user.new_entries() == [], said.err
+
+
+# --- a folder Calliper wrote that also holds a user's file -------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["notes.txt", ".notes.txt", ".git/HEAD"])
+def test_training_again_into_a_model_folder_holding_a_users_file_keeps_that_file(model, pois, tmp_path, capsys, name):
+    """A model folder is replaced whole only when it holds nothing but Calliper's files, hidden ones included."""
+    import shutil
+
+    from calliper.cli.main import main
+
+    folder = tmp_path / "model"
+    shutil.copytree(model, folder)
+    (folder / name).parent.mkdir(exist_ok=True)
+    (folder / name).write_bytes(USER_FILES["notes.txt"])
+    code = main(["train", "--pois", pois, "--class-field", "class", "--epochs", "1", "--out", str(folder), "--overwrite"])
+    said = capsys.readouterr()
+    assert (folder / name).read_bytes() == USER_FILES["notes.txt"], f"{name} was lost"
+    assert code == 0 and (folder / "calliper-model" / "card.json").is_file(), said.err
+    assert str(folder / "calliper-model") in said.err
+
+
+def test_only_calliper_s_own_hidden_names_leave_a_model_folder_replaceable(tmp_path):
+    import json
+
+    from calliper.core.model.files import MODEL_FOLDER_FILES
+    from calliper.core.outputs import check_output_folder
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "card.json").write_text(json.dumps({"format": "calliper-model"}))
+    for name in (".calliper-1a2b.partial", ".model.4242-x1.partial.safetensors", ".region.tif.lock",
+                 ".region.tif.blocks", ".region.tif.blocks.json", ".model.old-4242"):
+        (folder / name).write_text("Calliper's")
+    chosen = lambda: check_output_folder(folder, True, subfolder="calliper-model", owned=MODEL_FOLDER_FILES).path  # noqa: E731
+    assert chosen() == folder
+    for name in (".notes.txt", ".git", ".DS_Store"):
+        (folder / name).write_text("the user's")
+        assert chosen() == folder / "calliper-model", name
+        (folder / name).unlink()
