@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from test_qgis_process import qgis_process_env  # noqa: F401 - the throwaway QGIS profile with the plugin
 
 USER_FILES = {"thesis.docx": b"PK\x03\x04 four years of work", "notes.txt": b"call the supervisor\n"}
 # xmin, ymin, xmax, ymax in EPSG:32635 (the demo data's CRS): 1 km of central Helsinki, 100 m pixels.
@@ -258,6 +259,22 @@ def test_processing_output_at_a_users_folder_or_file_leaves_the_users_files(proc
         assert user.new_entries() == [], f"{algorithm} refused ({error}) but left files in the user's folder"
 
 
+def test_qgis_process_trains_into_a_new_subfolder_of_a_users_folder(
+    qgis_process_env, pois, tmp_path  # noqa: F811
+):
+    """The issue's own case: qgis_process run calliper:train ... OUTPUT=<a folder holding thesis.docx>."""
+    from test_qgis_process import run
+
+    user = UserFolder.make(tmp_path / "my project")
+    result = run(qgis_process_env, "run", "calliper:train", "--", f"INPUT={pois}", "CLASS_FIELD=class", "EPOCHS=1",
+                 f"OUTPUT={user.path}")
+    user.assert_intact()
+    written = user.path / "calliper-model"
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert user.new_entries() == [written.name] and (written / "card.json").is_file()
+    assert f"the new folder {written}" in result.stdout, result.stdout[-2000:]
+
+
 # --- the command line ---------------------------------------------------------------------------------------
 
 
@@ -393,7 +410,8 @@ def test_training_again_into_a_model_folder_holding_a_users_file_keeps_that_file
     shutil.copytree(model, folder)
     (folder / name).parent.mkdir(exist_ok=True)
     (folder / name).write_bytes(USER_FILES["notes.txt"])
-    code = main(["train", "--pois", pois, "--class-field", "class", "--epochs", "1", "--out", str(folder), "--overwrite"])
+    code = main(["train", "--pois", pois, "--class-field", "class", "--epochs", "1", "--out", str(folder),
+                 "--overwrite"])
     said = capsys.readouterr()
     assert (folder / name).read_bytes() == USER_FILES["notes.txt"], f"{name} was lost"
     assert code == 0 and (folder / "calliper-model" / "card.json").is_file(), said.err
@@ -412,7 +430,9 @@ def test_only_calliper_s_own_hidden_names_leave_a_model_folder_replaceable(tmp_p
     for name in (".calliper-1a2b.partial", ".model.4242-x1.partial.safetensors", ".region.tif.lock",
                  ".region.tif.blocks", ".region.tif.blocks.json", ".model.old-4242"):
         (folder / name).write_text("Calliper's")
-    chosen = lambda: check_output_folder(folder, True, subfolder="calliper-model", owned=MODEL_FOLDER_FILES).path  # noqa: E731
+    def chosen():
+        return check_output_folder(folder, True, subfolder="calliper-model", owned=MODEL_FOLDER_FILES).path
+
     assert chosen() == folder
     for name in (".notes.txt", ".git", ".DS_Store"):
         (folder / name).write_text("the user's")
