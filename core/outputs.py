@@ -27,6 +27,9 @@ MARKER_FORMAT = "calliper-output"
 CARD_FILE = "card.json"
 CARD_FORMAT_PREFIX = "calliper-"
 SMALL_JSON_LIMIT = 8 * 1024 * 1024
+# The hidden names Calliper leaves in a folder while it writes: its markers and group staging, an output's
+# temporary and backup (core.atomic), lock (core.locks) and an embedding raster's finished blocks (core.maps.blocks).
+CALLIPER_HIDDEN = (".calliper-*", ".*.partial", ".*.partial.*", ".*.old-*", ".*.lock", ".*.blocks", ".*.blocks.json")
 
 
 @dataclass(frozen=True)
@@ -121,9 +124,13 @@ def _new_subfolder(folder: Path, name: str) -> Path:
 
 
 def _foreign_entries(folder: Path, owned: tuple[str, ...]) -> list[str]:
-    """Names in ``folder`` that none of the ``owned`` patterns covers (hidden ones are Calliper's temporaries)."""
-    return sorted(entry.name for entry in folder.iterdir()
-                  if not entry.name.startswith(".") and not any(fnmatch.fnmatch(entry.name, p) for p in owned))
+    """Names in ``folder`` that neither the ``owned`` patterns nor Calliper's hidden names cover.
+
+    A hidden name is not Calliper's for being hidden: a user's ``.git`` or ``.notes`` in a
+    model folder would go with the folder when it is replaced.
+    """
+    patterns = owned + CALLIPER_HIDDEN
+    return sorted(entry.name for entry in folder.iterdir() if not any(fnmatch.fnmatch(entry.name, p) for p in patterns))
 
 
 def check_output_folder(

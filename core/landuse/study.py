@@ -122,6 +122,11 @@ class StudyResult:
     outputs: dict[str, Path]
     metrics: dict
 
+    @property
+    def folder(self) -> Path:
+        """The folder the outputs went to: the one asked for, or a new subfolder of it when it is the user's."""
+        return Path(self.outputs["predictions"]).parent
+
 
 @dataclass
 class ClassifyResult(StudyResult):

@@ -37,7 +37,7 @@ from ..landuse.geometry import SHAPE_FEATURES, repaired, unit_shapes
 from ..landuse.labels import LabelSet, LabelSettings, load_labels, unit_points
 from ..landuse.probes import ProbeSettings
 from ..landuse.splits import SplitSettings, make_split
-from ..landuse.study import class_columns, collecting, with_columns
+from ..landuse.study import StudyResult, class_columns, collecting, with_columns
 from ..landuse.unit_features import CalliperFeatures, class_counts, embed_units, unit_means
 from ..locks import output_lock
 from ..maps.describe import model_evidence
@@ -77,9 +77,8 @@ class TransferSettings:
 
 
 @dataclass
-class TransferResult:
-    outputs: dict[str, Path]
-    metrics: dict
+class TransferResult(StudyResult):
+    """Where the predictions and metrics went (``folder``: a new subfolder of a user's folder) and the metrics."""
 
 
 def unlabelled_units(frame, model: LoadedModel, layer_name: str) -> LabelSet:

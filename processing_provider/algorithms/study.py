@@ -151,7 +151,7 @@ class StudyAlgorithm(CalliperAlgorithm):
                 "pois": pois,
                 "poi_class_field": self.parameterAsString(parameters, self.POI_FIELD, context) or None,
                 "labels_layer": labels.layer,
-                "overwrite": True,  # Processing asks before overwriting; temporary folders are new
+                "overwrite": True,  # only a folder Calliper wrote is replaced; a user's gets a new subfolder (core.outputs)
             }
             region_layer = self.parameterAsRasterLayer(parameters, self.REGION_RASTER, context)
             region = raster_file(region_layer, "region raster") if region_layer else None
@@ -161,7 +161,7 @@ class StudyAlgorithm(CalliperAlgorithm):
         predictions = str(result.outputs["predictions"])
         self.load_on_completion(context, predictions, self.layer_name(parameters, context), self.PREDICTIONS)
         return {
-            self.OUTPUT_FOLDER: str(out_dir),
+            self.OUTPUT_FOLDER: str(result.folder),
             self.PREDICTIONS: predictions,
             self.METRICS: str(result.outputs["metrics"]),
             self.REPORT: str(result.outputs["report"]),

@@ -150,5 +150,5 @@ class TransferAlgorithm(CalliperAlgorithm):
                               "the seeds):\n" + metrics_table(metrics))
         predictions = str(result.outputs["predictions"])
         StudyAlgorithm.load_on_completion(context, predictions, f"{field} carried to the target", self.PREDICTIONS)
-        return {self.OUTPUT_FOLDER: str(out_dir), self.PREDICTIONS: predictions,
+        return {self.OUTPUT_FOLDER: str(result.folder), self.PREDICTIONS: predictions,
                 self.METRICS: str(result.outputs["metrics"])}
