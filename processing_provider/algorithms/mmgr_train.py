@@ -24,6 +24,7 @@ from ...core.imagery.region_maps import write_region_raster
 from ...core.imagery.tiles import MAX_TILE_PIXELS, MIN_TILE_PIXELS, ImagerySettings
 from ...core.imagery.train import MMGRJob, MMGRTrainSettings, train_mmgr
 from ...core.maps.rasters import rgb_preview
+from ...core.outputs import check_output_path
 from ...core.text.descriptions import TextFields
 from ..base import CalliperAlgorithm
 from ..feedback import control_for, user_errors
@@ -97,6 +98,9 @@ class MMGRTrainAlgorithm(CalliperAlgorithm):
         rgb_out = self.parameterAsOutputLayer(parameters, self.RGB_OUTPUT, context) or None
         control = control_for(feedback)
         with user_errors():
+            for path in (out, rgb_out):  # before training: a raster path that cannot be written fails at once
+                if path:
+                    check_output_path(path, True, inputs=(image,))
             job = MMGRJob(
                 image=Path(image), points=point_table_from_layer(layer),
                 fields=TextFields(self.parameterAsString(parameters, self.CLASS_FIELD, context),
