@@ -1,22 +1,25 @@
-"""torch at full speed in a process whose global symbols already hold the reference BLAS, as in QGIS 3.40.
+"""The plugin's native packages in a process whose global symbols already hold QGIS's libraries.
 
-QGIS's libraries put ``libblas.so.3`` into the global symbol scope at start; on Debian 13 that is the
-reference (netlib) BLAS, and torch's own ``sgemm_`` calls then bind to it (about 5 GFLOP/s instead of
-100+). Each check runs in a fresh interpreter that loads that library with ``RTLD_GLOBAL`` first, starts
-the plugin as QGIS does (``classFactory``) and only then imports torch, as the dock, Processing or the
-Python console would.
+QGIS's libraries put ``libblas.so.3`` and ``libgeos_c`` into the global symbol scope at start. On
+Debian 13 the first is the reference (netlib) BLAS, and torch's own ``sgemm_`` calls then bind to it
+(about 5 GFLOP/s instead of 100+); QGIS 3.22's GEOS 3.11 takes shapely's GEOS calls and refuses its
+WKB writer. Each check runs in a fresh interpreter that loads such a library with ``RTLD_GLOBAL``
+first, starts the plugin's guard as QGIS does and only then imports the package, as the dock,
+Processing or the Python console would.
 """
 
 from __future__ import annotations
 
 import glob
+import importlib.util
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from calliper.core.torch_loading import SLOW_GFLOPS
+from calliper.core.native_imports import SLOW_GFLOPS
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="global symbol binding is Linux's")
 
@@ -31,10 +34,9 @@ from qgis.core import QgsApplication
 app = QgsApplication([], False)
 app.initQgis()
 import calliper
-from calliper.core.torch_loading import matmul_gflops
+from calliper.core.native_imports import matmul_gflops
 calliper.classFactory(None)  # as qgis_process does: no window, so warnings go to standard error
 import torch
-torch.set_num_threads(1)
 print(json.dumps({{"gflops": max(matmul_gflops(torch) for _ in range(3)),
                   "hooks_left": [type(f).__name__ for f in sys.meta_path if "Torch" in type(f).__name__],
                   "loader": type(torch.__spec__.loader).__name__}}))
@@ -64,3 +66,21 @@ def test_torch_imported_before_the_plugin_is_measured_and_the_user_told_what_to_
     assert result["gflops"] < SLOW_GFLOPS, result  # the slow path this file guards against is really there
     [warning] = warnings
     assert "GFLOP/s" in warning and "libopenblas0" in warning, warning
+
+
+def test_shapely_from_the_dependency_folder_uses_its_own_geos_beside_qgis_geos():
+    """QGIS 3.22's GEOS 3.11 in the global symbols made shapely's to_wkb (every GeoPackage written) fail."""
+    system_geos = sorted(glob.glob("/usr/lib/*/libgeos_c.so.1"))  # QGIS's own (qgis_core links it)
+    folder = Path(importlib.util.find_spec("shapely").origin).parent.parent  # stands in for the dependency folder
+    script = f"""
+import ctypes
+ctypes.CDLL({system_geos[0]!r}, mode=ctypes.RTLD_GLOBAL)
+from pathlib import Path
+from calliper.core.native_imports import guard_native_imports
+guard_native_imports(Path({str(folder)!r}), print)
+import shapely
+print(len(shapely.to_wkb(shapely.points([1.0, 2.0], [3.0, 4.0], [5.0, 6.0]))))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["2"]
