@@ -12,7 +12,6 @@ import sys
 from typing import Callable, Sequence
 
 from ..core.errors import CalliperError, disk_full
-from ..core.torch_loading import guard_torch_import
 from .demo.run import add_demo
 from .imagery import add_mmgr_train, add_region_raster, add_render_osm
 from .landuse import add_classify, add_predict
@@ -41,7 +40,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``calliper`` script."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    guard_torch_import(lambda error: print(f"calliper: warning: {error.message}", file=sys.stderr))
     args = build_parser().parse_args(argv)
     try:
         args.run(args)

@@ -157,11 +157,17 @@ class _NativeFinder(importlib.abc.MetaPathFinder):
         return self.prefix is not None and path is not None and any(str(entry).startswith(self.prefix) for entry in path)
 
     def _found_after(self, name: str, path, target) -> ModuleSpec | None:
-        for finder in sys.meta_path[sys.meta_path.index(self) + 1:]:
+        after = sys.meta_path[sys.meta_path.index(self) + 1:] if self in sys.meta_path else sys.meta_path
+        for finder in after:
             spec = finder.find_spec(name, path, target) if hasattr(finder, "find_spec") else None
             if spec is not None:
                 return spec
         return None
+
+
+def _is_native_finder(finder) -> bool:
+    """By name: the finder of an earlier load of this module (a reloaded plugin) is of another class object."""
+    return (type(finder).__module__, type(finder).__qualname__) == (__name__, _NativeFinder.__qualname__)
 
 
 def guard_native_imports(folder: Path | None, report: Report) -> None:
@@ -172,7 +178,7 @@ def guard_native_imports(folder: Path | None, report: Report) -> None:
     """
     if not sys.platform.startswith("linux"):
         return
-    for finder in [finder for finder in sys.meta_path if isinstance(finder, _NativeFinder)]:
+    for finder in [finder for finder in sys.meta_path if _is_native_finder(finder)]:
         sys.meta_path.remove(finder)  # a reloaded plugin replaces its earlier finder
     check = _Check(report)
     if "torch" in sys.modules:
