@@ -67,19 +67,28 @@ def test_torch_imported_before_the_plugin_is_measured_and_the_user_told_what_to_
     assert "GFLOP/s" in warning and "libopenblas0" in warning, warning
 
 
-def test_shapely_from_the_dependency_folder_uses_its_own_geos_beside_qgis_geos():
-    """QGIS 3.22's GEOS 3.11 in the global symbols made shapely's to_wkb (every GeoPackage written) fail."""
-    system_geos = sorted(glob.glob("/usr/lib/*/libgeos_c.so.1"))  # QGIS's own (qgis_core links it)
+LIBRARIES = """
+import shapely, rasterio, pyogrio
+from rasterio.env import GDALVersion
+print(len(shapely.to_wkb(shapely.points([1.0, 2.0], [3.0, 4.0], [5.0, 6.0]))), shapely.geos_version,
+      GDALVersion.runtime(), pyogrio.__gdal_version_string__)
+"""
+
+
+def test_shapely_rasterio_and_pyogrio_use_their_own_geos_and_gdal_beside_qgis_ones():
+    """QGIS's GEOS and GDAL in the global symbols took their calls: in QGIS 3.22 shapely's to_wkb failed (no
+    GeoPackage could be written) and rasterio and pyogrio ran on GDAL 3.6. Guarded, they answer as outside QGIS."""
+    qgis_libraries = [sorted(glob.glob(f"/usr/lib/*/{name}"))[0] for name in ("libgeos_c.so.1", "libgdal.so.*[0-9]")]
     folder = Path(importlib.util.find_spec("shapely").origin).parent.parent  # stands in for the dependency folder
-    script = f"""
+    guarded = f"""
 import ctypes
-ctypes.CDLL({system_geos[0]!r}, mode=ctypes.RTLD_GLOBAL)
 from pathlib import Path
+for library in {qgis_libraries!r}:
+    ctypes.CDLL(library, mode=ctypes.RTLD_GLOBAL)  # what QGIS's libraries bring at start
 from calliper.core.native_imports import guard_native_imports
 guard_native_imports(Path({str(folder)!r}), print)
-import shapely
-print(len(shapely.to_wkb(shapely.points([1.0, 2.0], [3.0, 4.0], [5.0, 6.0]))))
-"""
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.split() == ["2"]
+""" + LIBRARIES
+    outside, inside = (subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+                       for script in (LIBRARIES, guarded))
+    assert inside.returncode == 0, inside.stderr[-3000:]
+    assert inside.stdout == outside.stdout and inside.stdout.startswith("2 "), (outside.stdout, inside.stdout)
