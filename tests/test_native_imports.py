@@ -1,6 +1,6 @@
 """The plugin's native packages in a process whose global symbols already hold QGIS's libraries.
 
-QGIS's libraries put ``libblas.so.3`` and ``libgeos_c`` into the global symbol scope at start. On
+QGIS's libraries put ``libblas.so.3``, ``libgeos_c`` and ``libgdal`` into the global symbol scope at start. On
 Debian 13 the first is the reference (netlib) BLAS, and torch's own ``sgemm_`` calls then bind to it
 (about 5 GFLOP/s instead of 100+); QGIS 3.22's GEOS 3.11 takes shapely's GEOS calls and refuses its
 WKB writer. Each check runs in a fresh interpreter that loads such a library with ``RTLD_GLOBAL``
