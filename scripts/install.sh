@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(qgis python3-qgis qgis-providers python3-venv python3-pip xvfb)
+# libblas3: the reference BLAS that QGIS 3.40 loads on Debian 13; tests/test_native_imports.py loads it.
+APT_PACKAGES=(qgis python3-qgis qgis-providers python3-venv python3-pip xvfb libblas3)
 if ! dpkg -s "${APT_PACKAGES[@]}" >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   echo "Installing QGIS and system packages with apt (one to two minutes)..."
