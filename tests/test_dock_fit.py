@@ -38,7 +38,7 @@ def test_every_tab_fits_360_px_without_a_horizontal_scroll_bar(dock):
     dock.hide()
 
 
-LONG_PATH = ("/home/analyst/Calliper outputs for the thesis chapter on Helsinki nightlife 2026/maps/"
+LONG_PATH = ("/srv/gis/Calliper outputs for the thesis chapter on Helsinki nightlife 2026/maps/"
              "phrase_a_sandy_beach_for_swimming_with_ice_cream_kiosks_and_a_long_seaside_promenade_20261207-190754.tif")
 
 
