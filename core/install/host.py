@@ -16,12 +16,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .pins import Release, nearest_release, this_python
-
-try:
-    from packaging.specifiers import SpecifierSet
-except ImportError:  # QGIS's Python without packaging: pip always carries a copy
-    from pip._vendor.packaging.specifiers import SpecifierSet
+from .pins import Release, SpecifierSet, nearest_release, this_python
 
 
 @dataclass(frozen=True)
@@ -40,9 +35,12 @@ class HostPackage:
 
 
 HOST_PACKAGES: tuple[HostPackage, ...] = (
-    HostPackage("numpy", ">=1.24", "1.26.4", (Release("1.26.4", (9, 12)), Release("2.1.3", (10, 13)))),
-    HostPackage("pyproj", ">=3.3", "3.6.1", (Release("3.6.1", (9, 12)), Release("3.7.0", (10, 13)))),
-    HostPackage("scipy", ">=1.10", "1.13.1", (Release("1.13.1", (9, 12)), Release("1.14.1", (10, 13)))),
+    HostPackage("numpy", ">=1.24", "1.26.4", (Release("1.26.4", (9, 12)), Release("2.1.3", (10, 13)),
+                                             Release("2.3.5", (11, 14)))),
+    HostPackage("pyproj", ">=3.3", "3.6.1", (Release("3.6.1", (9, 12)), Release("3.7.0", (10, 13)),
+                                             Release("3.7.2", (11, 14)))),
+    HostPackage("scipy", ">=1.10", "1.13.1", (Release("1.13.1", (9, 12)), Release("1.14.1", (10, 13)),
+                                             Release("1.16.3", (11, 14)))),
 )
 """numpy 1.x and 2.x are both accepted: the pins have wheels built for numpy 2 that also run on numpy >= 1.24.
 The fallbacks run with numpy 1 and 2 alike (scipy 1.13 is the first built for numpy 2)."""
