@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -47,6 +48,8 @@ INDEX = "https://pypi.org/simple"
 UV_TARGETS = {"linux-x86_64": ("linux", "x86_64-manylinux_2_28"), "windows-amd64": ("win32", "x86_64-pc-windows-msvc"),
               "macos-arm64": ("darwin", "aarch64-apple-darwin"), "macos-x86_64": ("darwin", "x86_64-apple-darwin")}
 """Lock platform -> (sys.platform, uv's --python-platform). Linux: glibc 2.28 and later, as torch's own wheels."""
+MACOS = "14.0"
+"""The oldest macOS the macOS locks are for: torch 2.13's own wheels need macOS 14."""
 HOST_NAMES = {host.name for host in HOST_PACKAGES}
 
 
@@ -70,7 +73,8 @@ def compile_lock(requirements: list[str], python: int, target: str, index: str) 
         out = Path(scratch) / "pylock.toml"
         done = subprocess.run([*uv_command(), "pip", "compile", str(wanted), "--python-version", f"3.{python}",
                                "--python-platform", target, "--only-binary", ":all:", "--index-url", index,
-                               "--no-config", "--quiet", "-o", str(out)], capture_output=True, text=True, check=False)
+                               "--no-config", "--quiet", "-o", str(out)], capture_output=True, text=True, check=False,
+                              env=dict(os.environ, MACOSX_DEPLOYMENT_TARGET=MACOS) if "apple-darwin" in target else None)
         if done.returncode != 0:
             raise NoWheels(" ".join((done.stderr or done.stdout).split())[:400])
         packages = tomllib.loads(out.read_text(encoding="utf-8")).get("packages", [])

@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .locks import normalised
 from .pins import Release, SpecifierSet, nearest_release, this_python
 
 
@@ -84,10 +85,14 @@ class HostChoice:
         return f"{self.package.name} {self.fallback} ({why})"
 
 
+def host_paths(exclude: Path | None = None) -> list[str]:
+    """This Python's import paths without the folder ``exclude`` (our own dependency folder)."""
+    return [p for p in sys.path if not (exclude and p and Path(p).resolve().is_relative_to(exclude.resolve()))]
+
+
 def host_version(name: str, exclude: Path | None = None) -> str | None:
     """The version of ``name`` importable from this Python's own paths, ignoring the folder ``exclude``."""
-    paths = [p for p in sys.path if not (exclude and p and Path(p).resolve().is_relative_to(exclude.resolve()))]
-    for dist in importlib.metadata.distributions(name=name, path=paths):
+    for dist in importlib.metadata.distributions(name=name, path=host_paths(exclude)):
         return dist.version
     return None
 
@@ -103,9 +108,8 @@ def loaded_distributions(exclude: Path | None = None) -> dict[str, str]:
     An install that keeps these versions can be used at once; one that replaced them
     would need QGIS to restart, because a loaded module cannot be swapped.
     """
-    paths = [p for p in sys.path if not (exclude and p and Path(p).resolve().is_relative_to(exclude.resolve()))]
     loaded = {}
-    for dist in importlib.metadata.distributions(path=paths):
+    for dist in importlib.metadata.distributions(path=host_paths(exclude)):
         name = dist.metadata["Name"]
         if name and any(module in sys.modules for module in top_level_modules(dist)):
             loaded.setdefault(name, dist.version)
@@ -124,3 +128,21 @@ def top_level_modules(dist: importlib.metadata.Distribution) -> set[str]:
         top -= {"..", "__pycache__", ""}
         top = {module for module in top if "." not in module and "-" not in module}
     return top or {dist.metadata["Name"].lower().replace("-", "_")}
+
+
+@dataclass(frozen=True)
+class HostDistribution:
+    """A distribution in QGIS's Python (outside our folder): its version and what it requires."""
+
+    version: str
+    requires: tuple[str, ...]
+
+
+def host_distributions(exclude: Path | None = None) -> dict[str, HostDistribution]:
+    """Every distribution importable from this Python's own paths, ignoring the folder ``exclude``, by PEP 503 name."""
+    found: dict[str, HostDistribution] = {}
+    for dist in importlib.metadata.distributions(path=host_paths(exclude)):
+        name = dist.metadata["Name"]
+        if name:
+            found.setdefault(normalised(name), HostDistribution(dist.version, tuple(dist.requires or ())))
+    return found

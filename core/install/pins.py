@@ -83,21 +83,22 @@ def nearest_release(wanted: str, releases: tuple[Release, ...], python: tuple[in
 
 @dataclass(frozen=True)
 class PythonPins:
-    """The pins for one Python, and a sentence for each pin that differs from other Pythons' for it."""
+    """The pins for one Python, and a sentence for each pin that is not the release most Pythons get."""
 
     pins: list[Pin]
     notes: list[str]
 
 
 def pins_for_python(pins: list[Pin], python: tuple[int, int]) -> PythonPins:
-    """The pins whose marker holds for ``python``; a pin with another release for other Pythons gets a note."""
+    """The pins whose marker holds for ``python``; one that is not its name's first line (the release most Pythons
+    get) gets a note."""
     chosen = [pin for pin in pins if pin.applies(python)]
     notes = []
     for pin in chosen:
-        others = sorted({other.version for other in pins if other.name == pin.name and other.version != pin.version})
-        if others:
+        usual = next(other for other in pins if other.name == pin.name)
+        if usual.version != pin.version:
             notes.append(f"{pin.name} {pin.version} for Python {python[0]}.{python[1]} "
-                         f"({', '.join(others)} for other Pythons)")
+                         f"({usual.version} has no wheel for it)")
     return PythonPins(chosen, notes)
 
 
