@@ -66,8 +66,10 @@ class LockEntry:
 
     @property
     def line(self) -> str:
-        """The entry as a line of a pip requirements file in hash-checking mode."""
-        return " ".join([self.spec, *(f"--hash=sha256:{digest}" for digest in self.hashes)])
+        """The entry as a line of a pip requirements file in hash-checking mode. ``===`` (the exact string): ``==2.13.0``
+        would also take a ``2.13.0+cpu`` wheel that a wheel folder in pip's configuration offers, whose hash is not
+        this one's."""
+        return " ".join([f"{self.name}==={self.version}", *(f"--hash=sha256:{digest}" for digest in self.hashes)])
 
 
 def parse_lock(text: str) -> dict[str, LockEntry]:

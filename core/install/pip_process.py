@@ -23,7 +23,7 @@ NETWORK_SIGNS = (
     "getaddrinfo failed", "No route to host",
 )
 HASH_SIGN = "DO NOT MATCH THE HASHES"
-MISMATCHED = re.compile(r"^\s+(\S+)==(\S+) from ")
+MISMATCHED = re.compile(r"^\s+([^=\s]+)===?(\S+) from ")
 """pip's line naming a requirement whose file has another hash: ``    torch==2.13.0 from https://...:``."""
 DISK_SIGNS = ("No space left on device", "[Errno 28]", "File too large", "[Errno 27]", "Disk quota exceeded")
 LOG_TAIL = 40
@@ -67,7 +67,7 @@ def failure(run: PipRun, returncode: int, what: str) -> InstallError:
         return RegistryUnreachableError(
             f"{what} failed: the package index could not be reached. Check the internet connection (or the proxy "
             "set in pip's configuration) and click Install again.", run.tail)
-    missing = [line.split("No matching distribution found for", 1)[1].strip()
+    missing = [line.split("No matching distribution found for", 1)[1].strip().replace("===", "==")
                for line in run.lines if "No matching distribution found for" in line]
     if missing:
         hint = " The CPU build of torch comes from download.pytorch.org; if that site is blocked, choose CUDA." \
