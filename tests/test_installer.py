@@ -31,6 +31,7 @@ from calliper.core.install.host import HOST_PACKAGES, HostChoice, HostPackage, h
 from calliper.core.install import locks
 from calliper.core.install.locks import Lock, LockEntry, load_lock
 from calliper.core.install.pins import PYTHONS, Pin, Release, fingerprint, nearest_release, pins_for_python, read_pins
+from calliper.core.install.pip_process import pip_environment
 from calliper.core.install.plan import install, make_plan, resolve
 from calliper.core.install.torch_variant import TorchVariant, choose_torch_variant
 from calliper.core.jobs import JobControl
@@ -222,12 +223,17 @@ def test_a_locked_version_missing_from_the_index_is_named(tmp_path, wheels):
         resolve(plan)
 
 
-def test_a_tampered_file_stops_the_install_naming_the_package_and_leaves_the_folder_as_it_was(tmp_path, wheels):
+def upgrade_of_an_install(tmp_path, wheels):
+    """fake-a 1.0 installed, and the plan and resolution of an upgrade to 2.0: (folder, old plan, new plan, resolution)."""
     folder = dependency_folder(tmp_path / "profile")
     old = fake_plan(folder, wheels, ["calliper-fake-a==1.0"])
     install(old, resolve(old))
     new = fake_plan(folder, wheels, ["calliper-fake-a==2.0"])
-    resolution = resolve(new)
+    return folder, old, new, resolve(new)
+
+
+def test_a_tampered_file_stops_the_install_naming_the_package_and_leaves_the_folder_as_it_was(tmp_path, wheels):
+    folder, old, new, resolution = upgrade_of_an_install(tmp_path, wheels)
     make_wheel(wheels, "calliper-fake-a", "2.0", payload_bytes=10)  # other bytes under the same name and version
     lines: list[str] = []
     with pytest.raises(TamperedDownloadError, match="the file downloaded for calliper-fake-a 2.0 does not match the "
@@ -254,11 +260,7 @@ def test_a_dependency_the_lock_lacks_refuses_the_install_and_so_does_one_qgis_ca
 
 
 def test_cancel_stops_pip_and_keeps_the_previous_install(tmp_path, wheels):
-    folder = dependency_folder(tmp_path / "profile")
-    old = fake_plan(folder, wheels, ["calliper-fake-a==1.0"])
-    install(old, resolve(old))
-    new = fake_plan(folder, wheels, ["calliper-fake-a==2.0"])
-    resolution = resolve(new)
+    folder, old, new, resolution = upgrade_of_an_install(tmp_path, wheels)
     lines: list[str] = []
     with pytest.raises(CancelledError, match="Installing the packages was cancelled"):
         install(new, resolution, logged_control(lines, cancel_after=1))
@@ -426,7 +428,8 @@ def indexes_named(command: str) -> list[str]:
     return [words[i + 1] for i, word in enumerate(words) if word in ("--index-url", "--extra-index-url", "--find-links")]
 
 
-def test_torch_comes_from_the_cpu_index_alone_in_its_own_run_and_no_command_names_two_indexes(tmp_path, torch_indexes):
+def test_torch_comes_from_the_cpu_index_alone_in_its_own_run_and_no_command_names_two_indexes(
+        tmp_path, torch_indexes, monkeypatch):
     index_args, cpu_url, lock = torch_indexes
     plan = torch_plan(tmp_path, index_args, cpu_url, lock)
     lines: list[str] = []
@@ -439,6 +442,9 @@ def test_torch_comes_from_the_cpu_index_alone_in_its_own_run_and_no_command_name
     assert len(run) == 4 and all(len(indexes_named(command)) <= 1 for command in run)  # packages, torch: checked, installed
     assert [indexes_named(command) for command in run] == [[index_args[1]], [cpu_url]] * 2
     assert not any("--extra-index-url" in command for command in run)
+    monkeypatch.setenv("PIP_EXTRA_INDEX_URL", "https://elsewhere.example/simple")  # none added to torch's run
+    assert "PIP_EXTRA_INDEX_URL" not in pip_environment(resolution.runs[1].env)
+    assert pip_environment(resolution.runs[0].env)["PIP_EXTRA_INDEX_URL"] == "https://elsewhere.example/simple"
 
 
 def test_an_unanswering_cpu_index_falls_back_to_the_locked_torch_of_the_configured_index_and_says_what_it_costs(
