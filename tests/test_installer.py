@@ -485,6 +485,7 @@ def test_the_triton_that_pypis_torch_brings_is_left_out_and_a_folder_holding_it_
     lines: list[str] = []
     resolution = resolve(plan, logged_control(lines))
     assert set(resolution.packages) == {"torch", "nvidia-fake-cublas"}
+    assert resolution.torch_build == "cuda, from the package index (cpu not locked)"  # no lock of PyTorch's index
     assert any(line.startswith("Left out triton:") and "crashes QGIS" in line for line in lines)
     install(plan, resolution)
     assert (plan.folder / "torch" / "__init__.py").is_file() and not list(plan.folder.glob("triton*"))
@@ -501,7 +502,7 @@ def test_a_configured_index_that_serves_the_cpu_build_is_not_called_cuda(tmp_pat
     wheels = [make_wheel(tmp_path / "w", "torch", "1.0+cpu")]
     configured = make_simple_index(tmp_path / "configured", wheels)
     plan = torch_plan(tmp_path, ["--index-url", configured.as_uri()], "http://127.0.0.1:9/whl/cpu",
-                      Lock("3.99-test", {}, {"pypi": locked(wheels)}))
+                      Lock("3.99-test", {}, {"pypi": locked(wheels), "cpu": locked(wheels)}))
     resolution = resolve(plan)
     assert resolution.packages == {"torch": "1.0+cpu"}
     assert "the CPU build as well: 0 MB with its libraries" in resolution.notes[0] and "CUDA" not in resolution.notes[0]

@@ -159,26 +159,28 @@ class Resolution:
         return f"{len(self.packages)} packages, {size}"
 
 
-def _torch_run(plan: InstallPlan, lock: Lock) -> tuple[LockedRun | None, str]:
-    """torch's run, and why it is not the plan's build from its own index ('' when it is).
+def _torch_run(plan: InstallPlan, lock: Lock) -> tuple[LockedRun | None, str, str]:
+    """torch's run, and why it is not the plan's build from its own index, in a sentence and in short ('' when it is).
 
     The plan's build comes from its own index, alone, when the lock has it and the index
     answers; else the lock's torch from the configured index (a wheel folder given with
     ``--no-index`` stands for every index)."""
     if plan.torch is None:
-        return None, ""
+        return None, "", ""
     url, own, pypi = plan.torch.index_url, lock.torch.get(plan.torch.source), lock.torch.get(PYPI_SOURCE)
-    why = ""
+    why = short = ""
     if url is not None and "--no-index" not in plan.index_args:
         if own is not None and _reachable(url + "/"):
-            return LockedRun("torch", tuple(own.values()), ("--index-url", url), ONLY_THE_NAMED_INDEX), ""
-        why = (f"The torch {plan.torch.name.upper()} index ({url}) does not answer" if own is not None
-               else f"Calliper has no lock of torch from {url} for {lock.tag}")
+            return LockedRun("torch", tuple(own.values()), ("--index-url", url), ONLY_THE_NAMED_INDEX), "", ""
+        if own is not None:
+            why, short = f"The torch {plan.torch.name.upper()} index ({url}) does not answer", "index unreachable"
+        else:
+            why, short = f"Calliper has no lock of torch from {url} for {lock.tag}", "not locked"
         own = None
     part = own if own is not None else pypi
     if part is None:
         raise InstallError(f"The lock for {lock.tag} has no torch {plan.torch.name.upper()} build to install.")
-    return LockedRun("torch", tuple(part.values()), tuple(plan.index_args)), why
+    return LockedRun("torch", tuple(part.values()), tuple(plan.index_args)), why, short
 
 
 def _fallback_build(packages: dict[str, str]) -> str:
@@ -301,7 +303,7 @@ def resolve(plan: InstallPlan, control: JobControl | None = None) -> Resolution:
                                    f"release of it to install.")
             entries.append(entry)
     runs = [LockedRun("the packages", tuple(entries), tuple(plan.index_args))]
-    torch_run, fell_back = _torch_run(plan, lock)
+    torch_run, fell_back, short = _torch_run(plan, lock)
     runs += [torch_run] if torch_run else []
     reports = [(run, _dry_run(plan, control, run)) for run in runs if run.entries]
     proposed = {}
@@ -335,7 +337,7 @@ def resolve(plan: InstallPlan, control: JobControl | None = None) -> Resolution:
     torch_build = plan.torch.name if plan.torch else None
     if fell_back:
         notes.insert(0, _fallback_note(plan, fell_back, packages, sizes))
-        torch_build = f"{_fallback_build(packages)}, from the package index ({plan.torch.name} index unreachable)"
+        torch_build = f"{_fallback_build(packages)}, from the package index ({plan.torch.name} {short})"
     for note in notes:
         control.log(note)
     return Resolution(packages, [run.keeping(set(chosen)) for run in runs if run.keeping(set(chosen)).entries],
