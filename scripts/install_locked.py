@@ -37,6 +37,7 @@ def main() -> int:
     control = JobControl(log=lambda line: print(f"  {line}", flush=True))
     with tempfile.TemporaryDirectory(prefix="calliper-venv-") as scratch:
         plan = make_plan(Path(scratch) / "unused", args.torch, python=sys.executable)
+        plan.loaded = {}  # no running QGIS to keep usable: the lock's versions throughout
         torch = next(pin.version for pin in plan.pins if pin.name == "torch")
         if (installed_version("torch") or "").split("+")[0] == torch:
             plan.torch = None  # the pinned torch is here already, in some build
