@@ -41,10 +41,11 @@ from calliper.core.install.locks import (
     lock_tag,
     normalised,
 )
-from calliper.core.install.pins import PINS_FILE, PYTHONS, python_pins
+from calliper.core.install.pins import PINS_FILE, PYTHONS, python_pins, read_pins
 from calliper.core.install.torch_variant import choose_torch_variant
 
 INDEX = "https://pypi.org/simple"
+QGIS_LOADS = PINS_FILE.with_name("qgis-loads.txt")
 UV_TARGETS = {"linux-x86_64": ("linux", "x86_64-manylinux_2_28"), "windows-amd64": ("win32", "x86_64-pc-windows-msvc"),
               "macos-arm64": ("darwin", "aarch64-apple-darwin"), "macos-x86_64": ("darwin", "x86_64-apple-darwin")}
 """Lock platform -> (sys.platform, uv's --python-platform). Linux: glibc 2.28 and later, as torch's own wheels."""
@@ -65,13 +66,18 @@ def uv_command() -> list[str]:
     raise SystemExit("uv is needed: pip install uv")
 
 
-def compile_lock(requirements: list[str], python: int, target: str, index: str) -> dict[str, LockEntry]:
-    """uv's resolution of ``requirements`` for Python 3.``python`` on ``target``: each distribution, its wheels' hashes."""
+def compile_lock(requirements: list[str], python: int, target: str, index: str,
+                 constraints: list[str] = ()) -> dict[str, LockEntry]:
+    """uv's resolution of ``requirements`` (within ``constraints``) for Python 3.``python`` on ``target``: each
+    distribution, its wheels' hashes."""
     with tempfile.TemporaryDirectory(prefix="calliper-lock-") as scratch:
         wanted = Path(scratch) / "requirements.in"
         wanted.write_text("\n".join(requirements) + "\n", encoding="utf-8")
+        limits = Path(scratch) / "constraints.txt"
+        limits.write_text("\n".join(constraints) + "\n", encoding="utf-8")
         out = Path(scratch) / "pylock.toml"
-        done = subprocess.run([*uv_command(), "pip", "compile", str(wanted), "--python-version", f"3.{python}",
+        done = subprocess.run([*uv_command(), "pip", "compile", str(wanted), "-c", str(limits),
+                               "--python-version", f"3.{python}",
                                "--python-platform", target, "--only-binary", ":all:", "--index-url", index,
                                "--no-config", "--quiet", "-o", str(out)], capture_output=True, text=True, check=False,
                               env=dict(os.environ, MACOSX_DEPLOYMENT_TARGET=MACOS) if "apple-darwin" in target else None)
@@ -85,6 +91,18 @@ def compile_lock(requirements: list[str], python: int, target: str, index: str) 
             raise NoWheels(f"{package['name']} {package['version']} has no wheel for 3.{python} on {target}")
         entries[normalised(package["name"])] = LockEntry(package["name"], package["version"], hashes)
     return entries
+
+
+def resolve_beside_qgis(requirements: list[str], python: int, target: str, index: str) -> dict[str, LockEntry]:
+    """The resolution with what QGIS loads (qgis-loads.txt) at QGIS's versions, then with everything else held and
+    only those let rise again: every package then accepts QGIS's loaded copy, and QGIS without one gets the newest."""
+    loaded = [pin for pin in read_pins(QGIS_LOADS) if pin.applies((3, python))]
+    resolved = compile_lock(requirements, python, target, index, [pin.spec for pin in loaded])
+    if not loaded:
+        return resolved
+    names = {normalised(pin.name) for pin in loaded}
+    return compile_lock(requirements, python, target, index,
+                        [entry.spec for name, entry in resolved.items() if name not in names])
 
 
 def header(what: str, python: int, platform: str, index: str) -> str:
@@ -104,7 +122,7 @@ def make_target(python: int, platform: str, index: str, folder: Path) -> str:
     tag = lock_tag((3, python), platform)
     pins = python_pins((3, python))
     try:
-        resolved = compile_lock([pin.spec for pin in pins], python, target, index)
+        resolved = resolve_beside_qgis([pin.spec for pin in pins], python, target, index)
     except NoWheels as why:
         for stale in folder.glob(f"{tag}*.txt"):
             stale.unlink()

@@ -363,6 +363,11 @@ def test_a_loaded_distribution_without_top_level_or_record_is_found_by_its_name(
     monkeypatch.setitem(sys.modules, "calliper_fake_c", __import__("calliper_fake_c"))
     assert loaded_distributions()["calliper-fake-c"] == "1.0"
     assert "calliper-fake-c" not in loaded_distributions(exclude=tmp_path)
+    (tmp_path / "calliper_fake_d-1.0.dist-info").mkdir()  # like setuptools: only its private shim is imported
+    (tmp_path / "calliper_fake_d-1.0.dist-info" / "METADATA").write_text("Name: calliper-fake-d\nVersion: 1.0\n")
+    (tmp_path / "calliper_fake_d-1.0.dist-info" / "top_level.txt").write_text("_calliper_fake_shim\ncalliper_fake_d\n")
+    monkeypatch.setitem(sys.modules, "_calliper_fake_shim", sys)
+    assert "calliper-fake-d" not in loaded_distributions()
 
 
 def host_dist(folder: Path, name: str, version: str) -> None:

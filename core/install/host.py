@@ -106,12 +106,14 @@ def loaded_distributions(exclude: Path | None = None) -> dict[str, str]:
     """Distributions this process has already imported (QGIS loads requests, idna, yaml, ...), name -> version.
 
     An install that keeps these versions can be used at once; one that replaced them
-    would need QGIS to restart, because a loaded module cannot be swapped.
+    would need QGIS to restart, because a loaded module cannot be swapped. Private shims
+    (setuptools' ``_distutils_hack``, loaded by its .pth at start-up) do not count, as in
+    ``folder.shadowed_imports``.
     """
     loaded = {}
     for dist in importlib.metadata.distributions(path=host_paths(exclude)):
         name = dist.metadata["Name"]
-        if name and any(module in sys.modules for module in top_level_modules(dist)):
+        if name and any(module in sys.modules for module in top_level_modules(dist) if not module.startswith("_")):
             loaded.setdefault(name, dist.version)
     return loaded
 
