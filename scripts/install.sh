@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything Calliper needs on Debian 12: QGIS from apt, a .venv that sees
-# QGIS's Python, the pinned Python packages (with the documentation tools), and the calliper
-# package (editable).
+# QGIS's Python, the locked Python packages (as the plugin installs them), the test and
+# documentation tools and the calliper package (editable).
 # Idempotent: a second run checks and returns in seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,11 +22,15 @@ fi
 
 PIP=(.venv/bin/pip install -q --disable-pip-version-check)
 STAMP=.venv/.calliper-requirements.sha256
-WANT=$(cat requirements.txt requirements-docs.txt core/install/requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+WANT=$(cat requirements.txt requirements-docs.txt core/install/requirements.txt core/install/locks/*.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
-  echo "Installing the pinned Python packages into .venv..."
-  "${PIP[@]}" -r requirements.txt -r requirements-docs.txt
   "${PIP[@]}" --no-deps --no-build-isolation -e .
+  # The plugin's packages from the same locks as its installer: exact versions, each wheel's sha256
+  # checked, torch from its own index (CALLIPER_TORCH=cpu or cuda; auto: CUDA where an NVIDIA driver is).
+  echo "Installing the locked Python packages into .venv..."
+  .venv/bin/python scripts/install_locked.py --torch "${CALLIPER_TORCH:-auto}"
+  echo "Installing the test and documentation tools into .venv..."
+  "${PIP[@]}" -r requirements.txt -r requirements-docs.txt
   echo "$WANT" > "$STAMP"
 fi
 

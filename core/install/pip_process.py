@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import signal
 import subprocess
 import tempfile
 import threading
 from dataclasses import dataclass
 
-from ..errors import CancelledError, DiskFullError, InstallError, RegistryUnreachableError
+from ..errors import CancelledError, DiskFullError, InstallError, RegistryUnreachableError, TamperedDownloadError
 from ..jobs import JobControl
 
 NETWORK_SIGNS = (
@@ -24,6 +25,9 @@ NETWORK_SIGNS = (
     "Connection refused", "Network is unreachable", "Read timed out", "ConnectTimeoutError", "Could not fetch URL",
     "getaddrinfo failed", "No route to host",
 )
+HASH_SIGN = "DO NOT MATCH THE HASHES"
+MISMATCHED = re.compile(r"^\s+([^=\s]+)===?(\S+) from ")
+"""pip's line naming a requirement whose file has another hash: ``    torch==2.13.0 from https://...:``."""
 DISK_SIGNS = ("No space left on device", "[Errno 28]", "File too large", "[Errno 27]", "Disk quota exceeded")
 LOG_TAIL = 40
 
@@ -40,16 +44,24 @@ class PipRun:
         return "\n".join(self.lines[-LOG_TAIL:])
 
 
-def pip_environment(overrides: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment pip runs in: no PYTHONPATH (it sees QGIS's Python as it is), no prompts."""
+def pip_environment(overrides: dict[str, str | None] | None = None) -> dict[str, str]:
+    """The environment pip runs in: no PYTHONPATH (it sees QGIS's Python as it is), no prompts; an override of None
+    removes that variable."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PIP_USER", "PIP_TARGET")}
     env.update(PIP_NO_INPUT="1", PIP_DISABLE_PIP_VERSION_CHECK="1", PYTHONUNBUFFERED="1", **(overrides or {}))
-    return env
+    return {k: v for k, v in env.items() if v is not None}
 
 
 def failure(run: PipRun, returncode: int, what: str) -> InstallError:
     """The error a user reads for a failed pip run, with pip's last lines behind 'More info'."""
     text = "\n".join(run.lines)
+    if HASH_SIGN in text:
+        found = [MISMATCHED.match(line) for line in run.lines]
+        named = ", ".join(f"{match[1]} {match[2]}" for match in found if match) or "a package"
+        return TamperedDownloadError(
+            f"{what} stopped: the file downloaded for {named} does not match the sha256 hash in Calliper's lock, so it "
+            "is not the file Calliper was made with (a new upload under the same version, or a mirror or proxy that "
+            "changed it). Nothing was installed; the installed packages are as they were.", run.tail)
     if any(sign in text for sign in DISK_SIGNS):
         return DiskFullError(
             f"{what} stopped: the disk is full (or a file-size limit was reached). Free some space "
@@ -58,7 +70,7 @@ def failure(run: PipRun, returncode: int, what: str) -> InstallError:
         return RegistryUnreachableError(
             f"{what} failed: the package index could not be reached. Check the internet connection (or the proxy "
             "set in pip's configuration) and click Install again.", run.tail)
-    missing = [line.split("No matching distribution found for", 1)[1].strip()
+    missing = [line.split("No matching distribution found for", 1)[1].strip().replace("===", "==")
                for line in run.lines if "No matching distribution found for" in line]
     if missing:
         hint = " The CPU build of torch comes from download.pytorch.org; if that site is blocked, choose CUDA." \
