@@ -1,7 +1,8 @@
 """Describe-a-place benchmark on places the model never saw: is a held-out POI's class among the top 1 / top 5?
 
-For each city (the embedded Helsinki demo, and Liechtenstein from ../shared/data when
-present) and seed, whole square blocks (2 km) are drawn: a share of them is the test,
+For each city (the embedded Helsinki demo, and each OpenStreetMap extract given with
+``--pbf``, e.g. Liechtenstein from https://download.geofabrik.de)
+and seed, whole square blocks (2 km) are drawn: a share of them is the test,
 as many others the validation. Two models train per seed: one without the test and
 validation blocks (its descriptions of the validation POIs choose the evidence weight),
 one without the test blocks only (its descriptions of the test POIs are the result).
@@ -49,12 +50,11 @@ WEIGHTS = tuple(np.round(np.arange(0.0, 1.01, 0.1), 2))
 NEAREST_QUERY = 256
 ORACLE = "own block's 5 most frequent (oracle)"
 CEILING_TARGET = 0.5
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "liechtenstein.osm.pbf"
 
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--pbf", nargs="*", help="OSM extracts (default: Helsinki, and Liechtenstein when present)")
+    p.add_argument("--pbf", nargs="*", default=[], help="OSM extracts of further cities (.osm.pbf), beside the embedded Helsinki one")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
     p.add_argument("--block", type=float, default=2000.0, help="held-out block side, metres")
@@ -173,7 +173,7 @@ def mean_validation(validations: dict[str, dict]) -> dict[float | str, tuple[flo
 
 def main() -> None:
     args = parse_args()
-    pbfs = [Path(p) for p in args.pbf] if args.pbf else [helsinki_pbf()] + ([SHARED] if SHARED.exists() else [])
+    pbfs = [helsinki_pbf()] + [Path(p) for p in args.pbf]
     with tempfile.TemporaryDirectory(prefix="calliper-describe-") as scratch:
         work = args.keep or Path(scratch)
         runs = {pbf.stem: run_city(pbf, args, work) for pbf in pbfs}

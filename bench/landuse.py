@@ -1,8 +1,8 @@
 """Land-use classification benchmark: the outputs' method against every baseline and srai's POI embedders.
 
 Builds the POI and land-use layers of an OSM extract (default: the embedded
-Helsinki demo; ``--pbf /work/shared/data/liechtenstein.osm.pbf`` for the second
-city), trains one CaLLiPer model unless ``--model`` is given, and runs
+Helsinki demo; ``--pbf liechtenstein-latest.osm.pbf``, from download.geofabrik.de,
+for a second city), trains one CaLLiPer model unless ``--model`` is given, and runs
 ``classify`` (spatially blocked splits, the probe seeds): the point and pooled
 embeddings, coordinates, POI counts, the polygon's shape, the fused methods, and
 the method the outputs use (picked on validation blocks). Then, on the same units,

@@ -12,7 +12,7 @@ meet the same land-use study (spatially blocked splits, the same probe and seeds
 Target: the fused embeddings (MMGR, and MMGR + CaLLiPer) beat each single modality
 (image only, POIs only). Spatial blocks are 250 m by default: the demo city is about
 1 x 1.7 km, so 500 m blocks leave a handful of blocks and a test part of one or two.
-Prints the machine load beside the timings (they are noisy on a shared 2-core machine).
+Prints the machine load beside the timings (they move with other work on the same cores).
 
     .venv/bin/python bench/mmgr.py [--pbf FILE] [--epochs 40] [--tile-metres 32 --tile-pixels 32] [--threads 1]
 """

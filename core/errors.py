@@ -72,6 +72,10 @@ class DiskFullError(InstallError):
     """The disk (or a file-size limit) stopped the install."""
 
 
+class TamperedDownloadError(InstallError):
+    """A downloaded file's sha256 is not the one in the lock: it was not installed, nor anything with it."""
+
+
 DISK_FULL_ERRNOS = {28, 27, 122}  # ENOSPC, EFBIG (a file-size limit), EDQUOT
 """errno values that mean the disk (or a quota, or ulimit -f) stopped a write."""
 

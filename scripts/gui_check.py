@@ -5,12 +5,14 @@ asks whether to cancel the background tasks and, on Yes, cancels them and stays 
 (its own behaviour); once the task has ended, File > Exit again must close QGIS with 0
 and leave nothing at that training's output.
 
-After the phrase map (a model loaded, its outputs in the layer lists) the dock's fit is
-checked with QGIS's own style and fonts on a real X display (offscreen font metrics
-differ): in a dock 360 px wide every tab, its collapsible groups open, must show no
-horizontal scroll bar and no button, field or label may reach past the right edge; a
-screenshot of each tab goes to docs/dock-fit-*.png. CALLIPER_GUI_FIT_ONLY=1 runs only that
-check, at once, when the profile already has the packages.
+The dock's fit is checked with QGIS's own style and fonts on a real X display (offscreen
+font metrics differ) after each step that writes status lines with paths, layer names
+or the user's phrase (Train, the embedding raster, a phrase map with a long phrase,
+Describe, Classify), into a long output folder: in a dock 360 px and 380 px wide every
+tab, its collapsible groups open, must show no horizontal scroll bar and no button,
+field or label may reach past the right edge. After the phrase map a screenshot of each
+tab goes to docs/dock-fit-*.png. CALLIPER_GUI_FIT_ONLY=1 runs only that check, at once,
+when the profile already has the packages.
 
 Started by scripts/gui_check.sh under Xvfb with no PYTHONPATH, a fresh profile and the
 plugin from its ZIP, so every package comes from the dock's own installer. Exits QGIS
@@ -28,9 +30,13 @@ from qgis.PyQt.QtWidgets import QAbstractButton, QAbstractSpinBox, QApplication,
 from qgis.utils import iface, plugins
 
 POIS, SHOTS, MODEL = os.environ["CALLIPER_GUI_POIS"], os.environ["CALLIPER_GUI_SHOTS"], os.environ["CALLIPER_GUI_MODEL"]
+LANDUSE = os.path.join(os.path.dirname(POIS), "landuse.gpkg")
 MAPS = os.path.join(os.path.dirname(MODEL), "maps")
+STUDY = os.path.join(os.path.dirname(MODEL), "landuse")
 DOCK_WIDTH = 400
-FIT_WIDTH = int(os.environ.get("CALLIPER_GUI_FIT_WIDTH", "360"))  # the narrowest dock every tab must fit
+# The dock widths every tab must fit: the narrowest first (its screenshots are the docs').
+FIT_WIDTHS = [int(w) for w in os.environ.get("CALLIPER_GUI_FIT_WIDTHS", "360,380").split(",")]
+LONG_PHRASE = "a sandy beach for swimming with ice cream kiosks and a long seaside promenade"
 FIT_ONLY = os.environ.get("CALLIPER_GUI_FIT_ONLY") == "1"
 WIDGET_MAX = 16777215  # Qt's QWIDGETSIZE_MAX: no maximum width
 VISIBLE_PARTS = (QAbstractButton, QAbstractSpinBox, QComboBox, QLabel, QLineEdit)
@@ -70,7 +76,7 @@ def start():
     plugin.action.setChecked(True)
     iface.mainWindow().resizeDocks([plugin.dock], [DOCK_WIDTH], Qt.Orientation.Horizontal)
     if FIT_ONLY and plugin.dock.tabs is not None:  # the packages are already in the profile
-        check_fit(plugin, None)
+        check_fit(plugin, "at start", lambda: QgsApplication.exit(0), shots=True)
         return
     panel = plugin.dock.dependencies
     log(f"missing before install: {[r.pip_spec for r in panel.missing]}")
@@ -104,14 +110,22 @@ def installed(plugin):
     train.output.setFilePath(MODEL)
     train.train_button.click()
     log("Train clicked")
-    wait(lambda: train.task is None, lambda: trained(plugin, layer), 900, "training")
+    wait(lambda: train.task is None, lambda: check_fit(plugin, "after Train", lambda: trained(plugin, layer)),
+         900, "training")
 
 
-def check_fit(plugin, then):
-    """Every tab at FIT_WIDTH: no sideways scrolling, nothing past the right edge; a screenshot of each."""
+def check_fit(plugin, stage, then, shots=False, widths=None):
+    """Every tab at each of FIT_WIDTHS: no sideways scrolling, nothing past the right edge; with ``shots``, a
+    screenshot of each tab at the first width. Exits QGIS with 5 on the first width that does not fit."""
+    widths = FIT_WIDTHS if widths is None else widths
+    if not widths:
+        then()
+        return
+    fit_width = widths[0]
     dock = plugin.dock
+    current = dock.tabs.currentIndex()
     minimum = dock.minimumWidth()
-    dock.setFixedWidth(FIT_WIDTH)
+    dock.setFixedWidth(fit_width)
     groups, problems = [], []
 
     def measure(index):
@@ -120,14 +134,13 @@ def check_fit(plugin, then):
                 group.setCollapsed(True)
             dock.setMinimumWidth(minimum)
             dock.setMaximumWidth(WIDGET_MAX)
+            dock.tabs.setCurrentIndex(current)
             iface.mainWindow().resizeDocks([dock], [DOCK_WIDTH], Qt.Orientation.Horizontal)
-            log(f"dock fit at {FIT_WIDTH} px: {'; '.join(problems) or 'every tab fits'}")
+            log(f"dock fit {stage} at {fit_width} px: {'; '.join(problems) or 'every tab fits'}")
             if problems:
                 QgsApplication.exit(5)
-            elif FIT_ONLY:
-                QgsApplication.exit(0)
             else:
-                then()
+                check_fit(plugin, stage, then, shots=False, widths=widths[1:])
             return
         dock.tabs.setCurrentIndex(index)
         QTimer.singleShot(500, lambda: open_groups(index))
@@ -145,9 +158,9 @@ def check_fit(plugin, then):
         viewport = scroll.viewport()
         log(f"{name}: dock {dock.width()} px, viewport {viewport.width()} px, "
             f"tab minimum {page.minimumSizeHint().width()} px, body minimum {scroll.widget().minimumSizeHint().width()} px")
-        if dock.width() != FIT_WIDTH:
-            problems.append(f"the dock is {dock.width()} px wide, not {FIT_WIDTH}")
-        if page.minimumSizeHint().width() > FIT_WIDTH:
+        if dock.width() != fit_width:
+            problems.append(f"the dock is {dock.width()} px wide, not {fit_width}")
+        if page.minimumSizeHint().width() > fit_width:
             problems.append(f"{name} needs {page.minimumSizeHint().width()} px")
         if scroll.horizontalScrollBar().isVisible():
             problems.append(f"{name} scrolls sideways")
@@ -156,7 +169,8 @@ def check_fit(plugin, then):
                for right in [part.mapTo(viewport, QPoint(part.width(), 0)).x()] if right > viewport.width()]
         if cut:
             problems.append(f"{name}: {len(cut)} parts past the right edge ({viewport.width()} px), e.g. {'; '.join(cut[:4])}")
-        scroll.widget().grab().save(os.path.join(SHOTS, f"dock-fit-{name.lower()}.png"))
+        if shots:
+            scroll.widget().grab().save(os.path.join(SHOTS, f"dock-fit-{name.lower()}.png"))
         measure(index + 1)
 
     QTimer.singleShot(1000, lambda: measure(0))
@@ -182,20 +196,22 @@ def trained(plugin, layer):
     maps.pixel_size.setValue(20)
     maps.output_dir.setFilePath(MAPS)
     maps.raster_button.click()
-    wait(lambda: maps.task is None, lambda: phrase(plugin), 900, "the embedding raster")
+    wait(lambda: maps.task is None, lambda: check_fit(plugin, "after the embedding raster", lambda: phrase(plugin)),
+         900, "the embedding raster")
 
 
-def phrase(plugin):
+def phrase(plugin, text="nightlife"):
     maps = plugin.dock.maps_panel
-    maps.phrase.setText("nightlife")
+    maps.phrase.setText(text)
     maps.phrase_button.click()
-    wait(lambda: maps.task is None, lambda: finish(plugin), 600, "the phrase map")
+    then = (lambda: finish(plugin)) if text == LONG_PHRASE else (lambda: phrase(plugin, LONG_PHRASE))
+    wait(lambda: maps.task is None, then, 600, f"the phrase map of '{text}'")
 
 
 def finish(plugin):
     maps = plugin.dock.maps_panel
     log(f"maps: {maps.status.text()}")
-    check_fit(plugin, lambda: top_then_describe(plugin))
+    check_fit(plugin, "after a long phrase map", lambda: top_then_describe(plugin), shots=True)
 
 
 def top_then_describe(plugin):
@@ -222,13 +238,14 @@ def described(plugin):
     log(f"describe: {panel.place.descriptions[0].text if panel.place else maps_status(plugin)}")
     scroll = plugin.dock.widget()
     scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())  # the description, whole
-    QTimer.singleShot(1500, lambda: across(plugin))
+    QTimer.singleShot(1500, lambda: shot("dock-describe.png"))
+    QTimer.singleShot(2500, lambda: check_fit(plugin, "after Describe", lambda: across(plugin)))
 
 
 def across(plugin):
     """Places like the map's centre under a model of 'another city' (here the same model, as the user may)."""
-    shot("dock-describe.png")
     maps = plugin.dock.maps_panel
+    plugin.dock.tabs.setCurrentWidget(maps)
     maps.describe.setCollapsed(True)
     panel = maps.across
     panel.setCollapsed(False)
@@ -242,7 +259,28 @@ def liked(plugin):
     log(f"across cities: {maps_status(plugin)}")
     scroll = plugin.dock.widget()
     scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())
-    QTimer.singleShot(1500, lambda: done(plugin))
+    QTimer.singleShot(1500, lambda: classify(plugin))
+
+
+def classify(plugin):
+    """Classify the demo's land-use polygons into the long output folder: its status names the report's path."""
+    shot("dock-across-cities.png")
+    layer = QgsVectorLayer(LANDUSE, "Helsinki land use (OSM)", "ogr")
+    QgsProject.instance().addMapLayer(layer)
+    panel = plugin.dock.classify_panel
+    plugin.dock.tabs.setCurrentWidget(panel)
+    panel.labels.setLayer(layer)
+    panel.output_dir.setFilePath(STUDY)
+    panel.classify_button.click()
+    wait(lambda: panel.task is None, lambda: classified(plugin), 900, "the land-use study")
+
+
+def classified(plugin):
+    panel = plugin.dock.classify_panel
+    log(f"classify: {panel.status.text()}")
+    if getattr(panel, "report_dialog", None) is not None:
+        panel.report_dialog.close()
+    check_fit(plugin, "after Classify", lambda: done(plugin))
 
 
 def maps_status(plugin):
@@ -250,10 +288,11 @@ def maps_status(plugin):
 
 
 def done(plugin):
-    shot("dock-across-cities.png")
-    written = os.path.isfile(os.path.join(MODEL, "card.json")) and all(
-        any(name.startswith(prefix) for name in os.listdir(MAPS)) for prefix in ("phrase_nightlife", "like_"))
-    log(f"model, phrase map and places-like-this map written: {written}; whole session {time.time() - STARTED:.0f} s")
+    written = os.path.isfile(os.path.join(MODEL, "card.json")) and os.path.isfile(os.path.join(STUDY, "report.html")) \
+        and all(any(name.startswith(prefix) for name in os.listdir(MAPS))
+                for prefix in ("phrase_nightlife", "phrase_a_sandy_beach", "like_"))
+    log(f"model, phrase maps, places-like-this map and land-use study written: {written}; "
+        f"whole session {time.time() - STARTED:.0f} s")
     if not written:
         QgsApplication.exit(1)
         return

@@ -13,10 +13,18 @@ if [ -z "${CALLIPER_GUI_ZIP:-}" ]; then  # CALLIPER_GUI_ZIP=FILE: a ZIP made els
   bash scripts/install.sh  # the .venv builds the ZIP and the demo data, nothing else
   [ -f demo_output/data/pois.gpkg ] || HF_HUB_OFFLINE=1 .venv/bin/calliper demo --out demo_output --epochs 5
 fi
-WORK=${CALLIPER_GUI_KEEP:-$(mktemp -d)}
+# A fixed, readable folder (it shows in the screenshots' paths), made here and removed at the end.
+WORK=${CALLIPER_GUI_KEEP:-${TMPDIR:-/tmp}/calliper-gui-check}
+if [ -z "${CALLIPER_GUI_KEEP:-}" ] && ! mkdir "$WORK" 2>/dev/null; then
+  echo "$WORK exists (another GUI check running, or one killed): remove it or set CALLIPER_GUI_KEEP=DIR." >&2
+  exit 2
+fi
+[ -n "${CALLIPER_GUI_KEEP:-}" ] || trap 'rm -rf "$WORK"' EXIT  # until the trap below also stops Xvfb
 SCREEN=${CALLIPER_GUI_DISPLAY:-:98}
 SHOTS=${CALLIPER_GUI_SHOTS:-$PWD/docs}
-rm -rf "$WORK/xdg" "$WORK/out"; mkdir -p "$WORK/out" "$SHOTS"
+# A long output folder: status lines that name it must wrap, never widen the dock.
+OUT="$WORK/out/Calliper outputs for the thesis chapter on Helsinki nightlife and seaside leisure 2026"
+rm -rf "$WORK/xdg" "$WORK/out"; mkdir -p "$OUT" "$SHOTS"
 if [ -n "${CALLIPER_GUI_ZIP:-}" ]; then cp "$CALLIPER_GUI_ZIP" "$WORK/calliper.zip"
 else .venv/bin/python scripts/package.py --out "$WORK/calliper.zip" >/dev/null; fi
 env -u PYTHONPATH XDG_DATA_HOME="$WORK/xdg" /usr/bin/python3 scripts/install_plugin.py \
@@ -30,19 +38,19 @@ started=$(date +%s)
 set +e
 env -u PYTHONPATH DISPLAY="$SCREEN" XDG_DATA_HOME="$WORK/xdg" HF_HUB_OFFLINE=1 \
   CALLIPER_GUI_POIS="$PWD/demo_output/data/pois.gpkg" CALLIPER_GUI_SHOTS="$SHOTS" \
-  CALLIPER_GUI_MODEL="$WORK/out/model" \
+  CALLIPER_GUI_MODEL="$OUT/model" \
   timeout 3600 qgis --noversioncheck --nologo --code scripts/gui_check.py > "$WORK/qgis.log" 2>&1
 code=$?
 set -e
 grep -E "gui_check|Traceback|Error" "$WORK/qgis.log" || true
 echo "QGIS exited with code $code after $(( $(date +%s) - started )) s."
 du -sh "$PROFILE/python/dependencies/calliper" 2>/dev/null || true
-left=$(ls -A "$WORK/out" | tr '\n' ' ')
+left=$(ls -A "$OUT" | tr '\n' ' ')
 echo "In the output folder after quitting during Train: $left"
-if [ "$code" -ne 0 ] || [ ! -f "$WORK/out/model/card.json" ] || ! ls "$WORK/out/maps"/phrase_nightlife*.tif >/dev/null 2>&1 \
-   || ! ls "$WORK/out/maps"/like_*.tif >/dev/null 2>&1 \
-  || [ "$left" != "maps model " ]; then
+if [ "$code" -ne 0 ] || [ ! -f "$OUT/model/card.json" ] || ! ls "$OUT/maps"/phrase_nightlife*.tif >/dev/null 2>&1 \
+   || ! ls "$OUT/maps"/like_*.tif >/dev/null 2>&1 || [ ! -f "$OUT/landuse/report.html" ] \
+  || [ "$left" != "landuse maps model " ]; then
   echo "GUI check FAILED (see $WORK/qgis.log with CALLIPER_GUI_KEEP set)." >&2
   exit 1
 fi
-echo "GUI check passed: installer, the dock at 360 px, Train, a phrase map, places like this and quitting during Train in a fresh profile; screenshots in $SHOTS."
+echo "GUI check passed: installer, Train, phrase maps, Describe, places like this and Classify with the dock fitting 360 and 380 px after each, and quitting during Train in a fresh profile; screenshots in $SHOTS."

@@ -13,6 +13,9 @@ import threading
 import zipfile
 from pathlib import Path
 
+from calliper.core.install.locks import Lock, LockEntry, normalised
+from packaging.version import Version
+
 ISOLATED_PIP = {"PIP_CONFIG_FILE": os.devnull}
 """pip without the machine's configuration (its extra indexes and find-links)."""
 
@@ -76,3 +79,24 @@ def serve_folder(folder: Path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def locked(wheels: list[Path]) -> dict[str, LockEntry]:
+    """Lock entries of these wheel files: name and version from each file name, and the file's sha256."""
+    entries = {}
+    for wheel in wheels:
+        name, version = wheel.name.split("-")[:2]
+        entries[normalised(name)] = LockEntry(normalised(name), version, (hashlib.sha256(wheel.read_bytes()).hexdigest(),))
+    return entries
+
+
+def fake_lock(folder: Path, pins: list[str], **torch: dict[str, LockEntry]) -> Lock:
+    """A lock of a wheel folder as the lock maker would make it for ``pins``: each pin's wheel, and the newest wheel
+    of every other name; ``torch`` gives the torch parts by source."""
+    newest: dict[str, Path] = {}
+    for wheel in sorted(Path(folder).glob("*.whl"), key=lambda wheel: Version(wheel.name.split("-")[1])):
+        newest[normalised(wheel.name.split("-")[0])] = wheel
+    for spec in pins:
+        name, version = spec.split("==")
+        newest[normalised(name)] = next(Path(folder).glob(f"{name.replace('-', '_')}-{version}-*.whl"))
+    return Lock("3.99-test", locked(list(newest.values())), dict(torch))

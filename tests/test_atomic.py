@@ -15,7 +15,7 @@ def _group(tmp_path, committed: bool):
     for name in ("metrics.json", "report.html"):
         (staging / name).write_text(f"new {name}")
     if committed:
-        (staging / COMMIT_MARKER).write_text(json.dumps({n: str(tmp_path / n) for n in ("metrics.json", "report.html")}))
+        (staging / COMMIT_MARKER).write_text(json.dumps({"token": "abc", "files": ["metrics.json", "report.html"]}))
     return staging
 
 
@@ -39,11 +39,11 @@ def test_an_uncommitted_group_is_dropped_and_the_old_files_stay(tmp_path):
 def test_a_group_moves_all_its_files_or_none(tmp_path):
     targets = {"a": tmp_path / "a.txt", "b": tmp_path / "b.txt"}
     targets["a"].write_text("old")
-    with pytest.raises(RuntimeError), atomic_group(targets) as paths:
+    with pytest.raises(RuntimeError), atomic_group(targets, print) as paths:
         paths["a"].write_text("new")
         raise RuntimeError("the job failed before writing b")
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"] and targets["a"].read_text() == "old"
-    with atomic_group(targets) as paths:
+    with atomic_group(targets, print) as paths:
         for key, path in paths.items():
             path.write_text(f"new {key}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"] and targets["b"].read_text() == "new b"

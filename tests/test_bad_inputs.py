@@ -172,13 +172,25 @@ def test_output_equal_to_input_is_refused(tmp_path):
 
 def test_existing_output_only_overwritten_when_asked(tmp_path):
     path = write(frame(), tmp_path / "pois.gpkg")
-    (tmp_path / "model").mkdir()
-    (tmp_path / "model" / "keep.txt").write_text("mine")
+    train(path, tmp_path)
     with pytest.raises(OutputPathError, match="already exists"):
         train(path, tmp_path)
-    assert (tmp_path / "model" / "keep.txt").read_text() == "mine"
     train(path, tmp_path, overwrite=True)
-    assert (tmp_path / "model" / "card.json").exists() and not (tmp_path / "model" / "keep.txt").exists()
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["card.json", "evidence.safetensors",
+                                                                       "model.safetensors"]
+
+
+def test_a_users_folder_picked_as_the_model_folder_keeps_its_files_and_gets_the_model_inside(tmp_path):
+    path = write(frame(), tmp_path / "pois.gpkg")
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "keep.txt").write_text("mine")
+    lines: list[str] = []
+    for overwrite in (False, True):
+        outcome = train(path, tmp_path, control=JobControl(log=lines.append), overwrite=overwrite)
+        assert (tmp_path / "model" / "keep.txt").read_text() == "mine"
+        assert outcome.folder.parent == tmp_path / "model" and (outcome.folder / "card.json").is_file()
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["calliper-model", "calliper-model-2", "keep.txt"]
+    assert any("holds files Calliper did not write" in line for line in lines)
 
 
 def test_model_file_from_an_incompatible_version(trained, tmp_path):
@@ -224,3 +236,24 @@ def test_missing_sentence_transformer_folder(tmp_path):
     with pytest.raises(TextModelError, match="text model folder .*does not exist"):
         train(path, tmp_path, text_model=str(tmp_path / "no-such-model"))
     assert_no_output(tmp_path)
+
+
+def test_a_class_field_empty_in_every_row_is_refused_from_the_command_line(tmp_path, capsys):
+    from calliper.cli.main import main
+
+    categories = [["amenity", "shop", "tourism", "leisure"][i % 4] for i in range(200)]
+    path = write(frame(200, **{"class": [None] * 200, "category": categories}), tmp_path / "nulls.gpkg")
+    code = main(["train", "--pois", str(path), "--class-field", "class", "--category-field", "category",
+                 "--epochs", "1", "--out", str(tmp_path / "model")])
+    message = capsys.readouterr().err
+    assert code == 2 and "class field 'class'" in message and "'category' as the class" in message
+    assert "Traceback" not in message
+    assert_no_output(tmp_path)
+
+
+def test_a_class_field_with_some_empty_rows_still_trains_with_the_category_standing_in(tmp_path):
+    classes = [None if i % 2 else ["cafe", "bar", "bank", "school"][i % 4] for i in range(60)]
+    categories = [["amenity", "shop"][i % 2] for i in range(60)]
+    path = write(frame(60, **{"class": classes, "category": categories}), tmp_path / "some.gpkg")
+    outcome = train(path, tmp_path, fields=TextFields("class", "category"))
+    assert outcome.card.training["n_pois"] == 60

@@ -38,6 +38,39 @@ def test_every_tab_fits_360_px_without_a_horizontal_scroll_bar(dock):
     dock.hide()
 
 
+LONG_PATH = ("/srv/gis/Calliper outputs for the thesis chapter on Helsinki nightlife 2026/maps/"
+             "phrase_a_sandy_beach_for_swimming_with_ice_cream_kiosks_and_a_long_seaside_promenade_20261207-190754.tif")
+
+
+def test_status_lines_with_a_long_path_never_widen_any_tab(dock):
+    from qgis.PyQt.QtCore import QCoreApplication
+
+    panels = (dock.train_panel, dock.maps_panel, dock.classify_panel, dock.imagery_panel)
+    for panel in panels:
+        panel.status.setText(f"Similar to 'a sandy beach for swimming' (matched POIs): {LONG_PATH}")
+    dock.maps_panel.size_hint.setText(LONG_PATH)
+    dock.dependencies.status.setText(LONG_PATH)
+    dock.resize(DOCK_WIDTH, 700)
+    dock.show()
+    for index in range(dock.tabs.count()):
+        dock.tabs.setCurrentIndex(index)
+        QCoreApplication.processEvents()
+        assert dock.tabs.widget(index).minimumSizeHint().width() <= DOCK_WIDTH, dock.tabs.tabText(index)
+        assert not dock.widget().horizontalScrollBar().isVisible(), dock.tabs.tabText(index)
+    dock.hide()
+    status = dock.maps_panel.status
+    assert status.text().endswith(LONG_PATH) and status.toolTip() == status.text()  # the whole text, unmarked
+
+
+def test_breakable_text_keeps_every_character_and_only_adds_break_marks():
+    from calliper.ui.fit import ZERO_WIDTH_SPACE, breakable
+
+    marked = breakable(LONG_PATH)
+    assert marked.replace(ZERO_WIDTH_SPACE, "") == LONG_PATH
+    assert max(len(run) for run in marked.replace(" ", ZERO_WIDTH_SPACE).split(ZERO_WIDTH_SPACE)) <= 16
+    assert breakable("Training…") == "Training…"
+
+
 def test_the_loss_plot_has_epoch_and_loss_axes_a_legend_and_the_best_epoch(qgis_iface):
     from calliper.ui.loss_plot import BEST_COLOUR, LossPlot, nice_ticks
     from qgis.PyQt.QtGui import QColor, QImage

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from calliper.core.errors import CancelledError, DiskFullError, InstallError, RegistryUnreachableError
+from calliper.core.errors import (
+    CancelledError,
+    DiskFullError,
+    InstallError,
+    RegistryUnreachableError,
+    TamperedDownloadError,
+)
 from calliper.core.install.folder import (
     MARKER_FILE,
     REPLACED_PREFIX,
@@ -21,20 +28,22 @@ from calliper.core.install.folder import (
     remove_leftovers,
 )
 from calliper.core.install.host import HOST_PACKAGES, HostChoice, HostPackage, host_choices
-from calliper.core.install.pins import (
-    OTHER_RELEASES,
-    PYTHONS,
-    Pin,
-    Release,
-    fingerprint,
-    nearest_release,
-    pins_for_python,
-    read_pins,
-)
+from calliper.core.install import locks
+from calliper.core.install.locks import Lock, LockEntry, load_lock
+from calliper.core.install.pins import PYTHONS, Pin, Release, fingerprint, nearest_release, pins_for_python, read_pins
+from calliper.core.install.pip_process import pip_environment
 from calliper.core.install.plan import install, make_plan, resolve
 from calliper.core.install.torch_variant import TorchVariant, choose_torch_variant
 from calliper.core.jobs import JobControl
-from fake_wheels import ISOLATED_PIP, local_index_args, make_simple_index, make_wheel, serve_folder
+from fake_wheels import (
+    ISOLATED_PIP,
+    fake_lock,
+    local_index_args,
+    locked,
+    make_simple_index,
+    make_wheel,
+    serve_folder,
+)
 
 NUMPY = next(package for package in HOST_PACKAGES if package.name == "numpy")
 
@@ -48,10 +57,14 @@ def wheels(tmp_path):
     return folder
 
 
-def fake_plan(folder: Path, wheels: Path, pins: list[str], **options):
+def fake_plan(folder: Path, wheels: Path, pins: list[str], lock: Lock | None = None, **options):
     return make_plan(folder, pins=[Pin(*spec.split("==")) for spec in pins], index_args=local_index_args(wheels),
                      env=ISOLATED_PIP, python=sys.executable, driver="", hosts=host_choices(folder, (NUMPY,)),
-                     plugin_version="9.9", **options)
+                     plugin_version="9.9", lock=lock or fake_lock(wheels, pins), **options)
+
+
+def commands(lines: list[str]) -> list[str]:
+    return [line for line in lines if line.startswith(("Resolving: ", "Installing: "))]
 
 
 def logged_control(lines: list[str], cancel_after: int | None = None) -> JobControl:
@@ -122,22 +135,35 @@ def test_nearest_release_prefers_the_pin_then_the_closest_release_and_on_a_tie_t
     assert nearest_release("9.9", table, (3, 10)).version == "9.9"  # not in the table: wheels everywhere
 
 
-def test_pins_without_a_wheel_for_python_3_10_take_the_tables_release_and_the_plan_says_which(tmp_path):
+def test_pins_without_a_wheel_for_some_pythons_have_a_line_for_those_and_the_plan_says_which(tmp_path):
     pins = read_pins()
-    assert pins_for_python(pins, (3, 13)).pins == pins and not pins_for_python(pins, (3, 11)).notes
+    newest = pins_for_python(pins, (3, 13))
+    assert not newest.notes and {pin.name for pin in newest.pins} == {pin.name for pin in pins}
+    assert pins_for_python(pins, (3, 14)).notes == ["pandas 2.3.3 for Python 3.14 (2.2.3 has no wheel for it)"]
     older = pins_for_python(pins, (3, 10))
-    changed = {pin.name: pin.version for pin in older.pins} .items() - {pin.name: pin.version for pin in pins}.items()
-    assert {name for name, _ in changed} == set(OTHER_RELEASES)
-    assert all(OTHER_RELEASES[name][0].version == version for name, version in changed)
-    assert any(note.startswith("transformers 5.20.2 for Python 3.10 (5.23.0 has no wheel") for note in older.notes)
+    assert {pin.name: pin.version for pin in older.pins}["scikit-learn"] == "1.7.2"
+    assert "transformers 5.20.2 for Python 3.10 (5.23.0 has no wheel for it)" in older.notes
     plan = make_plan(tmp_path, "cpu", python=sys.executable, driver="", hosts=[], python_version=(3, 10))
-    assert "scikit-learn==1.7.2" in plan.requirements and "scikit-learn 1.7.2 for Python 3.10" in plan.summary()
+    assert plan.lock.tag.startswith("3.10-") and "scikit-learn 1.7.2 for Python 3.10" in plan.summary()
+    assert plan.lock.packages["scikit-learn"].version == "1.7.2"
 
 
-def test_the_pins_file_pins_every_package_once_and_leaves_numpy_pyproj_scipy_to_qgis():
-    names = [pin.name for pin in read_pins()]
-    assert len(names) == len(set(names)) > 10 and "torch" in names and "rasterio" in names
-    assert not {"numpy", "pyproj", "scipy"} & set(names)
+def test_a_python_without_a_lock_is_told_which_locks_exist_when_install_is_asked_for(tmp_path, monkeypatch):
+    plan = make_plan(tmp_path, "cpu", python=sys.executable, driver="", hosts=[], python_version=(3, 99))
+    assert plan.lock is None and "no lock for this Python" in plan.summary()
+    with pytest.raises(InstallError, match=r"no package lock for Python 3\.99 on .*Locks exist for: 3\.10-linux-x86_64, ") as error:
+        resolve(plan)
+    assert "3.14-windows-amd64" in error.value.message and "3.14-macos-arm64" in error.value.message
+    monkeypatch.setattr(locks.platform_module, "machine", lambda: "aarch64")  # a Linux on ARM: no lock made for it
+    with pytest.raises(InstallError, match=r"no package lock for Python 3\.13 on linux aarch64\b"):
+        load_lock((3, 13))
+
+
+def test_the_pins_file_pins_every_package_once_per_python_and_leaves_numpy_pyproj_scipy_to_qgis():
+    for python in PYTHONS:
+        names = [pin.name for pin in pins_for_python(read_pins(), (3, python)).pins]
+        assert len(names) == len(set(names)) > 10 and "torch" in names and "rasterio" in names
+    assert not {"numpy", "pyproj", "scipy"} & {pin.name for pin in read_pins()}
     assert all(pin.version for pin in read_pins())
 
 
@@ -149,11 +175,11 @@ def test_install_from_a_local_index_writes_only_the_target_keeps_host_numpy_and_
     assert resolution.packages == {"calliper-fake-a": "1.0", "calliper-fake-b": "1.0"}  # numpy: QGIS's own
     assert resolution.download_bytes == sum(w.stat().st_size for w in wheels.glob("calliper_fake_*-1.0-*.whl"))
     marker = install(plan, resolution, logged_control(lines))
-    commands = [line for line in lines if line.startswith(("Resolving: ", "Installing: "))]
-    assert len(commands) == 2 and all("--user" not in c and "--prefix" not in c for c in commands)
-    assert f"--target {folder.parent / STAGING_PREFIX}" in commands[1] and "--no-deps" in commands[1]
-    assert "-c " in commands[0] and "--dry-run" in commands[0]
-    assert all("--only-binary :all:" in command for command in commands)  # wheels only, never a source build
+    run = commands(lines)
+    assert len(run) == 2 and all("--user" not in c and "--prefix" not in c for c in run)
+    assert f"--target {folder.parent / STAGING_PREFIX}" in run[1] and "--dry-run" in run[0]
+    # wheels only, never a source build; only the lock's lines, each file hash-checked; pip resolves nothing itself
+    assert all("--only-binary :all: --no-deps --require-hashes" in command for command in run)
     assert (folder / "calliper_fake_a" / "__init__.py").is_file() and not list(folder.glob("numpy*"))
     assert [p.name for p in folder.parent.iterdir()] == ["calliper"]  # no staging folder left
     assert json.loads((folder / MARKER_FILE).read_text()) == marker
@@ -190,18 +216,51 @@ def test_an_unreachable_index_is_named_and_leaves_nothing(tmp_path, wheels):
     assert not folder.exists()
 
 
-def test_a_pin_missing_from_the_index_is_named(tmp_path, wheels):
-    plan = fake_plan(dependency_folder(tmp_path / "p"), wheels, ["calliper-fake-a==3.0"])
+def test_a_locked_version_missing_from_the_index_is_named(tmp_path, wheels):
+    lock = Lock("3.99-test", {"calliper-fake-a": LockEntry("calliper-fake-a", "3.0", ("0" * 64,))})
+    plan = fake_plan(dependency_folder(tmp_path / "p"), wheels, ["calliper-fake-a==3.0"], lock=lock)
     with pytest.raises(InstallError, match="has no calliper-fake-a==3.0"):
         resolve(plan)
 
 
-def test_cancel_stops_pip_and_keeps_the_previous_install(tmp_path, wheels):
+def upgrade_of_an_install(tmp_path, wheels):
+    """fake-a 1.0 installed, and the plan and resolution of an upgrade to 2.0: (folder, old plan, new plan, resolution)."""
     folder = dependency_folder(tmp_path / "profile")
     old = fake_plan(folder, wheels, ["calliper-fake-a==1.0"])
     install(old, resolve(old))
     new = fake_plan(folder, wheels, ["calliper-fake-a==2.0"])
-    resolution = resolve(new)
+    return folder, old, new, resolve(new)
+
+
+def test_a_tampered_file_stops_the_install_naming_the_package_and_leaves_the_folder_as_it_was(tmp_path, wheels):
+    folder, old, new, resolution = upgrade_of_an_install(tmp_path, wheels)
+    make_wheel(wheels, "calliper-fake-a", "2.0", payload_bytes=10)  # other bytes under the same name and version
+    lines: list[str] = []
+    with pytest.raises(TamperedDownloadError, match="the file downloaded for calliper-fake-a 2.0 does not match the "
+                       "sha256 hash in Calliper's lock") as error:
+        install(new, resolution, logged_control(lines))
+    assert "Nothing was installed" in error.value.message and "Expected sha256" in error.value.more_details
+    assert folder_state(folder, old.digest).status == "complete"
+    assert "1.0" in (folder / "calliper_fake_a" / "__init__.py").read_text()
+    assert [p.name for p in folder.parent.iterdir()] == ["calliper"]  # no staging folder left
+    with pytest.raises(TamperedDownloadError, match="calliper-fake-a 2.0"):  # the check step already says it
+        resolve(new)
+
+
+def test_a_dependency_the_lock_lacks_refuses_the_install_and_so_does_one_qgis_cannot_meet(tmp_path, wheels):
+    folder = dependency_folder(tmp_path / "profile")
+    lock = Lock("3.99-test", locked(list(wheels.glob("calliper_fake_a-1.0-*.whl"))))  # fake-a 1.0 needs fake-b
+    with pytest.raises(InstallError, match=r"calliper-fake-a 1\.0 needs calliper-fake-b, which is not in the lock "
+                       r"for 3\.99-test: the install is refused"):
+        resolve(fake_plan(folder, wheels, ["calliper-fake-a==1.0"], lock=lock))
+    make_wheel(wheels, "calliper-fake-c", "1.0", requires=("numpy>=99",))
+    with pytest.raises(InstallError, match=r"calliper-fake-c 1\.0 needs numpy>=99, and QGIS's Python has numpy "):
+        resolve(fake_plan(folder, wheels, ["calliper-fake-c==1.0"]))
+    assert not folder.exists()
+
+
+def test_cancel_stops_pip_and_keeps_the_previous_install(tmp_path, wheels):
+    folder, old, new, resolution = upgrade_of_an_install(tmp_path, wheels)
     lines: list[str] = []
     with pytest.raises(CancelledError, match="Installing the packages was cancelled"):
         install(new, resolution, logged_control(lines, cancel_after=1))
@@ -245,6 +304,67 @@ def test_leftovers_of_a_killed_install_go_at_the_next_start_but_a_running_one_st
     removed = remove_leftovers(parent)
     assert sorted(p.name for p in removed) == sorted([f"{STAGING_PREFIX}1-{dead.pid}", f"{REPLACED_PREFIX}2"])
     assert sorted(p.name for p in parent.iterdir()) == sorted(["calliper", f"{STAGING_PREFIX}3-{os.getpid()}"])
+
+
+def test_a_leftover_whose_name_no_install_made_is_left_alone_and_the_plugin_still_loads(tmp_path):
+    parent = tmp_path / "dependencies"
+    for name in (f"{STAGING_PREFIX}copy", f"{STAGING_PREFIX}1-x", "calliper"):
+        (parent / name / "pkg").mkdir(parents=True)
+    assert remove_leftovers(parent) == []
+    assert sorted(p.name for p in parent.iterdir()) == sorted([f"{STAGING_PREFIX}copy", f"{STAGING_PREFIX}1-x", "calliper"])
+
+
+def _dead_pid() -> int:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    return dead.pid
+
+
+def test_an_install_killed_between_its_two_renames_keeps_an_installed_folder(tmp_path):
+    parent = tmp_path / "dependencies"
+    old = parent / f"{REPLACED_PREFIX}1"  # the old install moved aside; the kill came before the new one moved in
+    (old / "pkg").mkdir(parents=True)
+    (old / MARKER_FILE).write_text('{"digest": "old"}')
+    remove_leftovers(parent)
+    assert json.loads((parent / "calliper" / MARKER_FILE).read_text())["digest"] == "old"
+    new = parent / f"{STAGING_PREFIX}2-{_dead_pid()}"  # the new one was complete (its marker written): it goes in
+    (new / "pkg").mkdir(parents=True)
+    (new / MARKER_FILE).write_text('{"digest": "new"}')
+    (parent / "calliper").rename(parent / f"{REPLACED_PREFIX}3")
+    remove_leftovers(parent)
+    assert json.loads((parent / "calliper" / MARKER_FILE).read_text())["digest"] == "new"
+    assert [p.name for p in parent.iterdir()] == ["calliper"]
+
+
+def test_two_installs_into_one_profile_never_run_at_once(tmp_path, wheels):
+    from calliper.core.install.folder import install_lock
+
+    folder = dependency_folder(tmp_path / "profile")
+    plan = fake_plan(folder, wheels, ["calliper-fake-b==1.0"])
+    resolution = resolve(plan)
+    with install_lock(folder):  # another QGIS window's install, still running
+        with pytest.raises(InstallError, match="Another QGIS window is installing"):
+            install(plan, resolution)
+        stale = folder.parent / f"{STAGING_PREFIX}1-{_dead_pid()}"
+        stale.mkdir()
+        assert remove_leftovers(folder.parent) == [] and stale.exists()  # not tidied under a live install
+    assert not folder.exists()
+    install(plan, resolution)
+    assert folder_state(folder, plan.digest).status == "complete"
+
+
+def test_pip_never_imports_a_pip_folder_from_qgiss_working_folder(tmp_path, monkeypatch):
+    from calliper.core.install.pip_process import run_pip
+
+    planted = tmp_path / "project"
+    (planted / "pip").mkdir(parents=True)
+    (planted / "pip" / "__init__.py").write_text(f"open({str(tmp_path / 'ran')!r}, 'w').close()\n")
+    (planted / "pip" / "__main__.py").write_text("print('not pip')\n")
+    monkeypatch.chdir(planted)
+    monkeypatch.setenv("PYTHONPATH", str(planted))
+    lines: list[str] = []
+    run = run_pip([sys.executable, "-m", "pip", "--version"], logged_control(lines), "Checking pip")
+    assert run.command[1] == "-I" and run.lines[0].startswith("pip ") and not (tmp_path / "ran").exists()
 
 
 def test_a_module_already_imported_from_elsewhere_is_named_as_needing_a_restart(tmp_path):
@@ -304,21 +424,41 @@ def test_a_loaded_distribution_without_top_level_or_record_is_found_by_its_name(
     monkeypatch.setitem(sys.modules, "calliper_fake_c", __import__("calliper_fake_c"))
     assert loaded_distributions()["calliper-fake-c"] == "1.0"
     assert "calliper-fake-c" not in loaded_distributions(exclude=tmp_path)
+    (tmp_path / "calliper_fake_d-1.0.dist-info").mkdir()  # like setuptools: only its private shim is imported
+    (tmp_path / "calliper_fake_d-1.0.dist-info" / "METADATA").write_text("Name: calliper-fake-d\nVersion: 1.0\n")
+    (tmp_path / "calliper_fake_d-1.0.dist-info" / "top_level.txt").write_text("_calliper_fake_shim\ncalliper_fake_d\n")
+    monkeypatch.setitem(sys.modules, "_calliper_fake_shim", sys)
+    assert "calliper-fake-d" not in loaded_distributions()
 
 
-def test_packages_qgis_has_loaded_are_held_at_their_version_unless_the_pins_need_newer(tmp_path, wheels):
+def host_dist(folder: Path, name: str, version: str) -> None:
+    """A distribution installed in QGIS's Python (a dist-info in a folder on sys.path), as Debian ships python3-*."""
+    module = name.replace("-", "_")
+    (folder / module).mkdir(parents=True, exist_ok=True)
+    (folder / module / "__init__.py").write_text(f"VERSION = {version!r}\n")
+    (folder / f"{module}-{version}.dist-info").mkdir()
+    (folder / f"{module}-{version}.dist-info" / "METADATA").write_text(f"Name: {name}\nVersion: {version}\n")
+
+
+def test_packages_qgis_has_loaded_are_kept_at_their_version_unless_a_locked_package_needs_newer(
+        tmp_path, wheels, monkeypatch):
     make_wheel(wheels, "calliper-fake-b", "2.0")
     folder = dependency_folder(tmp_path / "profile")
     plan = fake_plan(folder, wheels, ["calliper-fake-a==2.0"])
     plan.loaded = {}
-    assert resolve(plan).packages["calliper-fake-b"] == "2.0"  # the newest, when nothing is loaded
+    assert resolve(plan).packages["calliper-fake-b"] == "2.0"  # the lock's, when nothing is loaded
+    host_dist(tmp_path / "host", "calliper-fake-b", "1.0")
+    monkeypatch.syspath_prepend(str(tmp_path / "host"))
     plan.loaded = {"calliper-fake-b": "1.0"}
     held = resolve(plan)
-    assert held.packages["calliper-fake-b"] == "1.0" and not held.notes  # usable without a restart
-    plan.loaded = {"calliper-fake-b": "0.5"}  # loaded, but fake-a needs fake-b >= 1
+    assert held.packages == {"calliper-fake-a": "2.0"} and not held.notes  # QGIS's fake-b 1.0 stays: no restart
+    assert [entry.name for run in held.runs for entry in run.entries] == ["calliper-fake-a"]
+    host_dist(tmp_path / "old", "calliper-fake-b", "0.5")  # loaded, but fake-a needs fake-b >= 1
+    monkeypatch.syspath_prepend(str(tmp_path / "old"))
+    plan.loaded = {"calliper-fake-b": "0.5"}
     released = resolve(plan)
     assert released.packages["calliper-fake-b"] == "2.0"
-    assert any("version of calliper-fake-b that the pins do not allow" in note for note in released.notes)
+    assert any("version of calliper-fake-b that the locked packages do not allow" in note for note in released.notes)
 
 
 def pypi_torch(folder: Path, requires: tuple[str, ...] = (), payload_bytes: int = 0) -> list[Path]:
@@ -329,72 +469,106 @@ def pypi_torch(folder: Path, requires: tuple[str, ...] = (), payload_bytes: int 
 
 @pytest.fixture
 def torch_indexes(tmp_path):
-    """A configured index with a plain ``torch`` 1.0 that brings a CUDA library (PyPI's Linux kind), and a served
-    CPU index with ``torch`` 1.0+cpu."""
-    configured = make_simple_index(tmp_path / "configured", pypi_torch(tmp_path / "w1", payload_bytes=50_000))
-    cpu = make_simple_index(tmp_path / "cpu", [make_wheel(tmp_path / "w2", "torch", "1.0+cpu")])
-    with serve_folder(cpu) as url:
-        yield ["--index-url", configured.as_uri()], url
+    """A configured index with a plain ``torch`` 1.0 that brings a CUDA library (PyPI's Linux kind), a served CPU index
+    with ``torch`` 1.0+cpu, and the lock of both."""
+    pypi = pypi_torch(tmp_path / "w1", payload_bytes=50_000)
+    cpu = [make_wheel(tmp_path / "w2", "torch", "1.0+cpu")]
+    packages = [make_wheel(tmp_path / "w0", "calliper-fake-b", "1.0")]
+    configured = make_simple_index(tmp_path / "configured", pypi + packages)
+    make_simple_index(tmp_path / "pytorch" / "cpu", cpu)
+    with serve_folder(tmp_path / "pytorch") as url:  # served as PyTorch's is: <index>/cpu, the build's folder
+        yield (["--index-url", configured.as_uri()], f"{url}/cpu",
+               Lock("3.99-test", locked(packages), {"pypi": locked(pypi), "cpu": locked(cpu)}))
 
 
-def torch_plan(tmp_path, index_args, cpu_url):
+def torch_plan(tmp_path, index_args, cpu_url, lock):
     plan = make_plan(dependency_folder(tmp_path / "profile"), pins=[Pin("torch", "1.0")], index_args=index_args,
-                     env=ISOLATED_PIP, python=sys.executable, driver="", hosts=[])
+                     env=ISOLATED_PIP, python=sys.executable, driver="", hosts=[], lock=lock)
     plan.loaded = {}  # this test process may have imported the real torch, which the fake pins do not allow
     plan.torch = TorchVariant("cpu", "torch==1.0+cpu", cpu_url, "no NVIDIA driver found")
     return plan
 
 
-def test_torch_comes_from_the_cpu_index_when_it_answers(tmp_path, torch_indexes):
-    index_args, cpu_url = torch_indexes
-    plan = torch_plan(tmp_path, index_args, cpu_url)
-    resolution = resolve(plan)
-    assert resolution.packages == {"torch": "1.0+cpu"} and resolution.torch_build == "cpu" and not resolution.notes
-    assert resolution.index_args == index_args + ["--extra-index-url", cpu_url]
-    assert install(plan, resolution)["torch"] == "cpu"
+def indexes_named(command: str) -> list[str]:
+    words = command.split()
+    return [words[i + 1] for i, word in enumerate(words) if word in ("--index-url", "--extra-index-url", "--find-links")]
 
 
-def test_an_unanswering_cpu_index_falls_back_to_the_configured_index_and_says_what_it_costs(tmp_path, torch_indexes):
-    index_args, _ = torch_indexes
-    plan = torch_plan(tmp_path, index_args, "http://127.0.0.1:9/whl/cpu")
+def test_torch_comes_from_the_cpu_index_alone_in_its_own_run_and_no_command_names_two_indexes(
+        tmp_path, torch_indexes, monkeypatch):
+    index_args, cpu_url, lock = torch_indexes
+    plan = torch_plan(tmp_path, index_args, cpu_url, lock)
     lines: list[str] = []
     resolution = resolve(plan, logged_control(lines))
-    assert resolution.packages == {"torch": "1.0", "nvidia-fake-cublas": "1.0"}  # not torch==1.0+cpu
-    assert resolution.index_args == index_args
+    assert resolution.packages == {"calliper-fake-b": "1.0", "torch": "1.0+cpu"} and not resolution.notes
+    assert [run.index_args for run in resolution.runs] == [tuple(index_args), ("--index-url", cpu_url)]
+    assert resolution.torch_build == "cpu"
+    assert install(plan, resolution, logged_control(lines))["torch"] == "cpu"
+    run = commands(lines)
+    assert len(run) == 4 and all(len(indexes_named(command)) <= 1 for command in run)  # packages, torch: checked, installed
+    assert [indexes_named(command) for command in run] == [[index_args[1]], [cpu_url]] * 2
+    assert not any("--extra-index-url" in command for command in run)
+    monkeypatch.setenv("PIP_EXTRA_INDEX_URL", "https://elsewhere.example/simple")  # none added to torch's run
+    assert "PIP_EXTRA_INDEX_URL" not in pip_environment(resolution.runs[1].env)
+    assert pip_environment(resolution.runs[0].env)["PIP_EXTRA_INDEX_URL"] == "https://elsewhere.example/simple"
+
+
+def test_an_unanswering_cpu_index_falls_back_to_the_locked_torch_of_the_configured_index_and_says_what_it_costs(
+        tmp_path, torch_indexes):
+    index_args, _, lock = torch_indexes
+    plan = torch_plan(tmp_path, index_args, "http://127.0.0.1:9/whl/cpu", lock)
+    lines: list[str] = []
+    resolution = resolve(plan, logged_control(lines))
+    assert resolution.packages == {"calliper-fake-b": "1.0", "torch": "1.0", "nvidia-fake-cublas": "1.0"}  # no +cpu
+    assert [run.index_args for run in resolution.runs] == [tuple(index_args)] * 2
     note = resolution.notes[0]
     assert "127.0.0.1:9/whl/cpu) does not answer" in note and "configured package index" in note
+    assert "locked and hash-checked" in note
     assert "the CUDA build: 0 MB with its libraries" in note and "it works on the CPU" in note and "Cancel" in note
     assert note in lines and resolution.torch_build == "cuda, from the package index (cpu index unreachable)"
     marker = install(plan, resolution)
     assert marker["torch"] == resolution.torch_build and (plan.folder / "torch" / "__init__.py").is_file()
 
 
+def test_a_tampered_torch_from_the_fallback_stops_the_install_too(tmp_path, torch_indexes):
+    index_args, _, lock = torch_indexes
+    plan = torch_plan(tmp_path, index_args, "http://127.0.0.1:9/whl/cpu", lock)
+    resolution = resolve(plan)
+    configured = Path(index_args[1].removeprefix("file://"))
+    shutil.copy(make_wheel(tmp_path / "evil", "torch", "1.0", payload_bytes=10), configured / "torch")
+    with pytest.raises(TamperedDownloadError, match="the file downloaded for torch 1.0 does not match"):
+        install(plan, resolution)
+    assert not plan.folder.exists() and not list(plan.folder.parent.iterdir())
+
+
 def test_the_triton_that_pypis_torch_brings_is_left_out_and_a_folder_holding_it_is_offered_an_upgrade(tmp_path):
     """PyPI's Linux torch (the CUDA build, the fallback here) requires triton, whose own LLVM crashed Debian 13's
-    QGIS 3.40 beside Mesa's libLLVM 19 when training started (scripts/check_qgis_debian13.sh)."""
-    wheels = pypi_torch(tmp_path / "w", requires=("triton==1.0",)) + [
-        make_wheel(tmp_path / "w", "triton", "1.0", payload_bytes=3_000_000)]
-    configured = make_simple_index(tmp_path / "configured", wheels)
-    plan = torch_plan(tmp_path, ["--index-url", configured.as_uri()], "http://127.0.0.1:9/whl/cpu")
+    QGIS 3.40 beside Mesa's libLLVM 19 when training started (scripts/check_qgis_debian13.sh). The locks leave it out."""
+    wheels = pypi_torch(tmp_path / "w", requires=("triton==1.0",))
+    configured = make_simple_index(tmp_path / "configured", wheels + [make_wheel(tmp_path / "w", "triton", "1.0")])
+    lock = Lock("3.99-test", {}, {"pypi": locked(wheels)})
+    plan = torch_plan(tmp_path, ["--index-url", configured.as_uri()], "http://127.0.0.1:9/whl/cpu", lock)
     lines: list[str] = []
     resolution = resolve(plan, logged_control(lines))
-    assert set(resolution.packages) == {"torch", "nvidia-fake-cublas"} and resolution.download_bytes < 1_000_000
-    assert "the CUDA build: 0 MB with its libraries" in resolution.notes[0]  # triton's 3 MB not counted
+    assert set(resolution.packages) == {"torch", "nvidia-fake-cublas"}
+    assert resolution.torch_build == "cuda, from the package index (cpu not locked)"  # no lock of PyTorch's index
     assert any(line.startswith("Left out triton:") and "crashes QGIS" in line for line in lines)
     install(plan, resolution)
     assert (plan.folder / "torch" / "__init__.py").is_file() and not list(plan.folder.glob("triton*"))
     assert folder_state(plan.folder, plan.digest).status == "complete"
     marker = json.loads((plan.folder / MARKER_FILE).read_text())
-    marker["digest"] = fingerprint([pin.spec for pin in plan.pins])  # as installs made before triton was left out
+    marker["digest"] = fingerprint(["triton==1.0"])  # as installs made before the locks, triton and all
     (plan.folder / MARKER_FILE).write_text(json.dumps(marker))
     assert folder_state(plan.folder, plan.digest).status == "outdated"  # the dock offers Upgrade
 
 
 def test_a_configured_index_that_serves_the_cpu_build_is_not_called_cuda(tmp_path):
-    """A mirror with ``+cpu`` wheels (this sandbox's Debian 12 pip configuration): the dock said 'the CUDA build:
+    """A mirror with ``+cpu`` wheels (a Debian 12 pip configured with a local mirror): the dock said 'the CUDA build:
     192 MB ... against about 200 MB for the CPU build' for what was the CPU build."""
-    configured = make_simple_index(tmp_path / "configured", [make_wheel(tmp_path / "w", "torch", "1.0+cpu")])
-    plan = torch_plan(tmp_path, ["--index-url", configured.as_uri()], "http://127.0.0.1:9/whl/cpu")
+    wheels = [make_wheel(tmp_path / "w", "torch", "1.0+cpu")]
+    configured = make_simple_index(tmp_path / "configured", wheels)
+    plan = torch_plan(tmp_path, ["--index-url", configured.as_uri()], "http://127.0.0.1:9/whl/cpu",
+                      Lock("3.99-test", {}, {"pypi": locked(wheels), "cpu": locked(wheels)}))
     resolution = resolve(plan)
     assert resolution.packages == {"torch": "1.0+cpu"}
     assert "the CPU build as well: 0 MB with its libraries" in resolution.notes[0] and "CUDA" not in resolution.notes[0]

@@ -15,7 +15,7 @@ from calliper.core.install.folder import MARKER_FILE, dependency_folder
 from calliper.core.install.host import host_choices
 from calliper.core.install.pins import Pin
 from calliper.core.install.plan import make_plan
-from fake_wheels import ISOLATED_PIP, local_index_args, make_wheel
+from fake_wheels import ISOLATED_PIP, fake_lock, local_index_args, make_wheel
 from test_dock import dispose, wait_for
 
 FAKE = Requirement("calliper_fake_a", "calliper-fake-a==1.0")
@@ -36,7 +36,7 @@ def installer_dock(qgis_iface, tmp_path, monkeypatch):
     def plan(folder, torch, plugin_version=""):
         return make_plan(folder, torch, pins=[Pin("calliper-fake-a", "1.0")], index_args=index["args"],
                          env=ISOLATED_PIP, python=sys.executable, driver="", hosts=host_choices(folder, ()),
-                         plugin_version=plugin_version)
+                         plugin_version=plugin_version, lock=fake_lock(wheels, ["calliper-fake-a==1.0"]))
 
     monkeypatch.setattr(sys, "path", list(sys.path))  # the install puts its folder first; undone after
     monkeypatch.setattr(dock_module, "profile_dependency_folder", lambda: folder)

@@ -98,7 +98,8 @@ def test_classify_killed_anywhere_leaves_whole_study_files(demo_model, demo_data
             (out / "report.html").read_text().rstrip().endswith("</html>")
 
     kill_at_random_points(args, complete, seed=3)
-    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "predictions.gpkg", "report.html"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".calliper-output.json", "metrics.json", "predictions.gpkg", "report.html"]
 
 
 def test_the_package_install_killed_anywhere_leaves_the_previous_install_or_the_new_one(tmp_path):

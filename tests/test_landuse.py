@@ -189,7 +189,8 @@ def test_classify_writes_predictions_metrics_and_report(demo_data, demo_model, t
     from calliper.core.landuse.study import classify
 
     result = classify(demo_model, demo_data.landuse, "landuse", tmp_path / "out", _settings(pois=str(demo_data.pois)))
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["metrics.json", "predictions.gpkg", "report.html"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        ".calliper-output.json", "metrics.json", "predictions.gpkg", "report.html"]
 
     predictions = gpd.read_file(result.outputs["predictions"])
     classes = ["civil", "commercial", "grass", "lane", "residential"]

@@ -44,6 +44,9 @@ def test_the_plugin_zip_passes_the_repository_checks_and_carries_the_gpl(tmp_pat
     assert package_script().repository_problems(out) == []
     with zipfile.ZipFile(out) as archive:
         licence = archive.read("calliper/LICENSE").decode()
+        names = set(archive.namelist())
+    # the documentation its Help buttons open (adapters/help_pages.py)
+    assert {"calliper/help/getting-started.html", "calliper/help/reference/processing/train.html"} <= names
     assert licence == (ROOT / "LICENSE").read_text()
     assert "GNU GENERAL PUBLIC LICENSE" in licence and "Version 2, June 1991" in licence
     assert "any later version" in licence  # the "or later" the plugin is offered under (pyproject: GPL-2.0-or-later)

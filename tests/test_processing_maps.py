@@ -188,7 +188,7 @@ def test_classify_algorithm_writes_predictions_metrics_report_and_class_raster(p
     })
     classes = ["civil", "commercial", "grass", "lane", "residential"]
     assert sorted(p.name for p in out.iterdir()) == [
-        "classes.qml", "classes.tif", "metrics.json", "predictions.gpkg", "report.html"]
+        ".calliper-output.json", "classes.qml", "classes.tif", "metrics.json", "predictions.gpkg", "report.html"]
     assert result["PREDICTIONS"] == str(out / "predictions.gpkg") and result["REPORT"] == str(out / "report.html")
 
     predictions = gpd.read_file(result["PREDICTIONS"])

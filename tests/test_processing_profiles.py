@@ -136,7 +136,7 @@ def test_transfer_algorithm_from_the_demo_model_to_itself_scores_profiles_and_po
         "SOURCE_MODEL": str(trained.folder), "SOURCE_LABELS": str(demo_data.landuse), "LABEL_FIELD": "landuse",
         "TARGET_MODEL": str(trained.folder), "TARGET_LABELS": str(demo_data.landuse), "SEEDS": TWO_SEEDS,
         "OUTPUT_FOLDER": str(out)}, feedback=log)
-    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "predictions.gpkg"]
+    assert sorted(p.name for p in out.iterdir()) == [".calliper-output.json", "metrics.json", "predictions.gpkg"]
     assert result["PREDICTIONS"] == str(out / "predictions.gpkg") and result["METRICS"] == str(out / "metrics.json")
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["scored"] is True and set(metrics["methods"]) == {

@@ -42,3 +42,18 @@ def test_a_local_sentence_transformers_folder_is_accepted(tmp_path):
     default = TextEncoder()
     assert encoder.model_id.startswith("my-minilm-") and encoder.model_id != default.model_id
     np.testing.assert_allclose(encoder.encode(["A place of cafe"]), default.encode(["A place of cafe"]), atol=1e-5)
+
+
+def test_two_text_models_with_weights_of_equal_size_never_share_an_identity(tmp_path):
+    from calliper.core.text.encoder import text_model_id
+
+    folders = []
+    for name, weight in (("tuned-a", b"\x01" * 64), ("tuned-b", b"\x02" * 64)):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "config.json").write_text('{"hidden_size": 4}')
+        (folder / "model.safetensors").write_bytes(weight)
+        folders.append(folder)
+    assert text_model_id(folders[0], "tuned") != text_model_id(folders[1], "tuned")
+    (folders[1] / "model.safetensors").write_bytes(b"\x01" * 64)  # now the same bytes: the same identity
+    assert text_model_id(folders[0], "tuned") == text_model_id(folders[1], "tuned")

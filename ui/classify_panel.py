@@ -19,7 +19,6 @@ from qgis.PyQt.QtWidgets import (
     QDialog,
     QDoubleSpinBox,
     QFormLayout,
-    QLabel,
     QPushButton,
     QSpinBox,
     QTextBrowser,
@@ -38,6 +37,7 @@ from ..core.landuse.study import ClassifySettings, StudyResult, classify, predic
 from ..core.landuse.unit_features import CalliperFeatures, ConcatFeatures, RasterFeatures
 from . import settings
 from .field_guess import LABEL_FIELDS, guess_field
+from .fit import StatusLabel
 from .log import show_error
 from .tasks import CoreTask, TaskProgress
 
@@ -160,8 +160,7 @@ class ClassifyPanel(QWidget):
             form.addRow(label, widget)
         self.classify_button = QPushButton("Classify")
         self.classify_button.clicked.connect(self.run)
-        self.status = QLabel()
-        self.status.setWordWrap(True)
+        self.status = StatusLabel()
         self.progress = TaskProgress()
         layout = QVBoxLayout(self)
         layout.addLayout(form)

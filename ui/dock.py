@@ -10,13 +10,25 @@ from __future__ import annotations
 from pathlib import Path
 
 from qgis.gui import QgsDockWidget
-from qgis.PyQt.QtWidgets import QComboBox, QHBoxLayout, QLabel, QScrollArea, QTabWidget, QVBoxLayout, QWidget
+from qgis.PyQt.QtCore import Qt, QUrl
+from qgis.PyQt.QtGui import QDesktopServices
+from qgis.PyQt.QtWidgets import (
+    QComboBox, QHBoxLayout, QLabel, QScrollArea, QTabWidget, QToolButton, QVBoxLayout, QWidget,
+)
 
+from ..adapters.help_pages import GETTING_STARTED, page_url
 from ..adapters.profile_packages import plugin_version, profile_dependency_folder
 from ..core.install.plan import make_plan
 from . import settings
 from .fit import fit_narrow
 from .installer_panel import InstallerPanel
+
+
+# The documentation page of each tab (by its title); before the tabs exist, Help opens Getting started.
+TAB_PAGES = {"Train": "tabs/train.html", "Maps": "tabs/maps.html", "Classify": "tabs/classify.html",
+             "Imagery": "tabs/imagery.html"}
+NO_HELP = ("This copy of the plugin has no built documentation (a source checkout: build it with "
+           "scripts/docs.py); the plugin ZIP carries it.")
 
 
 class ModelPicker(QWidget):
@@ -69,6 +81,13 @@ class CalliperDock(QgsDockWidget):
         self.iface = iface
         body = QWidget()
         self.body_layout = QVBoxLayout(body)
+        self.header = QHBoxLayout()  # the model picker joins it, left of Help, once the panels exist
+        self.help_button = QToolButton()  # narrower than a push button: the row must fit 360 px
+        self.help_button.setText("Help")
+        self.help_button.setToolTip("Open the documentation page of the current tab (shipped with the plugin)")
+        self.help_button.clicked.connect(self.open_help)
+        self.header.addWidget(self.help_button, 0, Qt.AlignmentFlag.AlignRight)
+        self.body_layout.addLayout(self.header)
         folder = profile_dependency_folder()
         self.dependencies = InstallerPanel(
             iface, folder, lambda torch: make_plan(folder, torch, plugin_version=plugin_version()), body)
@@ -88,6 +107,19 @@ class CalliperDock(QgsDockWidget):
     def showEvent(self, event) -> None:  # noqa: N802 - Qt API
         super().showEvent(event)
         self.ensure_panels()
+
+    def help_page(self) -> str:
+        """The documentation page of the current tab, relative to the built site."""
+        if self.tabs is None:
+            return GETTING_STARTED
+        return TAB_PAGES[self.tabs.tabText(self.tabs.currentIndex())]
+
+    def open_help(self) -> None:
+        url = page_url(self.help_page())
+        if not url:
+            self.iface.messageBar().pushWarning("Calliper", NO_HELP)
+            return
+        QDesktopServices.openUrl(QUrl(url))
 
     def running_tasks(self) -> list:
         panels = (self.dependencies, self.train_panel, self.maps_panel, self.classify_panel, self.imagery_panel,
@@ -112,7 +144,7 @@ class CalliperDock(QgsDockWidget):
         from .train_panel import TrainPanel
 
         self.model_picker = ModelPicker()
-        self.body_layout.addWidget(self.model_picker)
+        self.header.insertWidget(0, self.model_picker, 1)
         self.tabs = QTabWidget()
         self.train_panel = TrainPanel(self.iface)
         self.train_panel.refresh_devices()

@@ -60,3 +60,40 @@ class ButtonRow(QWidget):
             self.row.setDirection(direction)
             self.updateGeometry()  # the stacked row is taller: the tab makes room
         super().resizeEvent(event)
+
+
+BREAK_AFTER = "/\\_-.,:;"  # where a long path, layer name or phrase may wrap
+LONGEST_RUN = 16  # characters without a break opportunity before one is made
+ZERO_WIDTH_SPACE = "\u200b"
+
+
+def breakable(text: str) -> str:
+    """``text`` with zero-width break opportunities in every long run, so word wrap can split paths anywhere."""
+    out, run = [], 0
+    for character in text:
+        out.append(character)
+        run = 0 if character.isspace() else run + 1
+        if run and (character in BREAK_AFTER or run >= LONGEST_RUN):
+            out.append(ZERO_WIDTH_SPACE)
+            run = 0
+    return "".join(out)
+
+
+class StatusLabel(QLabel):
+    """A wrapped status line that never widens the dock: long paths, layer names and phrases wrap anywhere.
+
+    ``text()`` gives the text as set (without the break marks); the whole text is also the tooltip.
+    """
+
+    def __init__(self, text: str = "", parent=None) -> None:
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt API
+        self._text = text
+        self.setToolTip(text)
+        super().setText(breakable(text))
+
+    def text(self) -> str:
+        return self._text

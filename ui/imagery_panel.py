@@ -18,7 +18,6 @@ from qgis.PyQt.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
@@ -32,6 +31,7 @@ from ..core.errors import CalliperError, InputDataError
 from ..core.imagery.tiles import MAX_TILE_PIXELS, MIN_TILE_PIXELS
 from . import settings
 from .field_guess import POI_CATEGORY_FIELDS, POI_CLASS_FIELDS, guess_field
+from .fit import StatusLabel
 from .log import show_error
 from .output_names import new_output, slug
 from .tasks import CoreTask, TaskProgress, start_panel_task
@@ -91,8 +91,7 @@ class ImageryPanel(QWidget):
         phrase_row.addWidget(self.phrase, 1)
         phrase_row.addWidget(self.phrase_button)
         self.progress = TaskProgress()
-        self.status = QLabel("Choose an image layer and a POI layer, then train.")
-        self.status.setWordWrap(True)
+        self.status = StatusLabel("Choose an image layer and a POI layer, then train.")
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.train_button)
@@ -183,11 +182,11 @@ class ImageryPanel(QWidget):
         def work(control):
             outcome = train_mmgr(job, control.part(0.0, 0.85))
             model = outcome.model
-            region = write_region_raster(model, outcome.tiles, outcome.embeddings, job.out / "region.tif",
+            region = write_region_raster(model, outcome.tiles, outcome.embeddings, outcome.folder / "region.tif",
                                          control.part(0.85, 0.9))
-            rgb = rgb_preview(region, job.out / "region_rgb.tif", control=control.part(0.9, 0.95))
+            rgb = rgb_preview(region, outcome.folder / "region_rgb.tif", control=control.part(0.9, 0.95))
             clusters = cluster_raster(
-                region, job.out / "region_clusters.tif", lambda centres, n: mmgr_cluster_names(model, centres, n),
+                region, outcome.folder / "region_clusters.tif", lambda centres, n: mmgr_cluster_names(model, centres, n),
                 ClusterSettings(k=DEFAULT_CLUSTERS), control.part(0.95, 1.0),
             )
             return outcome, region, rgb, clusters

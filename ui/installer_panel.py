@@ -22,6 +22,7 @@ from ..core.install.torch_variant import nvidia_driver
 from . import settings
 from .log import log
 from .tasks import CoreTask, TaskProgress, start_panel_task
+from .fit import StatusLabel
 
 TORCH_CHOICES = (("auto", "Auto"), ("cpu", "CPU (about 200 MB)"), ("cuda", "CUDA, NVIDIA GPUs (several GB)"))
 
@@ -46,8 +47,7 @@ class InstallerPanel(QWidget):
         """Install was clicked during the package check: it starts when the check ends."""
         self.install_label = "Install"
         layout = QVBoxLayout(self)
-        self.message = QLabel()
-        self.message.setWordWrap(True)
+        self.message = StatusLabel()
         layout.addWidget(self.message)
         form = QFormLayout()
         self.torch = QComboBox()
@@ -71,8 +71,7 @@ class InstallerPanel(QWidget):
         layout.addWidget(self.install_button)
         self.progress = TaskProgress()
         layout.addWidget(self.progress)
-        self.status = QLabel()
-        self.status.setWordWrap(True)
+        self.status = StatusLabel()
         layout.addWidget(self.status)
 
     def torch_request(self) -> str:

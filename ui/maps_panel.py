@@ -51,7 +51,7 @@ from ..core.model.files import LoadedModel
 from ..core.model.settings import CONTEXT_ENCODER
 from . import settings
 from .describe_panel import DescribePanel
-from .fit import ButtonRow
+from .fit import ButtonRow, StatusLabel
 from .log import show_error
 from .map_marker import click_marker
 from .output_names import new_output, slug
@@ -106,7 +106,7 @@ class MapsPanel(QWidget):
         self.pixel_size.setRange(0.1, 100_000)
         self.pixel_size.setSuffix(" m")
         self.pixel_size.setValue(settings.load("maps/pixel_size", 10.0, float))
-        self.size_hint = QLabel()
+        self.size_hint = StatusLabel()
         self.near_pois = QCheckBox("Near POIs only")
         self.near_pois.setChecked(settings.load("maps/near_pois", "true") == "true")
         self.near_pois.setToolTip("Compute pixels only within this distance of the POIs the model learned from: "
@@ -163,8 +163,7 @@ class MapsPanel(QWidget):
         self.cluster_button = QPushButton("Cluster map")
         self.cluster_button.setToolTip("k-means clusters of the embedding raster, named by POI classes")
         self.progress = TaskProgress()
-        self.status = QLabel("No embedding raster yet: make one first.")
-        self.status.setWordWrap(True)
+        self.status = StatusLabel("No embedding raster yet: make one first.")
         near_row = QHBoxLayout()
         near_row.addWidget(self.near_pois, 1)
         near_row.addWidget(self.near_distance)

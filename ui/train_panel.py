@@ -39,7 +39,7 @@ from ..core.text.corpus import places_inputs
 from ..core.text.descriptions import DEFAULT_TEMPLATE, TextFields, TextTemplate, build_texts
 from . import settings
 from .field_guess import POI_CATEGORY_FIELDS, POI_CLASS_FIELDS, POI_NAME_FIELDS, guess_field
-from .fit import ButtonRow
+from .fit import ButtonRow, StatusLabel
 from .log import log, show_error
 from .loss_plot import LossPlot
 from .output_names import new_output
@@ -153,8 +153,7 @@ class TrainPanel(QWidget):
         self.cancel_button.setEnabled(False)
         buttons = ButtonRow(self.train_button, self.cancel_button)
         self.progress = QProgressBar()
-        self.status = QLabel()
-        self.status.setWordWrap(True)
+        self.status = StatusLabel()
         self.loss_plot = LossPlot()
         layout = QVBoxLayout(self)
         layout.addLayout(form)

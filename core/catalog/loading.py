@@ -11,7 +11,7 @@ from typing import Callable
 
 from ..context.network import ContextNet, ContextStore
 from ..errors import ModelFileError
-from ..model.files import WEIGHTS_FILE, LoadedModel, ModelCard, read_card
+from ..model.files import WEIGHTS_FILE, LoadedModel, ModelCard, check_network_shapes, read_card
 from ..model.network import CalliperNet
 from ..model.settings import CONTEXT_ENCODER
 
@@ -26,6 +26,8 @@ def load_model(folder: str | Path, device: str = "cpu") -> LoadedModel:
     weights = folder / WEIGHTS_FILE
     if not weights.exists():
         raise ModelFileError(f"The model folder {folder} has no {WEIGHTS_FILE}. Retrain or copy the whole folder.")
+    if card.settings.encoder not in NETWORK_BUILDERS:  # the others are built from the stored tensors themselves
+        check_network_shapes(lambda: build_network(card, {}), weights)
     try:
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:

@@ -18,13 +18,12 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..atomic import check_output_path
 from ..data.streaming import PointSource
 from ..errors import SettingsError
 from ..jobs import JobControl
 from ..locks import output_lock
 from ..model.evidence import Evidence
-from ..model.files import save_model
+from ..model.files import model_output_folder, save_model
 from ..model.network import CalliperNet
 from ..model.pipeline import (
     TrainJob,
@@ -101,7 +100,7 @@ def train_context_from_points(
             "The grid + context graph encoder trains in one process (its graphs are built per batch); "
             "train it without --distributed."
         )
-    out = check_output_path(job.out, job.overwrite, inputs=(job.points.source,))
+    out = model_output_folder(job.out, job.overwrite, (job.points.source,), control.log)
     with output_lock(out):
         corpus = context_corpus(job, control)
         settings = resolved_scales(job.model, corpus.metric, control)

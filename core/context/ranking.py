@@ -128,7 +128,7 @@ def rank_points_file(
     first; written to ``out`` (GeoPackage) when given."""
     import geopandas as gpd
 
-    from ..atomic import check_output_path
+    from ..outputs import check_output_path
     from ..data.poi_io import read_points
     from ..data.vector_io import write_geopackage
 

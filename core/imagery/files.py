@@ -7,14 +7,16 @@ tower and the POI classes (to name clusters). Loading never unpickles anything.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ModelFileError
-from ..model.files import CARD_FILE, WEIGHTS_FILE, CardRecord, format_version_problem, write_model_folder
+from ..model.files import (
+    CARD_FILE, WEIGHTS_FILE, CardRecord, check_network_shapes, format_version_problem, write_model_folder,
+)
+from ..outputs import read_small_json
 from .model import MMGRNet, MMGRSettings
 from .tiles import BandStatistics, ImagerySettings
 
@@ -67,7 +69,7 @@ def save_mmgr(folder: str | Path, net: MMGRNet, card: MMGRCard) -> Path:
 def _raw_card(folder: Path) -> dict | None:
     """The JSON of an MMGR card in ``folder``; None when there is no readable card of the MMGR format."""
     try:
-        raw = json.loads((folder / CARD_FILE).read_text(encoding="utf-8"))
+        raw = read_small_json(folder / CARD_FILE)
     except (OSError, ValueError):
         return None
     return raw if isinstance(raw, dict) and raw.get("format") == MMGR_FORMAT else None
@@ -103,8 +105,9 @@ def load_mmgr(folder: str | Path, device: str = "cpu") -> LoadedMMGR:
     from safetensors.torch import load_model
 
     card = read_mmgr_card(folder)
-    net = MMGRNet(card.settings)
     weights = Path(folder) / WEIGHTS_FILE
+    check_network_shapes(lambda: MMGRNet(card.settings), weights)
+    net = MMGRNet(card.settings)
     try:
         load_model(net, str(weights), strict=True)
     except (SafetensorError, OSError, RuntimeError) as exc:

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..atomic import check_output_path
 from ..crs import parse_crs
 from ..data.demo_city import OSM_ATTRIBUTION
 from ..errors import InputDataError
@@ -25,6 +24,7 @@ from ..maps.similarity import SimilarityQuery
 from ..model.embed_points import embedding_columns
 from ..model.files import LoadedModel
 from ..model.inference import text_encoder_for
+from ..outputs import check_output_path
 from ..text.encoder import TextEmbeddingCache, encode_distinct
 from .files import LoadedMMGR, MMGRCard, is_mmgr_folder, load_mmgr
 from .tiles import ImageTiles, image_crs, open_image, read_tiles

@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..atomic import check_output_path
 from ..crs import crs_label, to_crs
 from ..data.poi_io import PointTable
 from ..devices import choose_device, cpu_threads
 from ..errors import SettingsError
 from ..jobs import JobControl
 from ..locks import output_lock
+from ..model.files import MODEL_FOLDER_FILES, model_output_folder
 from ..model.pipeline import poi_corpus
 from ..text.descriptions import TextFields, TextTemplate
 from ..text.encoder import TextEmbeddingCache, TextEncoder, encode_distinct
@@ -240,7 +240,9 @@ def train_mmgr(job: MMGRJob, control: JobControl | None = None) -> MMGROutcome:
     control = control or JobControl()
     job.imagery.validate()
     job.train.validate()
-    out = check_output_path(job.out, job.overwrite, inputs=(job.image, job.points.source))
+    # The dock writes the region rasters into the model folder: they are Calliper's too.
+    out = model_output_folder(job.out, job.overwrite, (job.image, job.points.source), control.log,
+                              MODEL_FOLDER_FILES + ("region*",))
     with output_lock(out):
         corpus = poi_corpus(job, control)
         with open_image(job.image) as dataset:

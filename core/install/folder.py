@@ -3,8 +3,10 @@
 Packages go to ``<profile>/python/dependencies/calliper`` (qpip's place, one folder
 per plugin). An install is written to a staging folder beside it and renamed into place
 only when complete, with a marker file last, so the folder at that path is always either
-the old complete install or the new one. Staging and replaced folders left by a killed
-install are removed at the next start.
+the old complete install or the new one. One install runs at a time (a lock beside the
+folder: two QGIS windows may share a profile). At the next start, an install killed
+between its two renames is finished (or the old folder put back), and the staging and
+replaced folders of dead installs are removed; any other name there is left alone.
 """
 
 from __future__ import annotations
@@ -15,8 +17,13 @@ import os
 import shutil
 import sys
 import time
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
+
+from ..errors import InstallError, OutputPathError
+from ..locks import output_lock
 
 FOLDER_NAME = "calliper"
 MARKER_FILE = "calliper-install.json"
@@ -105,17 +112,58 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _staging_pid(path: Path) -> int | None:
+    """The process id a staging folder's name ends with; None for a name no install of ours made."""
+    tail = path.name.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+@contextmanager
+def install_lock(folder: Path) -> Iterator[None]:
+    """Hold the profile's install lock for the block; another live install refuses this one with a message."""
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(output_lock(folder, "the package install"))
+        except OutputPathError as error:
+            raise InstallError(
+                "Another QGIS window is installing Calliper's packages into this profile. Wait until it has "
+                "finished, then restart QGIS.", error.message) from error
+        yield
+
+
+def _finish_interrupted_swap(folder: Path, ours: list[Path]) -> None:
+    """An install killed between its two renames left no folder: put in the complete new one, else the old one."""
+    if folder.exists():
+        return
+    complete = [p for p in ours if p.name.startswith(STAGING_PREFIX) and (p / MARKER_FILE).is_file()]
+    replaced = sorted(p for p in ours if p.name.startswith(REPLACED_PREFIX))
+    candidate = complete[-1] if complete else (replaced[-1] if replaced else None)
+    if candidate is not None:
+        os.replace(candidate, folder)
+        ours.remove(candidate)
+
+
 def remove_leftovers(parent: Path) -> list[Path]:
-    """Remove staging and replaced folders of installs that are no longer running; returns what was removed."""
-    removed = []
+    """Tidy what installs that are no longer running left beside the folder; returns what was removed.
+
+    Skipped while another install holds the lock: its folders are not leftovers yet.
+    """
+    removed: list[Path] = []
+    folder = parent / FOLDER_NAME
     if not parent.is_dir():
         return removed
-    for path in parent.iterdir():
-        if path.name.startswith(REPLACED_PREFIX) or (
-            path.name.startswith(STAGING_PREFIX) and not _pid_alive(int(path.name.rsplit("-", 1)[-1] or 0))
-        ):
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
+    try:
+        with install_lock(folder):
+            ours = sorted(path for path in parent.iterdir() if path.is_dir() and not path.is_symlink() and (
+                path.name.startswith(REPLACED_PREFIX) or (
+                    path.name.startswith(STAGING_PREFIX) and _staging_pid(path) is not None
+                    and not _pid_alive(_staging_pid(path)))))
+            _finish_interrupted_swap(folder, ours)
+            for path in ours:
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+    except InstallError:
+        pass  # another QGIS is installing: leave its folders alone
     return removed
 
 

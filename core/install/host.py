@@ -16,12 +16,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .pins import Release, nearest_release, this_python
-
-try:
-    from packaging.specifiers import SpecifierSet
-except ImportError:  # QGIS's Python without packaging: pip always carries a copy
-    from pip._vendor.packaging.specifiers import SpecifierSet
+from .locks import normalised
+from .pins import Release, SpecifierSet, nearest_release, this_python
 
 
 @dataclass(frozen=True)
@@ -40,9 +36,12 @@ class HostPackage:
 
 
 HOST_PACKAGES: tuple[HostPackage, ...] = (
-    HostPackage("numpy", ">=1.24", "1.26.4", (Release("1.26.4", (9, 12)), Release("2.1.3", (10, 13)))),
-    HostPackage("pyproj", ">=3.3", "3.6.1", (Release("3.6.1", (9, 12)), Release("3.7.0", (10, 13)))),
-    HostPackage("scipy", ">=1.10", "1.13.1", (Release("1.13.1", (9, 12)), Release("1.14.1", (10, 13)))),
+    HostPackage("numpy", ">=1.24", "1.26.4", (Release("1.26.4", (9, 12)), Release("2.1.3", (10, 13)),
+                                             Release("2.3.5", (11, 14)))),
+    HostPackage("pyproj", ">=3.3", "3.6.1", (Release("3.6.1", (9, 12)), Release("3.7.0", (10, 13)),
+                                             Release("3.7.2", (11, 14)))),
+    HostPackage("scipy", ">=1.10", "1.13.1", (Release("1.13.1", (9, 12)), Release("1.14.1", (10, 13)),
+                                             Release("1.16.3", (11, 14)))),
 )
 """numpy 1.x and 2.x are both accepted: the pins have wheels built for numpy 2 that also run on numpy >= 1.24.
 The fallbacks run with numpy 1 and 2 alike (scipy 1.13 is the first built for numpy 2)."""
@@ -86,10 +85,14 @@ class HostChoice:
         return f"{self.package.name} {self.fallback} ({why})"
 
 
+def host_paths(exclude: Path | None = None) -> list[str]:
+    """This Python's import paths without the folder ``exclude`` (our own dependency folder)."""
+    return [p for p in sys.path if not (exclude and p and Path(p).resolve().is_relative_to(exclude.resolve()))]
+
+
 def host_version(name: str, exclude: Path | None = None) -> str | None:
     """The version of ``name`` importable from this Python's own paths, ignoring the folder ``exclude``."""
-    paths = [p for p in sys.path if not (exclude and p and Path(p).resolve().is_relative_to(exclude.resolve()))]
-    for dist in importlib.metadata.distributions(name=name, path=paths):
+    for dist in importlib.metadata.distributions(name=name, path=host_paths(exclude)):
         return dist.version
     return None
 
@@ -103,13 +106,14 @@ def loaded_distributions(exclude: Path | None = None) -> dict[str, str]:
     """Distributions this process has already imported (QGIS loads requests, idna, yaml, ...), name -> version.
 
     An install that keeps these versions can be used at once; one that replaced them
-    would need QGIS to restart, because a loaded module cannot be swapped.
+    would need QGIS to restart, because a loaded module cannot be swapped. Private shims
+    (setuptools' ``_distutils_hack``, loaded by its .pth at start-up) do not count, as in
+    ``folder.shadowed_imports``.
     """
-    paths = [p for p in sys.path if not (exclude and p and Path(p).resolve().is_relative_to(exclude.resolve()))]
     loaded = {}
-    for dist in importlib.metadata.distributions(path=paths):
+    for dist in importlib.metadata.distributions(path=host_paths(exclude)):
         name = dist.metadata["Name"]
-        if name and any(module in sys.modules for module in top_level_modules(dist)):
+        if name and any(module in sys.modules for module in top_level_modules(dist) if not module.startswith("_")):
             loaded.setdefault(name, dist.version)
     return loaded
 
@@ -126,3 +130,21 @@ def top_level_modules(dist: importlib.metadata.Distribution) -> set[str]:
         top -= {"..", "__pycache__", ""}
         top = {module for module in top if "." not in module and "-" not in module}
     return top or {dist.metadata["Name"].lower().replace("-", "_")}
+
+
+@dataclass(frozen=True)
+class HostDistribution:
+    """A distribution in QGIS's Python (outside our folder): its version and what it requires."""
+
+    version: str
+    requires: tuple[str, ...]
+
+
+def host_distributions(exclude: Path | None = None) -> dict[str, HostDistribution]:
+    """Every distribution importable from this Python's own paths, ignoring the folder ``exclude``, by PEP 503 name."""
+    found: dict[str, HostDistribution] = {}
+    for dist in importlib.metadata.distributions(path=host_paths(exclude)):
+        name = dist.metadata["Name"]
+        if name:
+            found.setdefault(normalised(name), HostDistribution(dist.version, tuple(dist.requires or ())))
+    return found

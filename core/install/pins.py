@@ -1,8 +1,9 @@
 """The pinned requirements (``requirements.txt`` beside this module), their fingerprint, and releases per Python.
 
 Every pin must install as a wheel (pip runs with ``--only-binary :all:``) into each Python
-QGIS ships today, 3.10 to 3.13. Where a pin has no wheel for a Python, ``OTHER_RELEASES``
-names the release to use instead; ``scripts/check_wheels.py`` checks these tables
+QGIS ships today, 3.10 to 3.14. Where a pin has no wheel for some of them, the pins file
+has a second line for those Pythons, told apart by a ``python_version`` marker; the locks
+(``locks.py``) hold what each Python gets, and ``scripts/check_wheels.py`` checks them
 against the package index.
 """
 
@@ -10,12 +11,23 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
+try:
+    from packaging.markers import Marker
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+except ImportError:  # QGIS's Python without packaging: pip always carries a copy
+    from pip._vendor.packaging.markers import Marker
+    from pip._vendor.packaging.requirements import Requirement
+    from pip._vendor.packaging.specifiers import SpecifierSet
+
+__all__ = ["Marker", "Requirement", "SpecifierSet"]  # for host.py and plan.py: one place that finds packaging
+
 PINS_FILE = Path(__file__).with_name("requirements.txt")
-PYTHONS = (10, 11, 12, 13)
-"""Minor versions of the Python 3 that QGIS ships (Ubuntu 22.04's 3.10 to Debian 13's 3.13)."""
+PYTHONS = (10, 11, 12, 13, 14)
+"""Minor versions of the Python 3 that QGIS ships (Ubuntu 22.04's 3.10 to Debian sid's 3.14)."""
 
 
 def this_python() -> tuple[int, int]:
@@ -23,16 +35,25 @@ def this_python() -> tuple[int, int]:
     return sys.version_info[:2]
 
 
+def python_environment(python: tuple[int, int]) -> dict[str, str]:
+    """The marker variables that tell Pythons apart, for ``python``."""
+    return {"python_version": f"{python[0]}.{python[1]}", "python_full_version": f"{python[0]}.{python[1]}.0"}
+
+
 @dataclass(frozen=True)
 class Pin:
-    """One ``name==version`` line of the pins file."""
+    """One ``name==version`` line of the pins file, with the ``python_version`` marker it may carry."""
 
     name: str
     version: str
+    marker: str = ""
 
     @property
     def spec(self) -> str:
         return f"{self.name}=={self.version}"
+
+    def applies(self, python: tuple[int, int]) -> bool:
+        return not self.marker or Marker(self.marker).evaluate(python_environment(python))
 
 
 @dataclass(frozen=True)
@@ -44,14 +65,6 @@ class Release:
 
     def has_wheel(self, python: tuple[int, int]) -> bool:
         return python[0] == 3 and self.pythons[0] <= python[1] <= self.pythons[1]
-
-
-OTHER_RELEASES: dict[str, tuple[Release, ...]] = {
-    "transformers": (Release("5.20.2", (10, 13)), Release("5.23.0", (11, 13))),
-    "scikit-learn": (Release("1.7.2", (10, 13)), Release("1.9.1", (11, 13))),
-    "pyrosm": (Release("0.21.0", (10, 13)), Release("0.25.0", (11, 13))),
-}
-"""Pins without a wheel for every Python QGIS ships, each with its nearest release that has one, oldest first."""
 
 
 def nearest_release(wanted: str, releases: tuple[Release, ...], python: tuple[int, int]) -> Release | None:
@@ -70,35 +83,40 @@ def nearest_release(wanted: str, releases: tuple[Release, ...], python: tuple[in
 
 @dataclass(frozen=True)
 class PythonPins:
-    """The pins for one Python, and a sentence for each pin that had to change for it."""
+    """The pins for one Python, and a sentence for each pin that is not the release most Pythons get."""
 
     pins: list[Pin]
     notes: list[str]
 
 
-def pins_for_python(pins: list[Pin], python: tuple[int, int],
-                    releases: dict[str, tuple[Release, ...]] = OTHER_RELEASES) -> PythonPins:
-    """Each pin, or its nearest release with a wheel for ``python`` where the pin has none."""
-    chosen, notes = [], []
-    for pin in pins:
-        release = nearest_release(pin.version, releases.get(pin.name, ()), python)
-        if release is not None and release.version != pin.version:
-            notes.append(f"{pin.name} {release.version} for Python {python[0]}.{python[1]} "
-                         f"({pin.version} has no wheel for it)")
-            pin = replace(pin, version=release.version)
-        chosen.append(pin)
+def pins_for_python(pins: list[Pin], python: tuple[int, int]) -> PythonPins:
+    """The pins whose marker holds for ``python``; one that is not its name's first line (the release most Pythons
+    get) gets a note."""
+    chosen = [pin for pin in pins if pin.applies(python)]
+    notes = []
+    for pin in chosen:
+        usual = next(other for other in pins if other.name == pin.name)
+        if usual.version != pin.version:
+            notes.append(f"{pin.name} {pin.version} for Python {python[0]}.{python[1]} "
+                         f"({usual.version} has no wheel for it)")
     return PythonPins(chosen, notes)
 
 
 def read_pins(path: Path = PINS_FILE) -> list[Pin]:
-    """Every ``name==version`` in a requirements file (comments and blank lines skipped)."""
+    """Every ``name==version[; marker]`` in a requirements file (comments and blank lines skipped)."""
     pins = []
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
-            name, _, version = line.partition("==")
-            pins.append(Pin(name.strip(), version.strip()))
+            requirement, _, marker = line.partition(";")
+            name, _, version = requirement.partition("==")
+            pins.append(Pin(name.strip(), version.strip(), marker.strip()))
     return pins
+
+
+def python_pins(python: tuple[int, int] | None = None) -> list[Pin]:
+    """The pins of the pins file for ``python`` (this one by default)."""
+    return pins_for_python(read_pins(), python or this_python()).pins
 
 
 def fingerprint(specs: list[str]) -> str:

@@ -29,6 +29,12 @@ class TorchVariant:
     index_url: str | None
     reason: str
 
+    @property
+    def source(self) -> str:
+        """Where this build comes from, as lock files name it: ``pypi`` (the configured index) or the PyTorch index's
+        folder (``cpu``, ``cu126``)."""
+        return self.index_url.rstrip("/").rsplit("/", 1)[-1] if self.index_url else "pypi"
+
 
 def nvidia_driver() -> str | None:
     """Where an NVIDIA driver shows itself on this machine, or None."""

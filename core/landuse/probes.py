@@ -207,7 +207,7 @@ def fit_probe(
         y = ((np.asarray(targets, np.float64) - probe.target_mean) / probe.target_scale).astype(np.float32)
     net = _network(settings.kind, x.shape[1], 1 if task == "value" else n_outputs, settings.hidden)
     # for a probe this small, thread hand-offs cost more than the maths
-    # (measured 4 to 10 times slower with 2 threads on a busy 2-core machine)
+    # (measured 4 to 10 times slower with 2 threads on two busy CPU cores)
     with cpu_threads(1):
         probe.model = _train_network(net, task, x, y, train, val, settings, seed)
     return probe

@@ -21,13 +21,14 @@ from typing import Callable, Sequence, Union
 
 import numpy as np
 
-from ..atomic import atomic_group, check_output_path
+from ..atomic import atomic_group
 from ..crs import parse_crs
 from ..data.vector_io import write_geopackage
 from ..errors import SettingsError
 from ..jobs import JobControl
 from ..locks import output_lock
 from ..model.files import LoadedModel
+from ..outputs import check_output_files
 from .ensemble import Blend, ensemble_key, evaluate_ensemble, fit_members, headline, members
 from .evaluation import FeatureSet, MethodScores, evaluate_methods, fit_on_all
 from .geometry import SHAPE_FEATURES, repaired, unit_shapes
@@ -121,6 +122,11 @@ class StudyResult:
 
     outputs: dict[str, Path]
     metrics: dict
+
+    @property
+    def folder(self) -> Path:
+        """The folder the outputs went to: the one asked for, or a new subfolder of it when it is the user's."""
+        return Path(self.outputs["predictions"]).parent
 
 
 @dataclass
@@ -504,9 +510,11 @@ def _write_class_raster(study: _Study, probe: FittedProbe, grid, paths: dict[str
     paths["style"].write_text(qgis_style(legend), encoding="utf-8")
 
 
-def _output_paths(out_dir: str | Path, names: dict[str, str], settings: StudySettings, labels_path) -> dict[str, Path]:
+def _output_paths(
+    out_dir: str | Path, names: dict[str, str], settings: StudySettings, labels_path, control: JobControl,
+) -> dict[str, Path]:
     inputs = (labels_path, settings.pois or "")
-    return {key: check_output_path(Path(out_dir) / name, settings.overwrite, inputs) for key, name in names.items()}
+    return check_output_files(out_dir, names, settings.overwrite, inputs, "calliper-landuse", control.log)
 
 
 def _write_tables(study: _Study, metrics: dict, paths: dict[str, Path], control: JobControl) -> None:
@@ -534,7 +542,7 @@ def classify(
     names = {"predictions": PREDICTIONS_FILE, "metrics": METRICS_FILE, "report": REPORT_FILE}
     if settings.extent is not None:
         names.update(classes=CLASS_RASTER_FILE, style=CLASS_STYLE_FILE)
-    targets = _output_paths(out_dir, names, settings, labels_path)
+    targets = _output_paths(out_dir, names, settings, labels_path, control)
     grids = []
 
     def check_labels(labels: LabelSet) -> None:
@@ -548,7 +556,7 @@ def classify(
         study = _run_study(feature_source(model), labels_path, "class", (label_field,), settings, control.part(0.0, 0.8),
                            check_labels if settings.extent is not None else None)
         metrics = _metrics_document(labels_path, settings, study)
-        with atomic_group(targets) as paths:
+        with atomic_group(targets, control.log, marker="landuse") as paths:
             if grids:
                 probe = _raster_probe(study, settings, metrics)
                 _write_class_raster(study, probe, grids[0], paths, control.part(0.8, 1.0))
@@ -574,11 +582,11 @@ def predict_values(
         raise SettingsError("Choose a numeric field, or several share fields forming a distribution.")
     task = "value" if len(fields) == 1 else "distribution"
     names = {"predictions": PREDICTIONS_FILE, "metrics": METRICS_FILE, "report": REPORT_FILE}
-    targets = _output_paths(out_dir, names, settings, labels_path)
+    targets = _output_paths(out_dir, names, settings, labels_path, control)
     with output_lock(targets["predictions"]):
         study = _run_study(feature_source(model), labels_path, task, fields, settings, control.part(0.0, 0.9))
         metrics = _metrics_document(labels_path, settings, study)
-        with atomic_group(targets) as paths:
+        with atomic_group(targets, control.log, marker="landuse") as paths:
             _write_tables(study, metrics, paths, control)
         control.report(1.0, "done")
         return StudyResult(outputs=targets, metrics=metrics)

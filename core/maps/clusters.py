@@ -18,11 +18,12 @@ from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
-from ..atomic import atomic_path, check_output_path
+from ..atomic import atomic_path
 from ..errors import InputDataError, ModelFileError, SettingsError
 from ..jobs import JobControl
 from ..model.files import LoadedModel
 from ..model.inference import embed_texts
+from ..outputs import check_output_path
 from ..text.descriptions import CLASS_ONLY_TEMPLATE, clean_value, fill_template
 from .grid import category_colormap, write_raster_by_blocks
 from .rasters import TAG_KIND, EmbeddingReader

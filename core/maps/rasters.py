@@ -17,7 +17,6 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
-from ..atomic import check_output_path
 from ..catalog.loading import load_model
 from ..crs import LONLAT, is_metric, parse_crs, to_crs, utm_crs_for
 from ..data.demo_city import OSM_ATTRIBUTION
@@ -28,6 +27,7 @@ from ..model.evidence import load_evidence
 from ..model.files import LoadedModel, ModelCard
 from ..model.batching import fastest_location_batch, frozen_location_encoder
 from ..model.inference import embed_locations, model_crs
+from ..outputs import check_output_path
 from .grid import PixelMask, RasterGrid, grid_from_extent, read_grid, write_raster_by_blocks
 
 EMBEDDING_DTYPES = ("float32", "float16")

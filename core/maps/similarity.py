@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import check_output_path
 from ..crs import crs_label, parse_crs, to_crs
 from ..errors import InputDataError, ModelFileError, SettingsError
 from ..jobs import JobControl
 from ..model.files import LoadedModel
 from ..model.inference import embed_locations, embed_phrase
+from ..outputs import check_output_path
 from . import PHRASE_MAPS
 from .grid import write_raster_by_blocks
 from .rasters import NODATA, TAG_KIND, EmbeddingReader, read_layer

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import check_output_path
 from ..data.poi_io import read_points
 from ..data.vector_io import write_geopackage
 from ..jobs import JobControl
+from ..outputs import check_output_path
 from .files import LoadedModel
 from .inference import embed_locations
 

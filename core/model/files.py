@@ -12,18 +12,24 @@ import platform
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..atomic import atomic_path
 from ..errors import ModelFileError
+from ..outputs import check_output_folder, read_small_json
 from .evidence import Evidence
 from .network import CalliperNet
 from .settings import ModelSettings
+
+if TYPE_CHECKING:
+    import torch
 
 CARD_FORMAT = "calliper-model"
 CARD_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "card.json"
+# What a model folder holds (weights, evidence, card): replacing one never deletes anything else.
+MODEL_FOLDER_FILES = (CARD_FILE, "*.safetensors")
 
 
 @dataclass(kw_only=True)
@@ -79,6 +85,17 @@ def library_versions() -> dict:
     return versions
 
 
+def model_output_folder(
+    out: str | Path, overwrite: bool, inputs: tuple[str | Path, ...], log: Callable[[str], None],
+    owned: tuple[str, ...] = MODEL_FOLDER_FILES,
+) -> Path:
+    """Where a model folder goes: ``out``, or a new folder inside it when ``out`` holds the user's files (said)."""
+    folder = check_output_folder(out, overwrite, inputs, subfolder="calliper-model", owned=owned)
+    if folder.note:
+        log(folder.note)
+    return folder.path
+
+
 def write_model_folder(folder: str | Path, card: CardRecord, write_weights: Callable[[Path], None]) -> Path:
     """Stamp the card (library versions, time) and write weights + card.json atomically: a half-written model never appears."""
     card.versions = card.versions or library_versions()
@@ -103,6 +120,41 @@ def save_model(folder: str | Path, net: CalliperNet, card: ModelCard, evidence: 
     return write_model_folder(folder, card, write_weights)
 
 
+SAFETENSORS_HEADER_LIMIT = 16 * 1024 * 1024
+
+
+def stored_shapes(weights: Path) -> dict[str, tuple[int, ...]]:
+    """Each tensor's shape from a safetensors file's header, without reading the tensors."""
+    try:
+        with open(weights, "rb") as stream:
+            length = int.from_bytes(stream.read(8), "little")
+            if not 0 < length <= SAFETENSORS_HEADER_LIMIT:
+                raise ValueError(f"a header of {length:,} bytes")
+            header = json.loads(stream.read(length).decode("utf-8"))
+        return {name: tuple(entry["shape"]) for name, entry in header.items() if name != "__metadata__"}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise ModelFileError(f"The weights file {weights} is missing, corrupt or truncated. Retrain or copy the "
+                             "whole model folder.", str(exc)) from exc
+
+
+def check_network_shapes(build: Callable[[], torch.nn.Module], weights: Path) -> None:
+    """Build the card's network without memory (torch's meta device) and compare it with the weights' header.
+
+    A card asking for a huge network (edited, corrupt, or not ours) then fails with a
+    message here instead of exhausting memory while the network is built.
+    """
+    import torch
+
+    stored = stored_shapes(weights)
+    with torch.device("meta"):
+        expected = {name: tuple(tensor.shape) for name, tensor in build().state_dict().items()}
+    differ = sorted(name for name in expected.keys() | stored.keys() if expected.get(name) != stored.get(name))
+    if differ:
+        raise ModelFileError(
+            f"The weights in {weights} do not match the network its card describes ({len(differ)} tensors differ, "
+            f"first {differ[0]}). Retrain, or copy the whole model folder again.")
+
+
 def format_version_problem(what: str, found: object, reads: int) -> str:
     """Why a model folder of another format version is refused, and what to do: update, or retrain."""
     if isinstance(found, int) and found > reads:
@@ -122,8 +174,10 @@ def read_card(folder: str | Path) -> ModelCard:
             "Choose the folder written by Train."
         )
     try:
-        raw = json.loads(card_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raw = read_small_json(card_path)
+    except OSError as exc:
+        raise ModelFileError(f"The model card {card_path} cannot be read as a card ({exc}).") from exc
+    except ValueError as exc:
         raise ModelFileError(f"The model card {card_path} is corrupt (not valid JSON).", str(exc)) from exc
     if not isinstance(raw, dict) or raw.get("format") != CARD_FORMAT:
         raise ModelFileError(f"{card_path} is not a Calliper model card.")

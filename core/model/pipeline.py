@@ -21,12 +21,11 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..atomic import check_output_path
 from ..crs import LONLAT, choose_metric_crs, crs_label, to_crs
 from ..data.poi_io import NOT_CLASS_VALUES, PointTable
 from ..data.streaming import PointSource
 from ..devices import choose_device
-from ..errors import InputDataError, SettingsError
+from ..errors import FieldError, InputDataError, SettingsError
 from ..jobs import JobControl
 from ..locks import output_lock
 from ..text.corpus import PoiCorpus, stream_corpus, table_corpus
@@ -35,7 +34,7 @@ from ..text.encoder import TEXT_VECTOR_DTYPES, TextEmbeddingCache, TextEncoder, 
 from . import NAMED_TEXTS_LIMIT
 from .distributed import DistributedRun, start_distributed
 from .evidence import Evidence
-from .files import ModelCard, save_model
+from .files import ModelCard, model_output_folder, save_model
 from .network import CalliperNet
 from .scales import auto_scales
 from .settings import ModelSettings
@@ -114,6 +113,14 @@ def poi_corpus(job: TrainJob, control: JobControl) -> PoiCorpus:
             control.log(f"Names appended to the descriptions (CaLLiPer+): {n_named:,} distinct descriptions.")
             job.template = replace(job.template, include_name=True)
     texts = corpus.texts
+    if texts.n_pois and texts.class_from_category == texts.n_pois:
+        category = job.fields.category_field
+        raise FieldError(
+            f"The class field '{job.fields.class_field}' of {job.layer_name} holds no class in any of its "
+            f"{texts.n_pois:,} POIs (every value is empty or one of "
+            f"{', '.join(repr(v) for v in sorted(NOT_CLASS_VALUES) if v)}). Choose another class field"
+            + (f", or the category field '{category}' as the class." if category else ".")
+        )
     if texts.class_from_category:
         control.log(f"{texts.class_from_category:,} POIs of {job.layer_name} have a class value that names no class "
                     f"({', '.join(repr(v) for v in sorted(NOT_CLASS_VALUES) if v)} or empty): their category stands in.")
@@ -151,7 +158,7 @@ def train_plain_from_points(
     job.train.validate()
     if job.text_dtype not in TEXT_VECTOR_DTYPES:
         raise SettingsError(f"Text vectors are stored as {' or '.join(TEXT_VECTOR_DTYPES)} (got {job.text_dtype!r}).")
-    out = check_output_path(job.out, job.overwrite, inputs=(job.points.source,))
+    out = model_output_folder(job.out, job.overwrite, (job.points.source,), control.log)
     run = start_distributed(choose_device(job.train.device).is_cuda) if job.train.distributed else None
     with (output_lock(out) if run is None or run.is_main else nullcontext(out)):
         if run is not None and not run.is_main:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import check_output_path
 from ..crs import crs_label, parse_crs
 from ..jobs import JobControl
 from ..maps.describe import check_in_crs_area
@@ -21,6 +20,7 @@ from ..maps.grid import write_raster_by_blocks
 from ..maps.rasters import NODATA, TAG_KIND, EmbeddingReader
 from ..model.files import LoadedModel
 from ..model.inference import embed_locations, model_crs
+from ..outputs import check_output_path
 from .outputs import TAG_VOCABULARY
 from .profiler import Profiler, affinity
 from .vocabulary import Vocabulary, comparison_vocabulary

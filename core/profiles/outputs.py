@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import check_output_path
 from ..data.vector_io import write_geopackage
 from ..jobs import JobControl
 from ..landuse.study import field_names, with_columns
@@ -15,6 +14,7 @@ from ..maps.grid import PixelMask, RasterGrid, write_raster_by_blocks
 from ..maps.rasters import NODATA, PixelEmbedder, model_tags, read_layer
 from ..model.files import LoadedModel
 from ..model.inference import embed_locations
+from ..outputs import check_output_path
 from . import PROFILE_PREFIX
 from .profiler import Profiler
 from .vocabulary import Vocabulary

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_group, check_output_path
+from ..atomic import atomic_group
 from ..crs import choose_metric_crs, parse_crs, to_crs
 from ..data.vector_io import write_geopackage
 from ..errors import InputDataError, SettingsError
@@ -46,13 +46,14 @@ from ..landuse.geometry import SHAPE_FEATURES, repaired, unit_shapes
 from ..landuse.labels import LabelSet, LabelSettings, load_labels, unit_points
 from ..landuse.probes import ProbeSettings
 from ..landuse.splits import SplitSettings, make_split
-from ..landuse.study import class_columns, collecting, with_columns
+from ..landuse.study import StudyResult, class_columns, collecting, with_columns
 from ..landuse.unit_features import CalliperFeatures, class_counts, embed_units, unit_means
 from ..locks import output_lock
 from ..maps.describe import model_evidence
 from ..maps.rasters import read_layer
 from ..model.files import LoadedModel
 from ..model.inference import model_crs
+from ..outputs import check_output_files
 from .profiler import Profiler
 from .vocabulary import Vocabulary, comparison_vocabulary, shared_poi_classes
 
@@ -85,9 +86,8 @@ class TransferSettings:
 
 
 @dataclass
-class TransferResult:
-    outputs: dict[str, Path]
-    metrics: dict
+class TransferResult(StudyResult):
+    """Where the predictions and metrics went (``folder``: a new subfolder of a user's folder) and the metrics."""
 
 
 def unlabelled_units(frame, model: LoadedModel, layer_name: str) -> LabelSet:
@@ -226,8 +226,8 @@ def transfer(
     settings.validate()
     vocabulary = comparison_vocabulary(source, target, vocabulary)
     inputs = (source_labels, target_labels or "", target_units or "")
-    paths = {key: check_output_path(Path(out_dir) / name, settings.overwrite, inputs)
-             for key, name in (("predictions", PREDICTIONS_FILE), ("metrics", METRICS_FILE))}
+    paths = check_output_files(out_dir, {"predictions": PREDICTIONS_FILE, "metrics": METRICS_FILE},
+                               settings.overwrite, inputs, "calliper-transfer", control.log)
     with output_lock(paths["predictions"]):
         notes: list[str] = []
         control = collecting(control, notes)
@@ -263,7 +263,7 @@ def transfer(
         control.report(0.9, "writing the predictions")
         metrics = _metrics(classes, scores, scored, vocabulary, source, target, source_labels, target_labels,
                            settings, a_rows, b_units, b_rows, notes)
-        with atomic_group(paths) as staged:
+        with atomic_group(paths, control.log, marker="transfer") as staged:
             frame = with_columns(b_units.frame, class_columns(classes, probabilities), "predictions", control.log)
             write_geopackage(frame, staged["predictions"], "predictions")
             staged["metrics"].write_text(json.dumps(metrics, indent=2, ensure_ascii=False), encoding="utf-8")

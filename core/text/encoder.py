@@ -7,6 +7,7 @@ second training run on the same layer encodes nothing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -50,16 +51,28 @@ def resolve_text_model(spec: str | None) -> Path:
     return folder
 
 
+@functools.lru_cache(maxsize=64)
+def _content_digest(path: str, size: int, modified_ns: int) -> bytes:
+    """SHA-256 of a file's bytes; cached per size and time stamp, since a text model's weights are read each run."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.digest()
+
+
 def text_model_id(folder: Path, label: str) -> str:
-    """A stable identity for a model folder: its label plus a digest of its configs and weight sizes."""
+    """A stable identity for a model folder: its label plus a digest of its configs' and weights' contents.
+
+    Contents, not sizes: two fine-tuned models of one architecture have weights of equal
+    size, and must never share cached vectors.
+    """
     digest = hashlib.sha256()
     for item in sorted(folder.rglob("*")):
         if item.is_file() and item.suffix in (".json", ".safetensors", ".bin", ".txt"):
             digest.update(item.relative_to(folder).as_posix().encode())
-            if item.suffix == ".json":
-                digest.update(item.read_bytes())
-            else:
-                digest.update(str(item.stat().st_size).encode())
+            info = item.stat()
+            digest.update(_content_digest(str(item), info.st_size, info.st_mtime_ns))
     slug = re.sub(r"[^A-Za-z0-9.-]+", "-", Path(label).name).strip("-")
     return f"{slug}-{digest.hexdigest()[:16]}"
 

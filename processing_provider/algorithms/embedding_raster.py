@@ -12,7 +12,6 @@ from qgis.core import (
 )
 
 from ...adapters.layer_files import vector_file
-from ...core.atomic import check_output_path
 from ...core.catalog.loading import load_model_for_maps
 from ...core.maps.rasters import (
     DEFAULT_MASK_BUFFER,
@@ -20,6 +19,7 @@ from ...core.maps.rasters import (
     raster_mask,
     rgb_preview,
 )
+from ...core.outputs import check_output_path
 from ..base import CalliperAlgorithm
 from ..feedback import control_for, user_errors
 from ..grid_inputs import (

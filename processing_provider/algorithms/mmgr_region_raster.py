@@ -23,6 +23,7 @@ class MMGRRegionRasterAlgorithm(CalliperAlgorithm):
     ALGORITHM_ID = "mmgrregionraster"
     TITLE = "Region raster (MMGR)"
     GROUP_ID = "maps"
+    PARAMETER_HELP = {"MODEL": "The MMGR model folder that 'Train MMGR (imagery + POIs)' wrote."}
     HELP = (
         "Applies a trained MMGR model to an image with the bands it was trained on: every tile gets its region "
         "embedding, written as a raster with one pixel per tile (the format of a CaLLiPer embedding raster, so "

@@ -24,6 +24,7 @@ from ...core.imagery.region_maps import write_region_raster
 from ...core.imagery.tiles import MAX_TILE_PIXELS, MIN_TILE_PIXELS, ImagerySettings
 from ...core.imagery.train import MMGRJob, MMGRTrainSettings, train_mmgr
 from ...core.maps.rasters import rgb_preview
+from ...core.outputs import check_output_path
 from ...core.text.descriptions import TextFields
 from ..base import CalliperAlgorithm
 from ..feedback import control_for, user_errors
@@ -97,6 +98,9 @@ class MMGRTrainAlgorithm(CalliperAlgorithm):
         rgb_out = self.parameterAsOutputLayer(parameters, self.RGB_OUTPUT, context) or None
         control = control_for(feedback)
         with user_errors():
+            for path in (out, rgb_out):  # before training: a raster path that cannot be written fails at once
+                if path:
+                    check_output_path(path, True, inputs=(image,))
             job = MMGRJob(
                 image=Path(image), points=point_table_from_layer(layer),
                 fields=TextFields(self.parameterAsString(parameters, self.CLASS_FIELD, context),
@@ -115,7 +119,7 @@ class MMGRTrainAlgorithm(CalliperAlgorithm):
                 ),
                 calliper_model=Path(calliper) if calliper else None,
                 layer_name=f"the layer '{layer.name()}'",
-                overwrite=True,  # Processing asks before overwriting; temporary folders are new
+                overwrite=True,  # only a folder Calliper wrote is replaced; a user's gets a new subfolder (core.outputs)
             )
             outcome = train_mmgr(job, control.part(0.0, 0.85))
             out = write_region_raster(outcome.model, outcome.tiles, outcome.embeddings, out,

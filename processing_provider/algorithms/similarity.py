@@ -56,6 +56,14 @@ class SimilarityAlgorithm(CalliperAlgorithm):
         "Use the model that wrote the embedding raster (made with 'Embedding raster')."
     )
 
+    PARAMETER_HELP = {
+        "POINT": "A place to compare every pixel with (click on the map; any CRS).",
+        "TEXT": "A phrase such as 'nightlife' or 'a place to buy clothes'. Give a point or a phrase, not both.",
+        "PHRASE_MAP": ("evidence: from the training POIs of the classes the phrase is about (the better map on "
+                       "places the model never saw); model: the model's own similarity."),
+        "LIKE_MODEL": "Another city's model folder: the map then shows places like the point under that model.",
+    }
+
     def initAlgorithm(self, config=None) -> None:
         self.addParameter(QgsProcessingParameterFile(self.MODEL, "Model folder", behavior=QgsProcessingParameterFile.Behavior.Folder))
         self.addParameter(QgsProcessingParameterRasterLayer(self.EMBEDDING, "Embedding raster"))

@@ -63,6 +63,11 @@ class StudyAlgorithm(CalliperAlgorithm):
     POIS, POI_FIELD, SAMPLING, SAMPLES, OUTPUT_FOLDER = "POIS", "POI_FIELD", "SAMPLING", "SAMPLES", "OUTPUT_FOLDER"
     PREDICTIONS, METRICS, REPORT = "PREDICTIONS", "METRICS", "REPORT"
     GROUP_ID = "landuse"
+    PARAMETER_HELP = {
+        "LABELS": "Areas (or points) with a known label, e.g. OpenStreetMap land-use polygons: the study learns "
+                  "on some of them and is scored on the others.",
+        "REGION_RASTER": "A region raster from 'Train MMGR' or 'Region raster (MMGR)': its embeddings join the model's.",
+    }
 
     def target_parameters(self) -> list[QgsProcessingParameterDefinition]:
         """The fields holding what is predicted (after the label layer in the form)."""
@@ -146,7 +151,7 @@ class StudyAlgorithm(CalliperAlgorithm):
                 "pois": pois,
                 "poi_class_field": self.parameterAsString(parameters, self.POI_FIELD, context) or None,
                 "labels_layer": labels.layer,
-                "overwrite": True,  # Processing asks before overwriting; temporary folders are new
+                "overwrite": True,  # only a folder Calliper wrote is replaced; a user's gets a new subfolder (core.outputs)
             }
             region_layer = self.parameterAsRasterLayer(parameters, self.REGION_RASTER, context)
             region = raster_file(region_layer, "region raster") if region_layer else None
@@ -156,7 +161,7 @@ class StudyAlgorithm(CalliperAlgorithm):
         predictions = str(result.outputs["predictions"])
         self.load_on_completion(context, predictions, self.layer_name(parameters, context), self.PREDICTIONS)
         return {
-            self.OUTPUT_FOLDER: str(out_dir),
+            self.OUTPUT_FOLDER: str(result.folder),
             self.PREDICTIONS: predictions,
             self.METRICS: str(result.outputs["metrics"]),
             self.REPORT: str(result.outputs["report"]),

@@ -54,6 +54,22 @@ class TrainModelAlgorithm(CalliperAlgorithm):
         "(the most specific level, or the level chosen) and the category (the top level)."
     )
 
+    PARAMETER_HELP = {
+        "INPUT": "A point layer of places; lines and polygons are read as a point inside each. Any CRS that "
+                 "places it on the Earth.",
+        "PLACES_FILE": "An Overture Maps Places or Foursquare Open Source Places file, instead of a layer: "
+                       "no fields to choose.",
+        "CLASS_FIELD": "What each place is (cafe, pharmacy, bus_station): the word the model learns from.",
+        "CATEGORY_FIELD": "The level above the class (amenity, shop), if the layer has one.",
+        "NAME_FIELD": "The place's name, appended to its description (CaLLiPer+).",
+        "TEMPLATE": "How a description is written, e.g. 'A place of {class}[, called {name}]': a part in "
+                    "square brackets is left out when its field is empty.",
+        "ENCODER": "How a location is encoded: grid (the default) suits a city; 'grid + context graph' also "
+                   "reads each place's surroundings and streets (slower).",
+        "EPOCHS": "The most passes over the POIs; training stops after 10 without a better validation loss and "
+                  "keeps the best.",
+    }
+
     def initAlgorithm(self, config=None) -> None:
         self.addParameter(QgsProcessingParameterVectorLayer(
             self.INPUT, "POI layer", [QgsProcessing.SourceType.TypeVectorAnyGeometry], optional=True))
@@ -130,7 +146,7 @@ class TrainModelAlgorithm(CalliperAlgorithm):
                     seed=self.parameterAsInt(parameters, self.SEED, context),
                 ),
                 layer_name=name,
-                overwrite=True,  # Processing asks before overwriting; temporary folders are new
+                overwrite=True,  # only a folder Calliper wrote is replaced; a user's gets a new subfolder (core.outputs)
             )
             outcome = train_from_points(job, control_for(feedback))
         metrics = outcome.card.metrics

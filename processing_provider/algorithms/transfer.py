@@ -135,7 +135,7 @@ class TransferAlgorithm(CalliperAlgorithm):
                 labels=LabelSettings(min_class_size=self.parameterAsInt(parameters, self.MIN_CLASS_SIZE, context)),
                 cell_size=self.parameterAsDouble(parameters, self.CELL_SIZE, context),
                 align=self.parameterAsBool(parameters, self.ALIGN, context),
-                overwrite=True,  # Processing asks before overwriting; temporary folders are new
+                overwrite=True,  # only a folder Calliper wrote is replaced; a user's gets a new subfolder (core.outputs)
             )
             vocabulary = read_vocabulary(self, parameters, self.VOCABULARY, context)
             source = load_model(self.parameterAsFile(parameters, self.SOURCE_MODEL, context))
@@ -150,5 +150,5 @@ class TransferAlgorithm(CalliperAlgorithm):
                               "the seeds):\n" + metrics_table(metrics))
         predictions = str(result.outputs["predictions"])
         StudyAlgorithm.load_on_completion(context, predictions, f"{field} carried to the target", self.PREDICTIONS)
-        return {self.OUTPUT_FOLDER: str(out_dir), self.PREDICTIONS: predictions,
+        return {self.OUTPUT_FOLDER: str(result.folder), self.PREDICTIONS: predictions,
                 self.METRICS: str(result.outputs["metrics"])}
