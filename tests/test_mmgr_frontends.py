@@ -49,7 +49,8 @@ def test_cli_trains_mmgr_writes_maps_and_studies_land_use_with_the_region_raster
     metrics = json.loads((tmp_path / "study" / "metrics.json").read_text())
     assert set(metrics["methods"]) == {"mmgr", "coords_only", "poi_counts", "mmgr_poi_counts", "mmgr_pooled", "geometry",
                                        "geometry_coords", "geometry_coords_poi_counts", "geometry_poi_counts",
-                                       "geometry_mmgr", "geometry_mmgr_poi_counts"} and metrics["features"] == "mmgr"
+                                       "geometry_mmgr", "geometry_mmgr_poi_counts", "geometry_coords_poi_counts_mmgr",
+                                       "trees", "ensemble", "ensemble_mmgr"} and metrics["features"] == "mmgr"
 
 
 def test_cli_refuses_a_phrase_without_its_output_and_a_study_without_embeddings(image, demo_data, tmp_path, capsys):  # noqa: F811

@@ -199,7 +199,8 @@ def test_classify_algorithm_writes_predictions_metrics_report_and_class_raster(p
     assert metrics["split"] == "spatial" and metrics["protocol"]["seeds"] == [42, 24]
     assert metrics["protocol"]["pois"] == str(demo_data.pois) and set(metrics["methods"]) == {
         "calliper", "coords_only", "poi_counts", "calliper_poi_counts", "calliper_pooled", "geometry", "geometry_coords",
-        "geometry_coords_poi_counts", "geometry_poi_counts", "geometry_calliper", "geometry_calliper_poi_counts"}
+        "geometry_coords_poi_counts", "geometry_poi_counts", "geometry_calliper", "geometry_calliper_poi_counts",
+        "geometry_coords_poi_counts_calliper", "trees", "ensemble", "ensemble_calliper"}
 
     with rasterio.open(result["CLASS_RASTER"]) as src:
         bands = src.read()
