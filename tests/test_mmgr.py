@@ -400,15 +400,18 @@ def test_landuse_study_scores_region_embeddings_alone_and_concatenated_with_call
     alone = RasterFeatures(region)
     assert str(alone.pois) == mmgr.card.training["source"] and alone.poi_class_field == "class"
     result = classify(alone, demo_data.landuse, "landuse", tmp_path / "mmgr", settings)
-    shape_methods = {"geometry", "geometry_coords", "geometry_coords_poi_counts", "geometry_poi_counts"}
+    shape_methods = {"geometry", "geometry_coords", "geometry_coords_poi_counts", "geometry_poi_counts", "trees",
+                     "ensemble"}
     assert set(result.metrics["methods"]) == {"mmgr", "coords_only", "poi_counts", "mmgr_poi_counts", "mmgr_pooled",
-                                              "geometry_mmgr", "geometry_mmgr_poi_counts"} | shape_methods
+                                              "geometry_mmgr", "geometry_mmgr_poi_counts",
+                                              "geometry_coords_poi_counts_mmgr", "ensemble_mmgr"} | shape_methods
     assert result.metrics["model"] == str(mmgr.folder.absolute())
     fused = ConcatFeatures([alone, CalliperFeatures(demo_model)])
     both = classify(fused, demo_data.landuse, "landuse", tmp_path / "fused", settings)
     assert set(both.metrics["methods"]) == {"mmgr+calliper", "coords_only", "poi_counts", "mmgr+calliper_poi_counts",
                                             "mmgr+calliper_pooled", "geometry_mmgr+calliper",
-                                            "geometry_mmgr+calliper_poi_counts"} | shape_methods
+                                            "geometry_mmgr+calliper_poi_counts",
+                                            "geometry_coords_poi_counts_mmgr+calliper", "ensemble_mmgr+calliper"} | shape_methods
     assert 0.0 <= both.metrics["methods"]["mmgr+calliper"]["macro_f1"]["mean"] <= 1.0
 
     labels = load_labels(demo_data.landuse, "class", ("landuse",), fused.crs, None, LabelSettings(min_class_size=10))
