@@ -11,8 +11,9 @@ accuracy (mean ± std over the probe seeds) for:
 * POI counts: the same probe on shared-class POI shares within a radius picked on
   source validation blocks, beside the shapes (the baseline);
 * geometry: the shapes alone;
-* boosted trees on the POI shares and shapes (no model), the blend of trees and linear
-  probes without the model (the twin) and with the profiles (the default output);
+* boosted trees on the POI shares and shapes (no model) and the blend of trees and linear
+  probe without the model;
+* the default output: the profiles' probe 1/3 blended with the shapes' 2/3;
 * with ``--unaligned``, each of them without the per-city standardisation;
 * within the target city (the upper bound): the same features, probe and classes,
   trained and tested on the target's own spatial blocks.

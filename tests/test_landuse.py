@@ -375,29 +375,27 @@ def test_the_headline_is_the_margin_over_the_best_method_without_the_model(demo_
 
 
 def test_the_blend_takes_the_model_only_when_it_beats_the_twin_beyond_the_noise():
-    from calliper.core.landuse.ensemble import choose_weights, simplex
+    from calliper.core.landuse.ensemble import MODEL_WEIGHTS, TWIN_WEIGHTS, model_counts
 
-    grid = simplex(3)
-    assert len(grid) == 66 and np.allclose(grid.sum(axis=1), 1.0) and tuple(grid[0]) == (1.0, 0.0, 0.0)
+    assert np.isclose(TWIN_WEIGHTS.sum(), 1) and np.isclose(MODEL_WEIGHTS.sum(), 1) and TWIN_WEIGHTS[2] == 0
     truth = np.repeat(np.arange(4), 50)
     rng = np.random.default_rng(0)
 
-    def member(right: float) -> np.ndarray:
-        """Probabilities whose argmax is right on a share ``right`` of the rows."""
+    def member(right: float, sure: float) -> np.ndarray:
+        """Probabilities whose argmax is right on a share ``right`` of the rows, ``sure`` above the others."""
         guess = np.where(rng.random(len(truth)) < right, truth, (truth + 1) % 4)
-        return np.eye(4)[guess] * 0.6 + 0.1
+        return np.eye(4)[guess] * sure + (1 - sure) / 4
 
-    trees, linear = member(0.7), member(0.5)
-    twin, default = choose_weights([trees, linear, member(0.95)], truth, 4)
-    assert twin[2] == 0 and default[2] > 0  # a much better embedding probe gets a share
-    one_more = trees.copy()
-    wrong = np.flatnonzero(trees.argmax(axis=1) != truth)[0]
-    one_more[wrong] = np.eye(4)[truth[wrong]] * 0.6 + 0.1  # right on one unit more: better, but within the noise
-    twin, default = choose_weights([trees, trees.copy(), one_more], truth, 4)
-    assert tuple(twin) == tuple(default) == (1.0, 0.0, 0.0)  # so the trees stay, alone
+    trees, linear, strong = member(0.7, 0.6), member(0.5, 0.4), member(0.95, 0.96)
+    assert model_counts([trees, linear, strong], truth, 4)  # a much better embedding probe counts
+    noise = rng.dirichlet(np.ones(4), size=len(truth))
+    assert not model_counts([trees, linear, noise], truth, 4)  # an embedding that knows nothing does not
+    one_more = linear.copy()
+    wrong = np.flatnonzero((2 * trees + linear).argmax(axis=1) != truth)
+    one_more[wrong[0]] = np.eye(4)[truth[wrong[0]]]  # the twin's mistake on one unit mended: within the noise
+    assert not model_counts([trees, linear, one_more], truth, 4)
     blocks = np.arange(len(truth)) // 10  # resampled as whole blocks of ten units
-    twin, default = choose_weights([trees, linear, member(0.95)], truth, 4, blocks)
-    assert default[2] > 0  # a gain on every block survives any resample of them
+    assert model_counts([trees, linear, strong], truth, 4, blocks)  # a gain on every block survives
 
 
 def test_the_blend_at_the_trees_weight_predicts_what_the_trees_do(demo_data, model_crs):
@@ -414,4 +412,4 @@ def test_the_blend_at_the_trees_weight_predicts_what_the_trees_do(demo_data, mod
     trees = fit_probe(x[:, :2], labels.targets, "class", 5, rows, rows, ProbeSettings(kind=TREES), 42)
     mixed = Blend(probes, [m.columns for m in blend], np.array([1.0, 0.0, 0.0]), [m.name for m in blend])
     np.testing.assert_allclose(mixed.predict(x), trees.predict(x[:, :2]))
-    assert mixed.describe() == "Boosted trees, no model 1.0"
+    assert mixed.describe() == "Boosted trees, no model 100%"

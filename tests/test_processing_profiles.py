@@ -140,7 +140,7 @@ def test_transfer_algorithm_from_the_demo_model_to_itself_scores_profiles_and_po
     assert result["PREDICTIONS"] == str(out / "predictions.gpkg") and result["METRICS"] == str(out / "metrics.json")
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["scored"] is True and set(metrics["methods"]) == {
-        "profiles", "poi_counts", "geometry", "trees", "ensemble", "ensemble_profiles"}
+        "profiles", "poi_counts", "geometry", "trees", "ensemble", "profiles_shape_blend"}
     assert metrics["protocol"]["seeds"] == [42, 24] and metrics["target_labels"] == str(demo_data.landuse)
     kept = demo_data.n_landuse - 3  # three classes of one feature each are below the default minimum class size
     assert metrics["n_source_units"] == metrics["n_target_units"] == metrics["n_target_scored"] == kept

@@ -138,9 +138,9 @@ def test_transfer_between_two_cities_of_one_layout_recovers_it(cities, tmp_path)
     result = transfer(model_a, labels_a, model_b, "landuse", tmp_path / "out", target_labels=labels_b)
     metrics = json.loads(result.outputs["metrics"].read_text())
     assert sorted(metrics["classes"]) == sorted(ZONES)
-    assert set(metrics["methods"]) == {"profiles", "poi_counts", "geometry", "trees", "ensemble", "ensemble_profiles"}
+    assert set(metrics["methods"]) == {"profiles", "poi_counts", "geometry", "trees", "ensemble", "profiles_shape_blend"}
     assert metrics["methods"]["profiles"]["macro_f1"]["mean"] >= 0.8, metrics["methods"]
-    assert metrics["default_method"] == "profiles" and metrics["headline"]["default"] == "profiles"
+    assert metrics["default_method"] == "profiles_shape_blend" == metrics["headline"]["default"]
     assert metrics["headline"]["best_without_model"] in {"poi_counts", "geometry", "trees", "ensemble"}
     assert metrics["methods"]["geometry"]["macro_f1"]["mean"] < 0.5  # every cell has the same square shape
     predictions = gpd.read_file(result.outputs["predictions"])

@@ -17,6 +17,7 @@ from .figures import confusion_svg, per_class_svg, test_map_svg
 METHOD_LABELS = {
     "coords_only": "Coordinates only", "poi_counts": "POI counts (TF-IDF)", "geometry": "Polygon shape",
     "trees": "Boosted trees, no model", "ensemble": "Trees + linear probes, no model",
+    "profiles_shape_blend": "Profiles 1/3 + shape 2/3",
 }
 # A fused method's key joins its parts with "_" ("geometry_calliper_poi_counts"); its label joins theirs with " + ".
 PART_LABELS = {
@@ -159,8 +160,9 @@ def _headline_section(metrics: dict) -> str:
     line = metrics.get("headline")
     if not line:
         return ""
+    outputs = f" The map and predictions use {html.escape(line['outputs'])}." if "outputs" in line else ""
     return (f"<p><b>{html.escape(line['verdict'])}</b> Per seed: sd {line['margin_sd']:.3f}, worst seed "
-            f"{line['worst_seed_margin']:+.3f}.</p>")
+            f"{line['worst_seed_margin']:+.3f}.{outputs}</p>")
 
 
 def report_html(metrics: dict) -> str:

@@ -313,7 +313,7 @@ def _class_study(source: FeatureSource, labels: LabelSet, settings: StudySetting
                  scores: dict[str, MethodScores], fused: np.ndarray, counts: PoiCounts, pois: Path, notes: list[str],
                  control: JobControl) -> _Study:
     """Classes: the boosted trees without the model, the linear probes on the embedding-free features with and
-    without the embeddings, and their blends (see ``ensemble``); the outputs use the blend with the model."""
+    without the embeddings, and their blends (see ``ensemble``); the outputs add the model only where it counts."""
     rows, name, n_classes = labels.rows, source.name, len(labels.names)
     xy = labels.metric_anchors[rows]
     shapes = features.get("geometry")
@@ -334,11 +334,13 @@ def _class_study(source: FeatureSource, labels: LabelSet, settings: StudySetting
     key = max(features[model_key], key=radii.count)
     x = features[model_key][key]
     fitted = fit_members(x[rows], labels.targets, np.arange(len(rows)), blend, n_classes,
-                         settings.probe.seeds[0]).weighted(np.mean(run.weights, axis=0))
+                         settings.probe.seeds[0]).weighted(run.map_weights())
     without = [method for method in scores if name not in method]
     line = headline(scores, default_name, without)
-    control.log(f"Outputs use {method_label(default_name)}: {fitted.describe()} (the seeds' mean weights, chosen out "
-                f"of fold on training and validation blocks; POI counts within {key}). {line['verdict']}")
+    line.update(outputs=fitted.describe(), seeds_taking_model=sum(run.took_model))
+    took = (f"the model's blend beat the blend without it out of fold on training and validation blocks in "
+            f"{sum(run.took_model)} of {len(run.took_model)} seeds")
+    control.log(f"Outputs use {fitted.describe()} ({took}; POI counts within {key}). {line['verdict']}")
     default = OutputMethod(default_name, x, None, key)
     test_map = _test_map(labels, features[model_key][radii[0]][rows], settings, run.first)
     return _Study(source, labels, scores, fitted, pois, notes, default,
