@@ -396,6 +396,7 @@ def test_the_blend_takes_the_model_only_when_it_beats_the_twin_beyond_the_noise(
     assert not model_counts([trees, linear, one_more], truth, 4)
     blocks = np.arange(len(truth)) // 10  # resampled as whole blocks of ten units
     assert model_counts([trees, linear, strong], truth, 4, blocks)  # a gain on every block survives
+    assert not model_counts([trees, linear, strong], truth, 4, np.arange(len(truth)) // 50)  # 4 blocks: too few
 
 
 def test_the_blend_at_the_trees_weight_predicts_what_the_trees_do(demo_data, model_crs):

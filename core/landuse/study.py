@@ -29,7 +29,7 @@ from ..jobs import JobControl
 from ..locks import output_lock
 from ..model.files import LoadedModel
 from ..outputs import check_output_files
-from .ensemble import Blend, ensemble_key, evaluate_ensemble, fit_members, headline, members
+from .ensemble import MIN_BLOCKS, Blend, ensemble_key, evaluate_ensemble, fit_members, headline, members
 from .evaluation import FeatureSet, MethodScores, evaluate_methods, fit_on_all
 from .geometry import SHAPE_FEATURES, repaired, unit_shapes
 from .labels import LabelSet, LabelSettings, load_labels
@@ -341,6 +341,10 @@ def _class_study(source: FeatureSource, labels: LabelSet, settings: StudySetting
     took = (f"the model's blend beat the blend without it out of fold on training and validation blocks in "
             f"{sum(run.took_model)} of {len(run.took_model)} seeds")
     control.log(f"Outputs use {fitted.describe()} ({took}; POI counts within {key}). {line['verdict']}")
+    if min(run.blocks) < MIN_BLOCKS:
+        control.log(f"The training and validation units of a split fall in as few as {min(run.blocks)} blocks of "
+                    f"{settings.split.block_size:g} m, fewer than {MIN_BLOCKS}: too few to tell a gain of the model "
+                    "from luck, so those seeds use the blend without it. A smaller block size gives more blocks.")
     default = OutputMethod(default_name, x, None, key)
     test_map = _test_map(labels, features[model_key][radii[0]][rows], settings, run.first)
     return _Study(source, labels, scores, fitted, pois, notes, default,
