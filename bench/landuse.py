@@ -5,15 +5,17 @@ Helsinki demo; ``--pbf liechtenstein-latest.osm.pbf``, from download.geofabrik.d
 for a second city), trains one CaLLiPer model unless ``--model`` is given, and runs
 ``classify`` (spatially blocked splits, the probe seeds): the point and pooled
 embeddings, coordinates, POI counts, the polygon's shape, the fused methods, and
-the method the outputs use (picked on validation blocks). Then, on the same units,
+the method the outputs use (``landuse/ensemble.py``: trees and a linear probe without the
+model, the model's probe added where it beats them out of fold). Then, on the same units,
 splits, probe and seeds, srai's CountEmbedder, ContextualCountEmbedder and
-Hex2VecEmbedder (GeoVex where it runs), alone, with the shape, and with shape and
-coordinates; they run in bench/.venv-srai, which bench/srai_env.sh installs
-(srai is not a plugin dependency). Prints macro-F1 and accuracy per method, then the
-outputs' method (trees and linear probes blended, with the model) against its twin
+Hex2VecEmbedder (GeoVex where it runs), alone, with the shape, with shape and
+coordinates, and in the outputs' design in place of CaLLiPer; they run in
+bench/.venv-srai, which bench/srai_env.sh installs (srai is not a plugin dependency).
+Prints macro-F1 and accuracy per method, then the outputs' method against its twin
 (the same blend without the model), the boosted trees and the best method without the
-model, seed by seed: mean, sd, worst seed and seeds clearing +0.01. Target: the
-outputs' method >= the best method without the model + 0.01 on average.
+model, seed by seed: mean, sd, worst seed and seeds clearing +0.01, and each srai
+embedder in the same design against the same twin. Target: the outputs' method >= the
+best method without the model + 0.01 on average, or the report saying it is not.
 
     nice .venv/bin/python bench/landuse.py [--pbf FILE] [--model DIR] [--epochs 20] [--seeds 42,24,7,0,100]
 """
@@ -38,6 +40,7 @@ from calliper.core.crs import to_crs
 from calliper.core.data.demo_city import build_demo_data
 from calliper.core.data.poi_io import read_points
 from calliper.core.jobs import JobControl
+from calliper.core.landuse.ensemble import TREES_KEY, TWIN_KEY, ensemble_key, evaluate_ensemble, headline, members
 from calliper.core.landuse.evaluation import evaluate_methods
 from calliper.core.landuse.geometry import repaired, unit_shapes
 from calliper.core.landuse.labels import LabelSettings, load_labels
@@ -45,7 +48,7 @@ from calliper.core.landuse.probes import PAPER_SEEDS, ProbeSettings, parse_seeds
 from calliper.core.landuse.report import margin_table, method_label
 from calliper.core.landuse.splits import SplitSettings
 from calliper.core.landuse.study import ClassifySettings, classify
-from calliper.core.landuse.unit_features import coordinate_features
+from calliper.core.landuse.unit_features import PoiCounts, coordinate_features
 from calliper.core.model.inference import model_crs
 from calliper.core.model.pipeline import TrainJob
 from calliper.core.model.train import TrainSettings
@@ -98,21 +101,33 @@ def srai_features(labels, pois: Path, args: argparse.Namespace, out: Path) -> di
         return dict(arrays)
 
 
-def srai_scores(model, data, settings: ClassifySettings, args: argparse.Namespace, out: Path) -> dict:
-    """srai's embedders alone, with the shape, and with shape and coordinates, on the study's units and splits."""
+def srai_scores(model, data, settings: ClassifySettings, args: argparse.Namespace, out: Path,
+                radii: list[str]) -> tuple[dict, list[dict]]:
+    """srai's embedders alone, with the shape, and with shape and coordinates, on the study's units and splits;
+    then each in the outputs' design in place of CaLLiPer (the blend of ``landuse/ensemble.py``, the counts within
+    the ``radii`` the study's probe without the model chose per seed). Returns (summaries, the blends' headlines
+    against the twin and the trees)."""
     labels = load_labels(data.landuse, "class", ("landuse",), model_crs(model), model.card.training.get("extent"),
                          settings.labels)
-    rows = labels.rows
+    rows, n_classes, xy = labels.rows, len(labels.names), labels.metric_anchors[labels.rows]
     shapes = unit_shapes(repaired(labels.frame.geometry.to_crs(labels.metric_crs)), rows, print)
     coordinates = coordinate_features(labels)
-    features = {}
+    counts = PoiCounts(labels, data.pois, model.card.text["fields"]["class_field"], settings.poi_radii)
+    free = {key: np.hstack([shapes, coordinates, x]) for key, x in counts.units.items()}
+    n_free = next(iter(free.values())).shape[1]
+    features, blends, lines = {}, {}, []
     for name, x in srai_features(labels, data.pois, args, out).items():
         features[name] = x[rows]
         features[f"geometry_{name}"] = np.hstack([shapes, x])[rows]
         features[f"geometry_coords_{name}"] = np.hstack([shapes, coordinates, x])[rows]
-    scores = evaluate_methods(features, labels.targets, "class", len(labels.names), labels.metric_anchors[rows],
-                              settings.split, settings.probe, JobControl())
-    return {name: s.summary() for name, s in scores.items()}
+        blend = members(n_free, n_free + x.shape[1], "geometry_coords_poi_counts", f"geometry_coords_poi_counts_{name}")
+        run = evaluate_ensemble({key: np.hstack([v, x])[rows] for key, v in free.items()}, radii, labels.targets,
+                                n_classes, xy, settings.split, settings.probe.seeds, blend, ensemble_key(name))
+        blends[ensemble_key(name)] = run.scores[ensemble_key(name)]
+        lines.append(headline(run.scores, ensemble_key(name), [TREES_KEY, TWIN_KEY]))
+    scores = evaluate_methods(features, labels.targets, "class", n_classes, xy, settings.split, settings.probe,
+                              JobControl())
+    return {name: s.summary() for name, s in {**scores, **blends}.items()}, lines
 
 
 def progress_printer(every: float = 60.0):
@@ -150,10 +165,12 @@ def main() -> None:
     metrics = result.metrics
     print(f"classify: {time.perf_counter() - started:.0f} s, {metrics['n_units']} units, {len(metrics['classes'])} "
           f"classes, {metrics['protocol']['split_description']}, {args.probe} probe, seeds {list(args.seeds)}")
-    methods = dict(metrics["methods"])
+    methods, srai_lines = dict(metrics["methods"]), []
     if not args.no_srai:
         started = time.perf_counter()
-        methods.update(srai_scores(model, data, settings, args, out))
+        summaries, srai_lines = srai_scores(model, data, settings, args, out,
+                                            metrics["chosen"]["geometry_coords_poi_counts"])
+        methods.update(summaries)
         print(f"srai: {time.perf_counter() - started:.0f} s")
     default = metrics["default_method"]
     lines = [f"| method ({city}, {metrics['n_units']} units, {len(metrics['classes'])} classes) | macro-F1 | "
@@ -162,6 +179,8 @@ def main() -> None:
         mark = " **(outputs)**" if name == default else ""
         lines.append(f"| {method_label(name)}{mark} | {cell(summary, 'macro_f1')} | {cell(summary, 'accuracy')} |")
     lines += ["", *margin_table(metrics["headline"], city)]
+    for line in srai_lines:
+        lines += ["", *margin_table(line, f"{city}, srai in the outputs' design")]
     print("\n".join(lines))
     print(metrics["headline"]["verdict"])
     print(f"report: {result.outputs['report']}")

@@ -120,9 +120,12 @@ def test_classify_panel_adds_predictions_and_opens_the_report(qgis_iface, qgis_n
     assert predictions.featureCount() == landuse.featureCount()
     assert layers["landuse classes"].renderer().type() == "paletted"
     assert "Coordinates only" in panel.report_dialog.browser.toPlainText()
-    from calliper.core.landuse.report import method_label
+    from calliper.core.landuse.report import method_label, outputs_method
 
-    chosen = panel.result.metrics["default_method"]  # the outputs' method, not the plain embedding's score
+    metrics = panel.result.metrics
+    chosen = outputs_method(metrics)  # the outputs' method, not the plain embedding's score
+    assert chosen == (metrics["default_method"] if metrics["headline"]["seeds_taking_model"] * 2 > len(
+        metrics["protocol"]["seeds"]) else "ensemble")  # the twin without the model where the model did not count
     score = panel.result.metrics["methods"][chosen]["macro_f1"]["mean"]
     assert panel.status.text().startswith(f"Outputs by {method_label(chosen)}: test Macro F1 {score:.3f} ± ")
     assert panel.report_dialog.open_button.isEnabled()

@@ -109,7 +109,7 @@ def test_processing_studies_land_use_on_a_region_raster_concatenated_with_callip
 
 
 def test_imagery_tab_trains_and_adds_styled_region_layers(qgis_iface, qgis_new_project, image, demo_data, trained, tmp_path):  # noqa: F811
-    from calliper.core.landuse.report import method_label
+    from calliper.core.landuse.report import method_label, outputs_method
     from calliper.ui.dock import CalliperDock
     from qgis.core import QgsProject, QgsRasterLayer, QgsVectorLayer
 
@@ -161,7 +161,7 @@ def test_imagery_tab_trains_and_adds_styled_region_layers(qgis_iface, qgis_new_p
     assert wait_for(lambda: classify.task is None, 300), classify.status.text()
     metrics = json.loads((tmp_path / "landuse" / "metrics.json").read_text())
     assert metrics["features"] == "mmgr+calliper"
-    assert classify.status.text().startswith(f"Outputs by {method_label(metrics['default_method'])}: test Macro F1 ")
+    assert classify.status.text().startswith(f"Outputs by {method_label(outputs_method(metrics))}: test Macro F1 ")
     QgsProject.instance().removeAllMapLayers()
     dispose(dock)
 

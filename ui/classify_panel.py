@@ -31,7 +31,7 @@ from ..adapters.output_layers import add_raster, add_vector
 from ..core.errors import CalliperError, InputDataError
 from ..core.landuse.labels import LabelSettings
 from ..core.landuse.probes import ProbeSettings
-from ..core.landuse.report import method_label
+from ..core.landuse.report import method_label, outputs_method
 from ..core.landuse.splits import SplitSettings
 from ..core.landuse.study import ClassifySettings, StudyResult, classify, predict_values
 from ..core.landuse.unit_features import CalliperFeatures, ConcatFeatures, RasterFeatures
@@ -97,7 +97,7 @@ def outcome_line(metrics: dict) -> str:
     """The test score of the method the outputs use and, for classes, its margin over the best method without
     the model: the figure that says whether the model counts, not the plain embedding's score."""
     metric, label = PRIMARY_METRIC[metrics.get("task", "class")]
-    method = metrics["default_method"]
+    method = outputs_method(metrics)
     score = metrics["methods"][method][metric]
     text = f"Outputs by {method_label(method)}: test {label} {score['mean']:.3f} ± {score['std']:.3f}"
     line = metrics.get("headline")

@@ -36,6 +36,12 @@ TASK_TITLES = {
 }
 
 
+def outputs_method(metrics: dict) -> str:
+    """The method the predictions come from: the default, or its twin without the model where the model's blend
+    did not count (``headline["outputs_method"]``)."""
+    return metrics.get("headline", {}).get("outputs_method", metrics["default_method"])
+
+
 def _metric_names(metrics: dict) -> list[str]:
     return list(next(iter(metrics["methods"].values())))
 
@@ -61,7 +67,7 @@ def metrics_table(metrics: dict) -> str:
         cells = [f"{_cell(scores[n]):>17s}" for n in names]
         lines.append(" ".join([f"{method_label(method):{width}s}"] + cells))
     if "headline" in metrics:
-        lines.append(f"Outputs: {method_label(metrics['default_method'])}. {metrics['headline']['verdict']}")
+        lines.append(f"Outputs: {method_label(outputs_method(metrics))}. {metrics['headline']['verdict']}")
     return "\n".join(lines)
 
 
