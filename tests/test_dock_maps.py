@@ -132,6 +132,21 @@ def test_classify_panel_adds_predictions_and_opens_the_report(qgis_iface, qgis_n
     dispose(dock)
 
 
+def test_the_classify_status_says_when_the_outputs_are_the_method_without_the_model(qgis_iface):
+    from calliper.ui.classify_panel import outcome_line
+
+    scores = {"macro_f1": {"mean": 0.4, "std": 0.1}}
+    metrics = {"task": "class", "default_method": "ensemble_calliper",
+               "methods": {"ensemble_calliper": scores, "ensemble": scores, "trees": scores},
+               "headline": {"best_without_model": "ensemble", "outputs_method": "ensemble", "margin_macro_f1": 0.0,
+                            "seeds_clearing": 0, "n_seeds": 5}}
+    assert outcome_line(metrics) == ("Outputs by Trees + linear probes, no model: test Macro F1 0.400 ± 0.100, the "
+                                     "best method without the model: the model added nothing measurable")
+    metrics["headline"].update(outputs_method="ensemble_calliper", margin_macro_f1=0.02, seeds_clearing=4)
+    assert outcome_line(metrics).endswith("; +0.020 over the best without the model (Trees + linear probes, no model, "
+                                          "4/5 seeds ≥ +0.01)")
+
+
 def test_share_fields_give_a_distribution_prediction(qgis_iface, qgis_new_project, trained, demo_data, tmp_path):
     """The socioeconomic-style task: several numeric fields forming shares per area."""
     import geopandas as gpd

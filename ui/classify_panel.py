@@ -103,6 +103,8 @@ def outcome_line(metrics: dict) -> str:
     line = metrics.get("headline")
     if not line:
         return text
+    if method == line["best_without_model"]:
+        return f"{text}, the best method without the model: the model added nothing measurable"
     return (f"{text}; {line['margin_macro_f1']:+.3f} over the best without the model "
             f"({method_label(line['best_without_model'])}, {line['seeds_clearing']}/{line['n_seeds']} seeds ≥ +0.01)")
 
