@@ -120,7 +120,8 @@ def srai_scores(model, data, settings: ClassifySettings, args: argparse.Namespac
         features[name] = x[rows]
         features[f"geometry_{name}"] = np.hstack([shapes, x])[rows]
         features[f"geometry_coords_{name}"] = np.hstack([shapes, coordinates, x])[rows]
-        blend = members(n_free, n_free + x.shape[1], "geometry_coords_poi_counts", f"geometry_coords_poi_counts_{name}")
+        blend = members(n_free, n_free + x.shape[1], "geometry_coords_poi_counts", f"geometry_{name}",
+                        shapes.shape[1])
         run = evaluate_ensemble({key: np.hstack([v, x])[rows] for key, v in free.items()}, radii, labels.targets,
                                 n_classes, xy, settings.split, settings.probe.seeds, blend, ensemble_key(name))
         blends[ensemble_key(name)] = run.scores[ensemble_key(name)]

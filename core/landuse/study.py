@@ -312,8 +312,8 @@ def _raster_method(name: str, features: dict[str, FeatureSet], scores: dict[str,
 def _class_study(source: FeatureSource, labels: LabelSet, settings: StudySettings, features: dict[str, FeatureSet],
                  scores: dict[str, MethodScores], fused: np.ndarray, counts: PoiCounts, pois: Path, notes: list[str],
                  control: JobControl) -> _Study:
-    """Classes: the boosted trees without the model, the linear probes on the embedding-free features with and
-    without the embeddings, and their blends (see ``ensemble``); the outputs add the model only where it counts."""
+    """Classes: the boosted trees and the linear probe on the embedding-free features, the probe on the shape and
+    the embeddings, and their blends (see ``ensemble``); the outputs add the model only where it counts."""
     rows, name, n_classes = labels.rows, source.name, len(labels.names)
     xy = labels.metric_anchors[rows]
     shapes = features.get("geometry")
@@ -326,7 +326,9 @@ def _class_study(source: FeatureSource, labels: LabelSet, settings: StudySetting
     scores.update(evaluate_methods(_rows(new, rows), labels.targets, "class", n_classes, xy, settings.split,
                                    settings.probe, control.part(0.7, 0.75)))
     n_free = next(iter(features[free_key].values())).shape[1]
-    blend = members(n_free, n_free + fused.shape[1], free_key, model_key)
+    keys = fused_names(name)
+    n_shape, shaped = (0, keys["plain"]) if shapes is None else (shapes.shape[1], keys["geometry_features"])
+    blend = members(n_free, n_free + fused.shape[1], free_key, shaped, n_shape)
     default_name, radii = ensemble_key(name), scores[free_key].chosen
     run = evaluate_ensemble({k: v[rows] for k, v in features[model_key].items()}, radii, labels.targets, n_classes,
                             xy, settings.split, settings.probe.seeds, blend, default_name, control.part(0.75, 0.95))
