@@ -371,7 +371,8 @@ def test_the_headline_is_the_margin_over_the_best_method_without_the_model(demo_
                                                     - methods[best]["accuracy"]["mean"])
     assert line["n_seeds"] == 2 and 0 <= line["seeds_clearing"] <= 2
     assert line["worst_seed_margin"] <= line["margin_macro_f1"]
-    assert ("add nothing measurable" in line["verdict"]) == (line["margin_macro_f1"] < 0.01)
+    assert ("The model counts" in line["verdict"]) == (line["margin_macro_f1"] >= 0.01)
+    assert ("add nothing measurable" in line["verdict"]) == (line["margin_macro_f1"] <= 0)
 
 
 def test_the_blend_takes_the_model_only_when_it_beats_the_twin_beyond_the_noise():
@@ -414,3 +415,13 @@ def test_the_blend_at_the_trees_weight_predicts_what_the_trees_do(demo_data, mod
     mixed = Blend(probes, [m.columns for m in blend], np.array([1.0, 0.0, 0.0]), [m.name for m in blend])
     np.testing.assert_allclose(mixed.predict(x), trees.predict(x[:, :2]))
     assert mixed.describe() == "Boosted trees, no model 100%"
+
+
+def test_the_verdict_tells_a_gain_from_a_small_gain_and_from_nothing():
+    from calliper.core.landuse.ensemble import verdict
+
+    line = {"best_without_model": "ensemble", "margin_accuracy": 0.0, "seeds_clearing": 4, "n_seeds": 10}
+    assert verdict({**line, "margin_macro_f1": 0.02}).startswith("The model counts: +0.020 macro-F1")
+    assert verdict({**line, "margin_macro_f1": 0.006}).startswith("The model adds less than the +0.01 that counts")
+    assert verdict({**line, "margin_macro_f1": 0.0}).startswith("The embeddings add nothing measurable")
+    assert "Trees + linear probes, no model; 4 of 10 seeds clear +0.01" in verdict({**line, "margin_macro_f1": -0.01})

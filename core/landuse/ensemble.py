@@ -270,4 +270,6 @@ def verdict(line: dict) -> str:
                f"+{CLEAR_MARGIN}")
     if line["margin_macro_f1"] >= CLEAR_MARGIN:
         return f"The model counts: {figures}."
+    if line["margin_macro_f1"] > 0:
+        return f"The model adds less than the +{CLEAR_MARGIN} that counts as measurable here: {figures}."
     return f"The embeddings add nothing measurable for this task on these data: {figures}."
