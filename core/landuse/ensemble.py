@@ -37,6 +37,7 @@ uses the model's blend where most seeds took it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -202,9 +203,12 @@ class EnsembleRun:
     first: Blend
     blocks: list[int]
 
+    def map_takes_model(self) -> bool:
+        """Whether the map uses the model's blend: where most seeds took it (the twin's otherwise)."""
+        return 2 * sum(self.took_model) > len(self.took_model)
+
     def map_weights(self) -> np.ndarray:
-        """The map's blend: the model's where most seeds took it, the twin's otherwise."""
-        return MODEL_WEIGHTS if 2 * sum(self.took_model) > len(self.took_model) else TWIN_WEIGHTS
+        return MODEL_WEIGHTS if self.map_takes_model() else TWIN_WEIGHTS
 
 
 def evaluate_ensemble(
@@ -239,6 +243,21 @@ def evaluate_ensemble(
         first = first or fitted["default"]
         control.report((s + 1) / len(seeds), f"ensemble, seed {seed}")
     return EnsembleRun(scores, took_model, first, blocks)
+
+
+def _share(weight: float) -> str:
+    return str(Fraction(float(weight)).limit_denominator(12))
+
+
+def design() -> str:
+    """The blends and the check in words, from the constants (for the report)."""
+    trees, linear, _ = TWIN_WEIGHTS
+    with_trees, with_linear, with_model = MODEL_WEIGHTS
+    return (f"Without the model: the mean class probabilities of boosted trees ({_share(trees)}) and a class-balanced "
+            f"linear probe ({_share(linear)}) on shape, coordinates and POI counts. With it: trees {_share(with_trees)}, "
+            f"that probe {_share(with_linear)} and a probe on the shape and the embeddings {_share(with_model)}, used "
+            "on a seed only where it beats the blend without the model out of fold on the training and validation "
+            f"blocks, in {CONFIDENCE * 100:.0f} % of resamples of whole blocks (test scores never choose).")
 
 
 def headline(scores: dict[str, MethodScores], default: str, without_model: list[str]) -> dict:

@@ -198,12 +198,9 @@ def report_html(metrics: dict) -> str:
         )
     if "headline" in metrics:
         facts.append(
-            f"Predictions use <b>{html.escape(method_label(outputs_method(metrics)))}</b>. Without the model: the "
-            "mean class probabilities of boosted trees (2/3) and a class-balanced linear probe (1/3) on shape, "
-            "coordinates and POI counts. With it: trees 1/2, that probe 1/4 and a probe on the shape and the "
-            "embeddings 1/4, used on a seed only where it beats the blend without the model out of fold on the "
-            "training and validation blocks, in 70 % of resamples of whole blocks (test scores never choose). "
-            "Linear probes and trees weigh classes by their rarity (macro-F1 is the measure)."
+            f"Predictions use <b>{html.escape(method_label(outputs_method(metrics)))}</b>. "
+            + html.escape(metrics["headline"].get("design", ""))
+            + " Linear probes and trees weigh classes by their rarity (macro-F1 is the measure)."
         )
     elif "default_method" in metrics:
         among = ", ".join(method_label(m) for m in metrics.get("default_candidates", []))

@@ -29,7 +29,9 @@ from ..jobs import JobControl
 from ..locks import output_lock
 from ..model.files import LoadedModel
 from ..outputs import check_output_files
-from .ensemble import MIN_BLOCKS, TWIN_KEY, Blend, ensemble_key, evaluate_ensemble, fit_members, headline, members
+from .ensemble import (
+    MIN_BLOCKS, TWIN_KEY, Blend, design, ensemble_key, evaluate_ensemble, fit_members, headline, members,
+)
 from .evaluation import FeatureSet, MethodScores, evaluate_methods, fit_on_all
 from .geometry import SHAPE_FEATURES, repaired, unit_shapes
 from .labels import LabelSet, LabelSettings, load_labels
@@ -339,8 +341,8 @@ def _class_study(source: FeatureSource, labels: LabelSet, settings: StudySetting
                          settings.probe.seeds[0]).weighted(run.map_weights())
     without = [method for method in scores if name not in method]
     line = headline(scores, default_name, without)
-    line.update(outputs=fitted.describe(), seeds_taking_model=sum(run.took_model),
-                outputs_method=default_name if fitted.weights[-1] > 0 else TWIN_KEY)
+    line.update(outputs=fitted.describe(), seeds_taking_model=sum(run.took_model), design=design(),
+                outputs_method=default_name if run.map_takes_model() else TWIN_KEY)
     took = (f"the model's blend beat the blend without it out of fold on training and validation blocks in "
             f"{sum(run.took_model)} of {len(run.took_model)} seeds")
     control.log(f"Outputs use {fitted.describe()} ({took}; POI counts within {key}). {line['verdict']}")

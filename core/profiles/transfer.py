@@ -217,9 +217,9 @@ def _score_methods(methods: dict[str, _Method], y: np.ndarray, source_xy: np.nda
             predicted[name] = (probe.predict(method.source[chosen][parts.val]),
                                probe.predict(method.target[chosen][target_rows]) if truth is not None else None)
         if blended:
-            predicted[blended] = tuple(None if predicted[PROFILES][i] is None else
-                                       sum(w * predicted[name][i] for name, w in BLEND_WEIGHTS.items())
-                                       for i in (0, 1))
+            on_validation = sum(w * predicted[name][0] for name, w in BLEND_WEIGHTS.items())
+            on_target = None if truth is None else sum(w * predicted[name][1] for name, w in BLEND_WEIGHTS.items())
+            predicted[blended] = (on_validation, on_target)
             scores[blended].chosen.append(scores[PROFILES].chosen[-1])
         if free_name:
             predicted.update(_trees_and_twin(methods[free_name], scores[free_name].chosen[-1], y, parts,
@@ -240,7 +240,7 @@ def _trees_and_twin(free: _Method, key: str, y: np.ndarray, parts, target_rows: 
     probe 1/3 on the features without the model, fitted on the source's training blocks."""
     x = free.source[key]
     columns = slice(0, x.shape[1])
-    fitted = fit_members(x, y, parts.train, [Member(TREES_KEY, columns, TREES), Member(TWIN_KEY, columns, "linear")],
+    fitted = fit_members(x, y, parts.train, [Member(TREES_KEY, columns, TREES), Member("linear", columns, "linear")],
                          n_classes, seed)
     target = free.target[key][target_rows] if scored else None
     return {name: (blend.predict(x[parts.val]), blend.predict(target) if scored else None)
